@@ -167,9 +167,8 @@ def report_system_tools(manifest: Manifest) -> list[str]:
             continue
         hint = f" ({tool.install_hint})" if tool.install_hint else ""
         kind = "optional, " if tool.optional else ""
-        warnings.append(
-            f"{tool.name} {status.status.lower()} ({kind}needs {tool.version}){hint}: it is used for {tool.purpose}"
-        )
+        state = f"{tool.name} {status.status.lower()} ({kind}needs {tool.version}){hint}"
+        warnings.append(f"{state}: it is used for {tool.purpose}")
     return warnings
 
 
@@ -196,7 +195,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     for warning in warnings:
         print(f"bootstrap: note: {warning}", file=sys.stderr)
-    print(f"bootstrap: ready in {time.monotonic() - started:.1f}s (run `.venv/bin/invoke tools.check` for details)")
+    elapsed = time.monotonic() - started
+    print(f"bootstrap: ready in {elapsed:.1f}s (details: .venv/bin/invoke tools.check)")
     return 0
 
 

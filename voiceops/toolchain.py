@@ -15,9 +15,17 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from voiceops.errors import OpsError
+
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = ROOT / "toolchain.toml"
 TOOLS_BIN = ROOT / ".tools" / "bin"
+
+
+def state_dir() -> Path:
+    """Where runs keep locks, audit records and local data (VOICEOPS_STATE_DIR overrides)."""
+    return Path(os.environ.get("VOICEOPS_STATE_DIR") or ROOT / ".state")
+
 
 _VERSION_PATTERN = re.compile(r"(\d+\.\d+(?:\.\d+)?)")
 
@@ -171,8 +179,12 @@ def check_tool(tool: Tool, manifest: Manifest) -> ToolStatus:
 
 
 def check_all(manifest: Manifest | None = None) -> list[ToolStatus]:
+    from concurrent.futures import ThreadPoolExecutor
+
     manifest = manifest or load_manifest()
-    return [check_tool(tool, manifest) for tool in manifest.tools]
+    # Version probes are independent processes; checkov alone takes seconds to start.
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return list(pool.map(lambda tool: check_tool(tool, manifest), manifest.tools))
 
 
 def tool_env(manifest: Manifest | None = None) -> dict[str, str]:
@@ -181,3 +193,28 @@ def tool_env(manifest: Manifest | None = None) -> dict[str, str]:
     env = dict(os.environ)
     env["PATH"] = os.pathsep.join([str(TOOLS_BIN), str(manifest.venv / "bin"), env.get("PATH", "")])
     return env
+
+
+class ToolchainError(OpsError):
+    pass
+
+
+def relock(requirements_in: Path, lock: Path) -> list[str]:
+    """Resolve a top-level requirements file in a scratch venv and write its full pin set."""
+    import tempfile
+    import venv
+
+    with tempfile.TemporaryDirectory() as scratch:
+        venv.create(scratch, with_pip=True)
+        python = str(Path(scratch) / "bin" / "python")
+        pip = [python, "-m", "pip", "--disable-pip-version-check", "-q"]
+        install = subprocess.run(
+            [*pip, "install", "-r", str(requirements_in)], capture_output=True, text=True
+        )
+        if install.returncode != 0:
+            raise ToolchainError(f"resolving {requirements_in.name} failed: {install.stderr.strip()[-500:]}")
+        frozen = subprocess.run([*pip, "freeze"], capture_output=True, text=True, check=True).stdout
+    pins = [line for line in frozen.splitlines() if line and not line.startswith("#")]
+    header = f"# Full pinned set resolved from {requirements_in.name} (regenerate: invoke tools.lock)"
+    lock.write_text("\n".join([header, *pins]) + "\n")
+    return pins

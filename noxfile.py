@@ -1,0 +1,68 @@
+"""Every check as a nox session; `nox` with no arguments runs the full offline gate.
+
+Sessions use the tools scripts/bootstrap.py installed (python=False): the project
+venv, checkov's own venv and the pinned binaries in .tools/bin. Tags group them by
+layer so CI can run one layer: `nox -t python`.
+"""
+
+import shutil
+from pathlib import Path
+
+import nox
+
+from voiceops.toolchain import tool_env
+
+nox.options.default_venv_backend = "none"
+nox.options.error_on_external_run = False
+
+ENV = tool_env()
+WORKFLOWS = ".github/workflows"
+
+
+def run(session: nox.Session, program: str, *args: str) -> None:
+    """Run a pinned tool, found on the project PATH (.tools/bin, .venv/bin) first."""
+    path = shutil.which(program, path=ENV["PATH"])
+    if path is None:
+        session.error(f"{program} not found: run python3 scripts/bootstrap.py")
+    session.run(path, *args, env=ENV, external=True)
+
+
+@nox.session(python=False, tags=["lint", "python"])
+def ruff(session: nox.Session) -> None:
+    """Python lint and formatting."""
+    run(session, "ruff", "check", ".")
+    run(session, "ruff", "format", "--check", ".")
+
+
+@nox.session(python=False, tags=["lint", "yaml"])
+def yamllint(session: nox.Session) -> None:
+    """YAML lint of the registry, workflows and every other YAML file we own."""
+    run(session, "yamllint", "--strict", ".")
+
+
+@nox.session(python=False, tags=["python", "registry"])
+def unit(session: nox.Session) -> None:
+    """Unit tests: registry schema, toolchain, deploy safety, task CLI."""
+    run(session, "python", "-m", "pytest", "tests/unit", *session.posargs)
+
+
+@nox.session(python=False, tags=["registry"])
+def registry(session: nox.Session) -> None:
+    """Every environments/*.yaml file against the strict schema and cross-file rules."""
+    run(session, "invoke", "env.list")
+
+
+@nox.session(python=False, tags=["workflows"])
+def workflows(session: nox.Session) -> None:
+    """GitHub workflows: schema (offline, vendored) and security lint."""
+    files = sorted(str(path) for path in Path(WORKFLOWS).glob("*.yml"))
+    if not files:
+        session.error(f"no workflows found under {WORKFLOWS}")
+    run(session, "check-jsonschema", "--builtin-schema", "vendor.github-workflows", *files)
+    run(session, "zizmor", "--offline", "--min-severity", "low", WORKFLOWS)
+
+
+@nox.session(python=False, tags=["tools"])
+def toolchain(session: nox.Session) -> None:
+    """Every required tool present at its pinned version."""
+    run(session, "invoke", "tools.check")

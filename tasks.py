@@ -1,0 +1,11 @@
+"""Invoke entry point: assembles the task collections; the logic lives in voiceops/."""
+
+from invoke import Collection
+
+from voiceops.tasks import deploy, env, tools
+
+namespace = Collection()
+namespace.add_collection(Collection.from_module(env))
+namespace.add_collection(Collection.from_module(tools))
+namespace.add_task(deploy.deploy)
+namespace.configure({"run": {"echo": False}})

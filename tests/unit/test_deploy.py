@@ -1,0 +1,103 @@
+"""Deploy safety: approvals, one deploy per environment, undo on failure, audit records."""
+
+import json
+
+import pytest
+
+from voiceops import deploy, environments
+from voiceops.deploy import (
+    ApprovalRequired,
+    DeployLocked,
+    DeployRequest,
+    EnvironmentLock,
+    Step,
+    StepFailed,
+    StepRecord,
+    check_approval,
+    run_steps,
+)
+from voiceops.errors import OpsError
+
+
+def test_non_production_needs_no_approval():
+    assert check_approval(environments.load("sandbox"), None) == "not required"
+
+
+def test_production_refuses_without_approval(monkeypatch):
+    monkeypatch.delenv(deploy.APPROVAL_VARIABLE, raising=False)
+    with pytest.raises(ApprovalRequired, match="production needs 2 approvals"):
+        check_approval(environments.load("production"), None)
+
+
+def test_production_accepts_the_typed_name_only():
+    assert "typed confirmation" in check_approval(environments.load("production"), "production")
+    with pytest.raises(ApprovalRequired, match="does not match"):
+        check_approval(environments.load("production"), "prod")
+
+
+def test_production_accepts_the_approved_ci_job(monkeypatch):
+    monkeypatch.setenv("CI", "true")
+    monkeypatch.setenv(deploy.APPROVAL_VARIABLE, "live")
+    assert "GitHub environment live" in check_approval(environments.load("live"), None)
+    monkeypatch.setenv(deploy.APPROVAL_VARIABLE, "production")
+    with pytest.raises(ApprovalRequired):
+        check_approval(environments.load("live"), None)
+
+
+def test_second_lock_names_the_holder():
+    with (
+        EnvironmentLock("staging"),
+        pytest.raises(DeployLocked, match=r"another deploy to staging is running \(pid \d+"),
+        EnvironmentLock("staging"),
+    ):
+        pass
+    with EnvironmentLock("staging"):  # released after the first one ended
+        pass
+
+
+def test_failure_undoes_completed_changes_newest_first():
+    undone = []
+
+    def change(name):
+        return lambda: (f"{name} done", lambda: undone.append(name))
+
+    def broken():
+        raise OpsError("boom")
+
+    records: list[StepRecord] = []
+    steps = [Step("first", change("first")), Step("second", change("second")), Step("third", broken)]
+    with pytest.raises(StepFailed, match="third failed: boom"):
+        run_steps(steps, records)
+    assert undone == ["second", "first"]
+    assert [r.status for r in records] == ["undone", "undone", "failed"]
+
+
+def test_deploy_writes_an_audit_record(isolated_state):
+    plan = lambda context: [Step("noop", lambda: "nothing to do")]  # noqa: E731
+    record = deploy.deploy(DeployRequest(environment="local"), plan)
+    stored = json.loads((isolated_state / "audit").glob("*-local-deploy.json").__next__().read_text())
+    assert stored["result"] == "succeeded" == record["result"]
+    assert stored["steps"] == [
+        {"name": "noop", "status": "ok", "seconds": stored["steps"][0]["seconds"], "detail": "nothing to do"}
+    ]
+    assert stored["actor"] and stored["commit"]
+
+
+def test_failed_deploy_is_audited_and_releases_the_lock(isolated_state):
+    def broken():
+        raise OpsError("server refused")
+
+    with pytest.raises(StepFailed):
+        deploy.deploy(DeployRequest(environment="local"), lambda context: [Step("broken", broken)])
+    stored = json.loads(next((isolated_state / "audit").glob("*.json")).read_text())
+    assert stored["result"] == "failed"
+    assert "server refused" in stored["error"]
+    with EnvironmentLock("local"):
+        pass
+
+
+def test_production_deploy_without_approval_changes_nothing(isolated_state, monkeypatch):
+    monkeypatch.delenv(deploy.APPROVAL_VARIABLE, raising=False)
+    with pytest.raises(ApprovalRequired):
+        deploy.deploy(DeployRequest(environment="azure-production"), lambda context: [])
+    assert not (isolated_state / "audit").exists()

@@ -1,0 +1,58 @@
+"""The gate's own checks fail when what they check is broken, and CI runs the README's gate."""
+
+import re
+import subprocess
+from pathlib import Path
+
+from voiceops.toolchain import ROOT, tool_env
+
+GOOD_STEP = "      - uses: actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683  # v4.2.2\n"
+
+
+def workflow(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "wf.yml"
+    path.write_text(body)
+    return path
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(args, capture_output=True, text=True, env=tool_env(), timeout=120)
+
+
+def base(steps: str, jobs_extra: str = "") -> str:
+    return (
+        "name: t\non: [pull_request]\npermissions: {}\njobs:\n  a:\n    runs-on: ubuntu-24.04\n"
+        f"    permissions:\n      contents: read\n{jobs_extra}    steps:\n{steps}"
+        "        with:\n          persist-credentials: false\n"
+    )
+
+
+def test_schema_check_passes_a_valid_workflow_and_rejects_a_broken_one(tmp_path):
+    good = workflow(tmp_path, base(GOOD_STEP))
+    assert run("check-jsonschema", "--builtin-schema", "vendor.github-workflows", str(good)).returncode == 0
+    broken = workflow(tmp_path, base(GOOD_STEP, jobs_extra="    runs_on_typo: x\n"))
+    assert run("check-jsonschema", "--builtin-schema", "vendor.github-workflows", str(broken)).returncode != 0
+
+
+def test_zizmor_rejects_an_action_pinned_by_tag(tmp_path):
+    directory = tmp_path / "workflows"
+    directory.mkdir()
+    (directory / "wf.yml").write_text(base("      - uses: actions/checkout@v4\n"))
+    result = run("zizmor", "--offline", "--min-severity", "low", str(directory))
+    assert result.returncode != 0
+    assert "unpinned" in result.stdout + result.stderr
+
+
+def readme_quick_start() -> list[str]:
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Quick start", 1)[1]
+    block = re.search(r"```(?:\w+)?\n(.*?)```", section, re.S).group(1)
+    return [line for line in block.splitlines() if line.strip() and not line.startswith("#")]
+
+
+def test_readme_quick_start_has_two_commands_and_ci_runs_the_second():
+    commands = readme_quick_start()
+    assert len(commands) == 2
+    assert "invoke deploy --env local" in commands[0]
+    ci_script = (ROOT / ".ci" / "run").read_text()
+    assert commands[1] in ci_script

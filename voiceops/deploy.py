@@ -1,0 +1,241 @@
+"""`invoke deploy`: approvals, one deploy per environment at a time, steps with
+timings, undo of completed changes on failure, and an audit record of every run."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from filelock import FileLock, Timeout
+
+from voiceops import environments, output, toolchain
+from voiceops.environments import Environment
+from voiceops.errors import OpsError
+from voiceops.toolchain import ROOT, state_dir
+
+APPROVAL_VARIABLE = "VOICEOPS_APPROVED_ENVIRONMENT"
+
+
+class ApprovalRequired(OpsError):
+    exit_code = 3
+
+
+class DeployLocked(OpsError):
+    exit_code = 4
+
+
+class StepFailed(OpsError):
+    pass
+
+
+@dataclass(frozen=True)
+class DeployRequest:
+    environment: str
+    dry_run: bool = False
+    only: tuple[str, ...] = ()
+    skip_infra: bool = False
+    confirm: str | None = None
+
+
+@dataclass
+class StepRecord:
+    name: str
+    status: str = "pending"  # ok, skipped, failed, undone
+    seconds: float = 0.0
+    detail: str = ""
+
+
+@dataclass
+class Step:
+    """One stage of a deploy. `run` returns a one-line detail; it may return an undo."""
+
+    name: str
+    run: Callable[[], str | tuple[str, Callable[[], None]]]
+    changes_state: bool = False
+
+
+@dataclass
+class DeployContext:
+    request: DeployRequest
+    environment: Environment
+    audit: dict = field(default_factory=dict)
+
+
+def actor() -> str:
+    return os.environ.get("GITHUB_ACTOR") or getpass.getuser()
+
+
+def git_commit() -> str:
+    result = subprocess.run(
+        ["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    return result.stdout.strip() if result.returncode == 0 else "unknown"
+
+
+def check_approval(environment: Environment, confirm: str | None) -> str:
+    """Production-class work needs the typed environment name, or the approved CI job's flag.
+
+    The CI flag is the environment variable VOICEOPS_APPROVED_ENVIRONMENT, which only the
+    deploy workflow's job sets, and only inside the GitHub environment that carries the
+    registry's required reviewers.
+    """
+    if environment.approvals.required == 0 and not environment.production_class:
+        return "not required"
+    if confirm is not None:
+        if confirm != environment.name:
+            raise ApprovalRequired(
+                f"--confirm {confirm!r} does not match the environment name {environment.name!r}"
+            )
+        return f"typed confirmation by {actor()}"
+    approved = os.environ.get(APPROVAL_VARIABLE)
+    if approved and os.environ.get("CI") == "true" and approved == environment.approvals.github_environment:
+        return f"GitHub environment {approved} ({environment.approvals.required} reviewers)"
+    raise ApprovalRequired(
+        f"{environment.name} needs {environment.approvals.required} approvals: "
+        f"re-run with --confirm {environment.name}, or deploy through the approved CI job"
+    )
+
+
+class EnvironmentLock:
+    """A file lock per environment; the holder is written beside it for the error message."""
+
+    def __init__(self, environment: str) -> None:
+        locks = state_dir() / "locks"
+        locks.mkdir(parents=True, exist_ok=True)
+        self.environment = environment
+        self.lock = FileLock(locks / f"{environment}.lock")
+        self.holder_file = locks / f"{environment}.holder.json"
+
+    def __enter__(self) -> EnvironmentLock:
+        try:
+            self.lock.acquire(timeout=0)
+        except Timeout:
+            holder = self._read_holder()
+            raise DeployLocked(
+                f"another deploy to {self.environment} is running ({holder}); "
+                "wait for it to finish, nothing was changed"
+            ) from None
+        self.holder_file.write_text(
+            json.dumps(
+                {
+                    "actor": actor(),
+                    "host": socket.gethostname(),
+                    "pid": os.getpid(),
+                    "since": datetime.now(UTC).isoformat(timespec="seconds"),
+                }
+            )
+        )
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.holder_file.unlink(missing_ok=True)
+        self.lock.release()
+
+    def _read_holder(self) -> str:
+        try:
+            data = json.loads(self.holder_file.read_text())
+        except (OSError, ValueError):
+            return "holder unknown"
+        return f"pid {data['pid']} by {data['actor']}@{data['host']} since {data['since']}"
+
+
+def write_audit(record: dict) -> Path:
+    audit_dir = state_dir() / "audit"
+    audit_dir.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    path = audit_dir / f"{stamp}-{record['environment']}-{record['action']}.json"
+    path.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+    return path
+
+
+def run_steps(steps: list[Step], records: list[StepRecord]) -> None:
+    """Run steps in order; on failure undo what earlier steps changed, newest first."""
+    undo_stack: list[tuple[StepRecord, Callable[[], None]]] = []
+    for step in steps:
+        record = StepRecord(step.name)
+        records.append(record)
+        started = time.monotonic()
+        output.console.print(f"[bold]==>[/bold] {step.name} ...")
+        try:
+            result = step.run()
+        except OpsError as error:
+            record.status, record.detail = "failed", error.message
+            record.seconds = round(time.monotonic() - started, 3)
+            for done, undo in reversed(undo_stack):
+                output.console.print(f"    undoing {done.name}")
+                undo()
+                done.status = "undone"
+            raise StepFailed(f"{step.name} failed: {error.message}") from error
+        detail, undo = (result, None) if isinstance(result, str) else result
+        record.status = "skipped" if detail.startswith("skipped") else "ok"
+        record.detail = detail
+        record.seconds = round(time.monotonic() - started, 3)
+        if undo is not None:
+            undo_stack.append((record, undo))
+        output.console.print(f"    {record.status}: {detail} ({record.seconds:.1f}s)")
+
+
+def deploy(request: DeployRequest, plan: Callable[[DeployContext], list[Step]]) -> dict:
+    """Validate, approve, lock, run the environment's steps and write the audit record."""
+    environment = environments.load(request.environment)
+    approval = check_approval(environment, request.confirm)
+    context = DeployContext(request, environment)
+    records: list[StepRecord] = []
+    record = {
+        "action": "deploy",
+        "environment": environment.name,
+        "actor": actor(),
+        "commit": git_commit(),
+        "arguments": asdict(request),
+        "approval": approval,
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "steps": [],
+        "result": "running",
+    }
+    started = time.monotonic()
+    with EnvironmentLock(environment.name):
+        try:
+            run_steps(plan(context), records)
+            record["result"] = "dry-run" if request.dry_run else "succeeded"
+        except OpsError as error:
+            record["result"] = "failed"
+            record["error"] = error.message
+            raise
+        except KeyboardInterrupt:
+            record["result"] = "interrupted"
+            raise
+        finally:
+            record["steps"] = [asdict(item) for item in records]
+            record["seconds"] = round(time.monotonic() - started, 3)
+            record["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
+            record["audit_file"] = str(write_audit(record))
+    return record
+
+
+def check_toolchain() -> str:
+    statuses = toolchain.check_all()
+    broken = [f"{s.tool.name} {s.status.lower()}" for s in statuses if not s.ok and not s.tool.optional]
+    if broken:
+        raise OpsError(f"{', '.join(broken)} (run python3 scripts/bootstrap.py)")
+    return f"{len(statuses)} tools checked, required ones OK"
+
+
+def validate_registry(context: DeployContext) -> str:
+    registry = environments.load_all()
+    return f"{context.environment.name} valid; registry of {len(registry)} environments consistent"
+
+
+def plan_for(context: DeployContext) -> list[Step]:
+    """The steps `invoke deploy` runs for an environment, in order."""
+    return [
+        Step("validate environment", lambda: validate_registry(context)),
+        Step("check toolchain", check_toolchain),
+    ]

@@ -1,0 +1,294 @@
+"""The environment registry: environments/<name>.yaml, validated by a strict schema.
+
+Every layer (Terraform stacks, Helm values, Kustomize overlays, approvals, DR
+drills, deploy) reads an environment from here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from enum import StrEnum
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from voiceops.errors import OpsError
+from voiceops.output import duration
+from voiceops.toolchain import ROOT
+
+ENVIRONMENTS_DIR = ROOT / "environments"
+
+Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{1,40}$")]
+KubernetesVersion = Annotated[str, Field(pattern=r"^1\.\d{2}$")]
+RepoPath = Annotated[str, Field(pattern=r"^[a-z0-9_./-]+$")]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class Cloud(StrEnum):
+    LOCAL = "local"
+    AWS = "aws"
+    AZURE = "azure"
+    LINODE = "linode"
+
+
+class Delivery(StrEnum):
+    """How releases reach the cluster."""
+
+    HELM = "helm"  # invoke deploy installs the catalog with helm directly
+    TERRAFORM = "terraform"  # the Terraform stack's helm_release resources (seed 000)
+    GITOPS = "gitops"  # Argo CD syncs the Kustomize overlay (seeds 001, 002, 004)
+
+
+class Regions(Strict):
+    primary: str
+    secondary: tuple[str, ...] = ()
+    disaster_recovery: str | None = None
+
+
+class NodePool(Strict):
+    name: Name
+    instance_type: str
+    min_nodes: int = Field(ge=0, le=100)
+    max_nodes: int = Field(ge=0, le=100)
+    taints: tuple[
+        Annotated[str, Field(pattern=r"^[a-z0-9./-]+=[a-z0-9-]+:(NoSchedule|NoExecute|PreferNoSchedule)$")],
+        ...,
+    ] = ()
+    autoscaling: bool = True
+    gpu: bool = False
+
+    @model_validator(mode="after")
+    def bounds_ordered(self) -> NodePool:
+        if self.min_nodes > self.max_nodes:
+            raise ValueError(f"min_nodes {self.min_nodes} exceeds max_nodes {self.max_nodes}")
+        if not self.autoscaling and self.min_nodes != self.max_nodes:
+            raise ValueError("a pool without autoscaling needs min_nodes == max_nodes")
+        return self
+
+
+class Cluster(Strict):
+    name: Name
+    kubernetes_version: KubernetesVersion
+    # An environment living in another environment's cluster (LKE namespaces, previews)
+    shared_with: tuple[Name, ...] = ()
+    node_pools: tuple[NodePool, ...] = ()
+
+
+class Network(Strict):
+    cidr: str
+    # Named subnets, each inside `cidr`; AWS lays them out per availability zone.
+    subnets: dict[Name, tuple[str, ...]] = Field(default_factory=dict)
+    availability_zones: int = Field(default=3, ge=1, le=6)
+
+    @field_validator("cidr")
+    @classmethod
+    def valid_cidr(cls, value: str) -> str:
+        ipaddress.ip_network(value, strict=True)
+        return value
+
+    @model_validator(mode="after")
+    def subnets_inside(self) -> Network:
+        network = ipaddress.ip_network(self.cidr)
+        seen: list[tuple[str, ipaddress.IPv4Network | ipaddress.IPv6Network]] = []
+        for name, cidrs in self.subnets.items():
+            for cidr in cidrs:
+                subnet = ipaddress.ip_network(cidr, strict=True)
+                if not subnet.subnet_of(network):  # type: ignore[arg-type]
+                    raise ValueError(f"subnet {name} {cidr} lies outside {self.cidr}")
+                for other_name, other in seen:
+                    if subnet.overlaps(other):
+                        raise ValueError(f"subnet {name} {cidr} overlaps {other_name} {other}")
+                seen.append((name, subnet))
+        return self
+
+
+class Terraform(Strict):
+    stack: RepoPath
+    state_backend: Literal["s3", "azurerm", "linode-object-storage"]
+
+
+class Helm(Strict):
+    # Values files applied in order on top of each chart's defaults.
+    values_layers: tuple[RepoPath, ...] = Field(min_length=1)
+
+
+class Kustomize(Strict):
+    overlay: RepoPath
+
+
+class Approvals(Strict):
+    required: int = Field(ge=0, le=5)
+    github_environment: Name | None = None
+
+
+class DisasterRecovery(Strict):
+    rto_minutes: int = Field(gt=0)
+    rpo_minutes: int = Field(gt=0)
+    drill_schedule: Literal["monthly", "quarterly", "none"]
+    source: str  # the seed document the targets come from
+
+
+class PodAutoscaling(Strict):
+    min_replicas: int = Field(ge=1)
+    max_replicas: int = Field(ge=1)
+    cpu_target_percent: int = Field(ge=10, le=100)
+    memory_target_percent: int = Field(ge=10, le=100)
+
+    @model_validator(mode="after")
+    def bounds_ordered(self) -> PodAutoscaling:
+        if self.min_replicas > self.max_replicas:
+            raise ValueError(f"min_replicas {self.min_replicas} exceeds max_replicas {self.max_replicas}")
+        return self
+
+
+class Environment(Strict):
+    name: Name
+    description: str
+    cloud: Cloud
+    production_class: bool
+    ephemeral: bool = False
+    delivery: Delivery
+    regions: Regions
+    cluster: Cluster
+    namespaces: tuple[Name, ...] = Field(min_length=1)
+    network: Network | None = None
+    terraform: Terraform | None = None
+    helm: Helm
+    kustomize: Kustomize | None = None
+    approvals: Approvals
+    disaster_recovery: DisasterRecovery | None = None
+    autoscaling: PodAutoscaling
+
+    @model_validator(mode="after")
+    def consistent(self) -> Environment:
+        if self.production_class and self.approvals.required < 2:
+            raise ValueError("a production-class environment needs approvals.required >= 2")
+        if self.production_class and self.approvals.github_environment is None:
+            raise ValueError("a production-class environment needs approvals.github_environment")
+        if self.cloud is not Cloud.LOCAL and not self.ephemeral and self.disaster_recovery is None:
+            raise ValueError("a lasting cloud environment needs disaster_recovery targets")
+        if self.delivery is Delivery.GITOPS and self.kustomize is None:
+            raise ValueError("gitops delivery needs a kustomize overlay")
+        if self.cloud is not Cloud.LOCAL and not self.cluster.shared_with and self.terraform is None:
+            raise ValueError("a cloud environment owning its cluster needs a terraform stack")
+        if self.delivery is Delivery.TERRAFORM and self.terraform is None:
+            raise ValueError("terraform delivery needs a terraform stack")
+        return self
+
+
+class UnknownEnvironment(OpsError):
+    pass
+
+
+class InvalidEnvironment(OpsError):
+    pass
+
+
+def _format_error(path: Path, error: ValidationError) -> str:
+    problems = []
+    for item in error.errors():
+        field = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        message = item["msg"]
+        if item["type"] == "extra_forbidden":
+            message = "unknown field"
+        problems.append(f"{field}: {message}")
+    relative = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+    return f"{relative}: " + "; ".join(problems)
+
+
+def parse_file(path: Path) -> Environment:
+    """Load and validate one registry file; errors name the file and the field."""
+    relative = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise InvalidEnvironment(f"{relative}:{where} is not valid YAML") from error
+    if not isinstance(data, dict):
+        raise InvalidEnvironment(f"{relative}: expected a mapping at the top level")
+    try:
+        # JSON mode: strict types, yet YAML lists and strings fill tuples and enums
+        environment = Environment.model_validate_json(json.dumps(data, default=str))
+    except ValidationError as error:
+        raise InvalidEnvironment(_format_error(path, error)) from error
+    if environment.name != path.stem:
+        raise InvalidEnvironment(f"{relative}: name: {environment.name!r} differs from the file name")
+    return environment
+
+
+def names(directory: Path = ENVIRONMENTS_DIR) -> list[str]:
+    return sorted(path.stem for path in directory.glob("*.yaml"))
+
+
+@cache
+def load(name: str, directory: Path = ENVIRONMENTS_DIR) -> Environment:
+    path = directory / f"{name}.yaml"
+    if not path.is_file():
+        valid = ", ".join(names(directory))
+        raise UnknownEnvironment(f"unknown environment {name!r}; valid environments: {valid}")
+    return parse_file(path)
+
+
+def load_all(directory: Path = ENVIRONMENTS_DIR) -> list[Environment]:
+    environments = [load(name, directory) for name in names(directory)]
+    check_registry(environments)
+    return environments
+
+
+def check_registry(environments: list[Environment]) -> None:
+    """Rules that span files: a shared cluster must be owned by the environment it names."""
+    by_name = {environment.name: environment for environment in environments}
+    for environment in environments:
+        for owner_name in environment.cluster.shared_with:
+            owner = by_name.get(owner_name)
+            where = f"environments/{environment.name}.yaml: cluster.shared_with"
+            if owner is None:
+                raise InvalidEnvironment(f"{where}: names unknown environment {owner_name!r}")
+            if owner.cluster.shared_with:
+                raise InvalidEnvironment(f"{where}: {owner_name} does not own its cluster")
+            if (owner.cluster.name, owner.cluster.kubernetes_version) != (
+                environment.cluster.name,
+                environment.cluster.kubernetes_version,
+            ):
+                raise InvalidEnvironment(f"{where}: cluster name or version differs from {owner_name}'s")
+            if owner.cloud != environment.cloud:
+                raise InvalidEnvironment(f"{where}: {owner_name} is on another cloud")
+
+
+def cluster_owner(environment: Environment) -> Environment:
+    """The environment whose Terraform stack owns this environment's cluster."""
+    if environment.cluster.shared_with:
+        return load(environment.cluster.shared_with[0])
+    return environment
+
+
+def summary_row(environment: Environment) -> list[str]:
+    recovery = environment.disaster_recovery
+    targets = f"{duration(recovery.rto_minutes)} / {duration(recovery.rpo_minutes)}" if recovery else "-"
+    region = environment.regions.primary
+    if environment.regions.secondary:
+        region += " (+" + ", ".join(environment.regions.secondary) + ")"
+    if environment.regions.disaster_recovery:
+        region += f" (DR {environment.regions.disaster_recovery})"
+    return [
+        environment.name,
+        environment.cloud.value,
+        environment.delivery.value,
+        region,
+        environment.cluster.name,
+        environment.cluster.kubernetes_version,
+        str(environment.approvals.required),
+        targets,
+    ]
+
+
+def to_yaml(environment: Environment) -> str:
+    return yaml.safe_dump(environment.model_dump(mode="json", exclude_defaults=False), sort_keys=False)

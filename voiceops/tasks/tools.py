@@ -1,0 +1,60 @@
+"""tools.check / tools.lock: the pinned toolchain."""
+
+from invoke import task
+from invoke.exceptions import Exit
+
+from voiceops import output, toolchain
+from voiceops.tasks import reports_errors
+
+
+@task(help={"json": "print machine-readable JSON"})
+def check(c, json=False):
+    """Table of every tool: required and found version, path, status; exit 1 if a required one is not OK."""
+    statuses = toolchain.check_all()
+    if json:
+        output.emit_json(
+            [
+                {
+                    "name": s.tool.name,
+                    "required": s.tool.version,
+                    "found": s.found,
+                    "path": s.path,
+                    "status": s.status,
+                    "optional": s.tool.optional,
+                }
+                for s in statuses
+            ]
+        )
+    else:
+        output.table(
+            "Toolchain (toolchain.toml)",
+            ["tool", "required", "found", "path", "status", "used for"],
+            [
+                [
+                    s.tool.name,
+                    ("" if s.tool.pinned_exactly else ">= ") + s.tool.version,
+                    s.found,
+                    s.path,
+                    s.status + (" (optional)" if s.tool.optional and not s.ok else ""),
+                    s.tool.purpose,
+                ]
+                for s in statuses
+            ],
+        )
+    failed = [s.tool.name for s in statuses if not s.ok and not s.tool.optional]
+    if failed:
+        raise Exit(
+            f"error: required tools not OK: {', '.join(failed)} (run python3 scripts/bootstrap.py)", code=1
+        )
+
+
+@task
+@reports_errors
+def lock(c):
+    """Re-resolve requirements/*.in into the pinned lock files bootstrap installs."""
+    manifest = toolchain.load_manifest()
+    for lock_file in (manifest.venv_lock, manifest.checkov_lock):
+        source = lock_file.with_suffix(".in")
+        output.console.print(f"resolving {source.relative_to(toolchain.ROOT)} ...")
+        pins = toolchain.relock(source, lock_file)
+        output.console.print(f"wrote {lock_file.relative_to(toolchain.ROOT)} ({len(pins)} packages)")
