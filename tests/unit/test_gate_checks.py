@@ -35,10 +35,10 @@ def test_schema_check_passes_a_valid_workflow_and_rejects_a_broken_one(tmp_path)
 
 
 def test_zizmor_rejects_an_action_pinned_by_tag(tmp_path):
-    directory = tmp_path / "workflows"
-    directory.mkdir()
-    (directory / "wf.yml").write_text(base("      - uses: actions/checkout@v4\n"))
-    result = run("zizmor", "--offline", "--min-severity", "low", str(directory))
+    pinned = workflow(tmp_path, base(GOOD_STEP))
+    assert run("zizmor", "--offline", "--min-severity", "low", str(pinned)).returncode == 0
+    unpinned = workflow(tmp_path, base("      - uses: actions/checkout@v4\n"))
+    result = run("zizmor", "--offline", "--min-severity", "low", str(unpinned))
     assert result.returncode != 0
     assert "unpinned" in result.stdout + result.stderr
 
