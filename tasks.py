@@ -2,10 +2,12 @@
 
 from invoke import Collection
 
-from voiceops.tasks import deploy, env, tools
+from voiceops.tasks import deploy, env, local, smoke, tools
 
 namespace = Collection()
 namespace.add_collection(Collection.from_module(env))
 namespace.add_collection(Collection.from_module(tools))
+namespace.add_collection(Collection.from_module(local))
 namespace.add_task(deploy.deploy)
+namespace.add_task(smoke.smoke)
 namespace.configure({"run": {"echo": False}})

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from voiceops import environments, output, toolchain
-from voiceops.environments import Environment
+from voiceops import environments, local, output, smoke, toolchain
+from voiceops.environments import Cloud, Environment
 from voiceops.errors import OpsError
 from voiceops.toolchain import ROOT, state_dir
 
@@ -180,7 +180,8 @@ def run_steps(steps: list[Step], records: list[StepRecord]) -> None:
         record.seconds = round(time.monotonic() - started, 3)
         if undo is not None:
             undo_stack.append((record, undo))
-        output.console.print(f"    {record.status}: {detail} ({record.seconds:.1f}s)")
+        shown = detail if record.status == "skipped" else f"ok: {detail}"
+        output.console.print(f"    {shown} ({record.seconds:.1f}s)")
 
 
 def deploy(request: DeployRequest, plan: Callable[[DeployContext], list[Step]]) -> dict:
@@ -233,9 +234,42 @@ def validate_registry(context: DeployContext) -> str:
     return f"{context.environment.name} valid; registry of {len(registry)} environments consistent"
 
 
+def local_servers(context: DeployContext) -> str:
+    if context.request.dry_run:
+        states = ", ".join(f"{s.name} {s.state}" for s in local.status())
+        return f"skipped (dry run): would start or recover what is not running ({states})"
+    lines: list[str] = []
+    local.up(report=lines.append)
+    return "; ".join(lines)
+
+
+def local_cluster() -> str:
+    manifest = toolchain.load_manifest()
+    missing = [
+        name for name in ("docker", "kind") if not toolchain.check_tool(manifest.tool(name), manifest).ok
+    ]
+    if missing:
+        return f"skipped: no local Kubernetes cluster reachable ({' and '.join(missing)} not available)"
+    raise OpsError("docker and kind are available but cluster deploys to kind are not supported yet")
+
+
+def smoke_tests(context: DeployContext) -> str:
+    if context.request.dry_run:
+        return "skipped (dry run)"
+    return smoke.run_smoke(context.environment)
+
+
 def plan_for(context: DeployContext) -> list[Step]:
     """The steps `invoke deploy` runs for an environment, in order."""
+    if context.environment.cloud is not Cloud.LOCAL:
+        raise OpsError(
+            f"{context.environment.name}: deploys to {context.environment.cloud.value} need the Terraform "
+            "stacks and the release catalog, which are not in this repository yet; nothing was changed"
+        )
     return [
         Step("validate environment", lambda: validate_registry(context)),
         Step("check toolchain", check_toolchain),
+        Step("local servers", lambda: local_servers(context), changes_state=True),
+        Step("local cluster", local_cluster),
+        Step("smoke tests", lambda: smoke_tests(context)),
     ]
