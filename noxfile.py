@@ -46,6 +46,19 @@ def unit(session: nox.Session) -> None:
     run(session, "python", "-m", "pytest", "tests/unit", *session.posargs)
 
 
+@nox.session(python=False, tags=["python", "integration"])
+def integration(session: nox.Session) -> None:
+    """Local environment against real PostgreSQL, Redis, RabbitMQ and moto servers."""
+    run(session, "python", "-m", "pytest", "tests/integration", *session.posargs)
+
+
+@nox.session(python=False, tags=["smoke"])
+def smoke(session: nox.Session) -> None:
+    """The README's main job: deploy `local` (servers up, testinfra smoke tests), then stop it."""
+    run(session, "invoke", "deploy", "--env", "local")
+    run(session, "invoke", "local.down")
+
+
 @nox.session(python=False, tags=["registry"])
 def registry(session: nox.Session) -> None:
     """Every environments/*.yaml file against the strict schema and cross-file rules."""

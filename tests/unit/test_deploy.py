@@ -101,3 +101,20 @@ def test_production_deploy_without_approval_changes_nothing(isolated_state, monk
     with pytest.raises(ApprovalRequired):
         deploy.deploy(DeployRequest(environment="azure-production"), lambda context: [])
     assert not (isolated_state / "audit").exists()
+
+
+def test_interrupted_deploy_releases_the_lock_and_says_so(isolated_state):
+    def interrupted():
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        deploy.deploy(DeployRequest(environment="local"), lambda context: [Step("slow", interrupted)])
+    stored = json.loads(next((isolated_state / "audit").glob("*.json")).read_text())
+    assert stored["result"] == "interrupted"
+    with EnvironmentLock("local"):
+        pass
+
+
+def test_cloud_deploy_without_its_stack_changes_nothing(isolated_state):
+    with pytest.raises(OpsError, match="nothing was changed"):
+        deploy.deploy(DeployRequest(environment="sandbox"), deploy.plan_for)

@@ -43,3 +43,22 @@ def test_env_show_json_round_trips():
 def test_env_list_json_has_every_environment():
     data = json.loads(invoke("env.list", "--json").stdout)
     assert len(data) == 8
+
+
+def test_second_concurrent_deploy_is_refused_naming_the_holder(isolated_state):
+    import os
+
+    from voiceops.deploy import EnvironmentLock
+
+    with EnvironmentLock("local"):
+        result = subprocess.run(
+            [*INVOKE, "deploy", "--env", "local"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "VOICEOPS_STATE_DIR": str(isolated_state)},
+        )
+    assert result.returncode == 4
+    assert f"pid {os.getpid()}" in result.stderr
+    assert "nothing was changed" in result.stderr
