@@ -73,7 +73,9 @@ def test_failure_undoes_completed_changes_newest_first():
 
 
 def test_deploy_writes_an_audit_record(isolated_state):
-    plan = lambda context: [Step("noop", lambda: "nothing to do")]  # noqa: E731
+    def plan(context):
+        return [Step("noop", lambda: "nothing to do")]
+
     record = deploy.deploy(DeployRequest(environment="local"), plan)
     stored = json.loads((isolated_state / "audit").glob("*-local-deploy.json").__next__().read_text())
     assert stored["result"] == "succeeded" == record["result"]
