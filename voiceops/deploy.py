@@ -10,7 +10,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -59,14 +59,12 @@ class Step:
 
     name: str
     run: Callable[[], str | tuple[str, Callable[[], None]]]
-    changes_state: bool = False
 
 
 @dataclass
 class DeployContext:
     request: DeployRequest
     environment: Environment
-    audit: dict = field(default_factory=dict)
 
 
 def actor() -> str:
@@ -269,7 +267,7 @@ def plan_for(context: DeployContext) -> list[Step]:
     return [
         Step("validate environment", lambda: validate_registry(context)),
         Step("check toolchain", check_toolchain),
-        Step("local servers", lambda: local_servers(context), changes_state=True),
+        Step("local servers", lambda: local_servers(context)),
         Step("local cluster", local_cluster),
         Step("smoke tests", lambda: smoke_tests(context)),
     ]
