@@ -46,6 +46,17 @@ class Delivery(StrEnum):
     GITOPS = "gitops"  # Argo CD syncs the Kustomize overlay (seeds 001, 002, 004)
 
 
+class NamespaceRole(StrEnum):
+    """What a namespace hosts; each catalog release names the role it installs into."""
+
+    SYSTEM = "system"  # ingress, cert-manager, secret operators, Argo CD, backups, runtime security
+    OBSERVABILITY = "observability"  # metrics, logs, traces, dashboards
+    LIVEKIT = "livekit"  # host-networked media servers (LiveKit, egress, SIP)
+    AGENTS = "agents"  # AI agent workers
+    PLATFORM = "platform"  # API, Temporal workers and the platform microservices
+    AI = "ai"  # GPU inference (speech-to-text, TTS, VAD, vLLM)
+
+
 class Regions(Strict):
     primary: str
     secondary: tuple[str, ...] = ()
@@ -115,7 +126,8 @@ class Terraform(Strict):
 
 
 class Helm(Strict):
-    # Values files applied in order on top of each chart's defaults.
+    # Values directories applied in order on top of each chart's defaults; a layer
+    # holds <release>.yaml for each catalog release it changes (charts/releases.yaml).
     values_layers: tuple[RepoPath, ...] = Field(min_length=1)
 
 
@@ -157,7 +169,9 @@ class Environment(Strict):
     delivery: Delivery
     regions: Regions
     cluster: Cluster
-    namespaces: tuple[Name, ...] = Field(min_length=1)
+    # Role -> namespace. A role the environment leaves out is served by the cluster
+    # owner (the shared LKE cluster's system namespace) and its releases are skipped.
+    namespaces: dict[NamespaceRole, Name] = Field(min_length=1)
     network: Network | None = None
     terraform: Terraform | None = None
     helm: Helm
@@ -178,6 +192,11 @@ class Environment(Strict):
             raise ValueError("gitops delivery needs a kustomize overlay")
         if self.cloud is not Cloud.LOCAL and not self.cluster.shared_with and self.terraform is None:
             raise ValueError("a cloud environment owning its cluster needs a terraform stack")
+        livekit = self.namespaces.get(NamespaceRole.LIVEKIT)
+        others = {name for role, name in self.namespaces.items() if role is not NamespaceRole.LIVEKIT}
+        if livekit in others:
+            # host networking needs the privileged Pod Security level; nothing else may share it
+            raise ValueError(f"namespaces: livekit namespace {livekit!r} must not host another role")
         if self.delivery is Delivery.TERRAFORM and self.terraform is None:
             raise ValueError("terraform delivery needs a terraform stack")
         return self

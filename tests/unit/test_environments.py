@@ -103,7 +103,7 @@ def base_document(name="demo", **overrides):
         "delivery": "helm",
         "regions": {"primary": "local"},
         "cluster": {"name": "kind-demo", "kubernetes_version": "1.35"},
-        "namespaces": ["platform"],
+        "namespaces": {"platform": "platform"},
         "helm": {"values_layers": ["charts/values/common.yaml"]},
         "approvals": {"required": 0},
         "autoscaling": {

@@ -1,0 +1,146 @@
+"""The release catalog (charts/releases.yaml): every Helm release, written once.
+
+`invoke render` and `invoke deploy` read it here; the Argo CD applications read
+the same file as the values of charts/argocd-apps, and the AWS stacks through
+yamldecode(). This module decides, for one environment, which releases apply,
+in which namespace, with which values files and in which wave.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Annotated
+
+import yaml
+from pydantic import Field, ValidationError, model_validator
+
+from voiceops.environments import Cloud, Environment, NamespaceRole, RepoPath, Strict
+from voiceops.errors import OpsError
+from voiceops.toolchain import ROOT
+
+CATALOG_PATH = ROOT / "charts" / "releases.yaml"
+
+ReleaseName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{1,52}$")]
+Timeout = Annotated[str, Field(pattern=r"^\d+m$")]
+
+
+class InvalidCatalog(OpsError):
+    pass
+
+
+class UnknownRelease(OpsError):
+    pass
+
+
+class ChartSource(Strict):
+    path: RepoPath | None = None
+    repository: Annotated[str, Field(pattern=r"^(https|oci)://[a-z0-9./_-]+$")] | None = None
+    name: str | None = None
+    version: Annotated[str, Field(pattern=r"^v?\d+\.\d+\.\d+$")] | None = None
+
+    @model_validator(mode="after")
+    def one_kind(self) -> ChartSource:
+        upstream = (self.repository, self.name, self.version)
+        if self.path is not None and any(upstream):
+            raise ValueError("give either path or repository/name/version, not both")
+        if self.path is None and not all(upstream):
+            raise ValueError("an upstream chart needs repository, name and a pinned version")
+        return self
+
+    @property
+    def local(self) -> bool:
+        return self.path is not None
+
+    def describe(self) -> str:
+        if self.path is not None:
+            return self.path
+        return f"{self.repository}/{self.name}@{self.version}"
+
+
+class ReleaseSpec(Strict):
+    chart: ChartSource
+    namespace: NamespaceRole
+    wave: int = Field(ge=-50, le=50)
+    clouds: tuple[Cloud, ...] = tuple(Cloud)
+    timeout: Timeout = "10m"
+
+
+class Catalog(Strict):
+    releases: dict[ReleaseName, ReleaseSpec] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def local_charts_exist(self) -> Catalog:
+        for name, spec in self.releases.items():
+            if spec.chart.path is not None and not (ROOT / spec.chart.path / "Chart.yaml").is_file():
+                raise ValueError(f"{name}: chart.path {spec.chart.path} holds no Chart.yaml")
+        return self
+
+
+@dataclass(frozen=True)
+class Release:
+    """One catalog release as it applies to one environment."""
+
+    name: str
+    spec: ReleaseSpec
+    namespace: str
+    values_files: tuple[Path, ...]
+
+    @property
+    def wave(self) -> int:
+        return self.spec.wave
+
+    @property
+    def chart(self) -> ChartSource:
+        return self.spec.chart
+
+
+@cache
+def load(path: Path = CATALOG_PATH) -> Catalog:
+    relative = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+    try:
+        data = yaml.safe_load(path.read_text())
+        return Catalog.model_validate_json(json.dumps(data))
+    except yaml.YAMLError as error:
+        raise InvalidCatalog(f"{relative}: not valid YAML") from error
+    except ValidationError as error:
+        problems = "; ".join(
+            ".".join(str(part) for part in item["loc"]) + ": " + item["msg"] for item in error.errors()
+        )
+        raise InvalidCatalog(f"{relative}: {problems}") from error
+
+
+def releases_for(environment: Environment, catalog: Catalog | None = None) -> list[Release]:
+    """The releases an environment gets, ordered by wave then name."""
+    catalog = catalog or load()
+    selected = []
+    for name, spec in catalog.releases.items():
+        namespace = environment.namespaces.get(spec.namespace)
+        if namespace is None or environment.cloud not in spec.clouds:
+            continue
+        layers = (ROOT / layer / f"{name}.yaml" for layer in environment.helm.values_layers)
+        selected.append(Release(name, spec, namespace, tuple(path for path in layers if path.is_file())))
+    return sorted(selected, key=lambda release: (release.wave, release.name))
+
+
+def select(releases: list[Release], only: tuple[str, ...]) -> list[Release]:
+    """Keep the releases named in `only` (all when empty); unknown names are an error."""
+    if not only:
+        return releases
+    known = {release.name for release in releases}
+    unknown = sorted(set(only) - known)
+    if unknown:
+        raise UnknownRelease(
+            f"release(s) {', '.join(unknown)} not in this environment; known: {', '.join(sorted(known))}"
+        )
+    return [release for release in releases if release.name in only]
+
+
+def waves(releases: list[Release]) -> list[list[Release]]:
+    """Group releases into install waves, lowest first."""
+    grouped: dict[int, list[Release]] = {}
+    for release in releases:
+        grouped.setdefault(release.wave, []).append(release)
+    return [grouped[wave] for wave in sorted(grouped)]
