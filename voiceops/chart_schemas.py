@@ -268,10 +268,107 @@ SCHEMAS: dict[str, Schema] = {
     ),
     "ai-services": _chart(
         "GPU inference services (seeds 001 and 002)",
-        {"services": _map("the AI services by name", workload("one service"))},
+        {
+            "gpuService": workload("the shape every GPU service starts from (a YAML anchor)"),
+            "services": _map("the AI services by name", workload("one service", partial=True)),
+        },
         ("services",),
     ),
 }
+
+
+ROLES = ("system", "observability", "livekit", "agents", "platform", "ai")
+
+
+def _per_role(description: str, item: Schema) -> Schema:
+    return _obj(description, {role: item for role in ROLES}, ROLES)
+
+
+QUOTA = _obj(
+    "a ResourceQuota",
+    {
+        "requestsCpu": _str("summed CPU requests", QUANTITY),
+        "requestsMemory": _str("summed memory requests", QUANTITY),
+        "limitsCpu": _str("summed CPU limits", QUANTITY),
+        "limitsMemory": _str("summed memory limits", QUANTITY),
+        "pods": _str("pod count", r"^[0-9]+$"),
+    },
+    ("requestsCpu", "requestsMemory", "limitsCpu", "limitsMemory", "pods"),
+)
+
+SCHEMAS["base"] = _chart(
+    "Cluster and namespace foundation (seeds 000 and 002)",
+    {
+        "podSecurity": _per_role(
+            "Pod Security level enforced per namespace role",
+            {"enum": ["restricted", "baseline", "privileged"], "description": "Pod Security Standard"},
+        ),
+        "quotas": _per_role("ResourceQuota per namespace role", QUOTA),
+        "limitRange": _obj(
+            "defaults for containers that set no resources",
+            {"defaultRequest": RESOURCE_AMOUNTS, "default": RESOURCE_AMOUNTS},
+            ("defaultRequest", "default"),
+        ),
+        "priorityClasses": _map(
+            "PriorityClasses by name",
+            _obj(
+                "a PriorityClass",
+                {
+                    "value": _int("priority", 0, 1000000000),
+                    "preempts": _bool("may preempt lower priorities"),
+                    "description": _str("what runs at this priority"),
+                },
+                ("value", "preempts", "description"),
+            ),
+        ),
+        "clusterIssuers": _obj(
+            "cert-manager ClusterIssuers",
+            {"enabled": _bool("render the Let's Encrypt issuers"), "email": _str("ACME e-mail", r"^[^@ ]+@[^@ ]+$")},
+            ("enabled", "email"),
+        ),
+        "ingress": _obj(
+            "public routes through ingress-nginx with cert-manager TLS",
+            {
+                "className": _str("IngressClass"),
+                "clusterIssuer": _str("ClusterIssuer for the TLS certificates"),
+                "routes": {
+                    "type": "array",
+                    "description": "host -> Service routes",
+                    "items": _obj(
+                        "one route",
+                        {
+                            "name": _str("Ingress name", r"^[a-z][a-z0-9-]*$"),
+                            "host": _str("public host name", r"^[a-z0-9.-]+$"),
+                            "path": _str("path prefix", r"^/"),
+                            "role": {"enum": list(ROLES), "description": "namespace role of the Service"},
+                            "service": _str("Service name", r"^[a-z][a-z0-9-]*$"),
+                            "port": PORT,
+                        },
+                        ("name", "host", "role", "service", "port"),
+                    ),
+                },
+            },
+            ("className", "clusterIssuer", "routes"),
+        ),
+    },
+    ("podSecurity", "quotas", "limitRange", "priorityClasses", "clusterIssuers", "ingress"),
+)
+
+
+SCHEMAS["observability"] = _chart(
+    "Grafana dashboards as code (seed 002)",
+    {
+        "dashboards": _obj(
+            "dashboards provisioned through the Grafana sidecar",
+            {
+                "sidecarLabel": _str("label the Grafana sidecar watches"),
+                "folder": _str("Grafana folder"),
+            },
+            ("sidecarLabel", "folder"),
+        ),
+    },
+    ("dashboards",),
+)
 
 
 def schema_path(chart: str) -> Path:
