@@ -2,7 +2,7 @@
 
 from invoke import Collection
 
-from voiceops.tasks import deploy, env, local, smoke, tools
+from voiceops.tasks import deploy, env, local, render, smoke, tools
 
 namespace = Collection()
 namespace.add_collection(Collection.from_module(env))
@@ -10,4 +10,9 @@ namespace.add_collection(Collection.from_module(tools))
 namespace.add_collection(Collection.from_module(local))
 namespace.add_task(deploy.deploy)
 namespace.add_task(smoke.smoke)
+namespace.add_task(render.render_, name="render")
+charts = Collection("charts")
+charts.add_task(render.schemas)
+charts.add_task(render.lint)
+namespace.add_collection(charts)
 namespace.configure({"run": {"echo": False}})

@@ -1,0 +1,255 @@
+"""Policy rules over rendered manifests: the platform's Helm and GitOps rules as code.
+
+`invoke render` and `invoke deploy` run them on exactly what will be applied;
+tests/policy proves that each rule fails when its rule is broken.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import kubernetes_validate
+
+# kubernetes-validate re-reads its multi-megabyte definitions file for every object;
+# the schema files never change during a run, so read each once.
+_module_globals = kubernetes_validate.validate.__globals__
+_module_globals["schema_contents"] = functools.cache(_module_globals["schema_contents"])
+
+Manifest = dict
+Rule = Callable[[list[Manifest]], Iterable[str]]
+
+WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet"}
+SECRET_KEY = re.compile(r"(password|secret|token|api[_-]?key|private[_-]?key)", re.IGNORECASE)
+AGENT_DRAIN_SECONDS = 3600
+
+
+@dataclass(frozen=True)
+class Violation:
+    rule: str
+    message: str
+
+
+def ref(manifest: Manifest) -> str:
+    metadata = manifest.get("metadata", {})
+    namespace = metadata.get("namespace")
+    return f"{manifest['kind']}/{namespace + '/' if namespace else ''}{metadata.get('name')}"
+
+
+def ours(manifest: Manifest) -> bool:
+    return manifest.get("metadata", {}).get("labels", {}).get("app.kubernetes.io/part-of") == "voiceops"
+
+
+def pod_spec(manifest: Manifest) -> dict | None:
+    spec = manifest.get("spec", {})
+    if manifest["kind"] in WORKLOAD_KINDS:
+        return spec.get("template", {}).get("spec")
+    if manifest["kind"] == "CronJob":
+        return spec.get("jobTemplate", {}).get("spec", {}).get("template", {}).get("spec")
+    return None
+
+
+def our_pods(manifests: list[Manifest]) -> Iterable[tuple[Manifest, dict]]:
+    for manifest in manifests:
+        spec = pod_spec(manifest)
+        if spec is not None and ours(manifest):
+            yield manifest, spec
+
+
+def restricted_security(manifests: list[Manifest]) -> Iterable[str]:
+    for manifest, spec in our_pods(manifests):
+        pod = spec.get("securityContext", {})
+        if pod.get("seccompProfile", {}).get("type") != "RuntimeDefault":
+            yield f"{ref(manifest)}: pod seccompProfile is not RuntimeDefault"
+        if spec.get("automountServiceAccountToken") is not False:
+            yield f"{ref(manifest)}: service account token is mounted"
+        for container in spec.get("containers", []):
+            context = container.get("securityContext", {})
+            if context.get("runAsNonRoot") is not True:
+                yield f"{ref(manifest)}: container {container['name']} may run as root"
+            if context.get("readOnlyRootFilesystem") is not True:
+                yield f"{ref(manifest)}: container {container['name']} has a writable root filesystem"
+            if context.get("allowPrivilegeEscalation") is not False:
+                yield f"{ref(manifest)}: container {container['name']} allows privilege escalation"
+            if context.get("capabilities", {}).get("drop") != ["ALL"]:
+                yield f"{ref(manifest)}: container {container['name']} keeps capabilities"
+
+
+def probes_and_resources(manifests: list[Manifest]) -> Iterable[str]:
+    for manifest, spec in our_pods(manifests):
+        for container in spec.get("containers", []):
+            resources = container.get("resources", {})
+            for bound in ("requests", "limits"):
+                if not {"cpu", "memory"} <= set(resources.get(bound, {})):
+                    yield f"{ref(manifest)}: container {container['name']} lacks cpu/memory {bound}"
+            if manifest["kind"] == "CronJob":
+                continue
+            liveness, readiness = container.get("livenessProbe"), container.get("readinessProbe")
+            if not liveness or not readiness:
+                yield f"{ref(manifest)}: container {container['name']} needs liveness and readiness probes"
+            elif liveness == readiness:
+                yield f"{ref(manifest)}: container {container['name']} uses one probe for liveness and readiness"
+
+
+def hpa_owns_replicas(manifests: list[Manifest]) -> Iterable[str]:
+    targets = {
+        (m["metadata"].get("namespace"), m["spec"]["scaleTargetRef"]["name"])
+        for m in manifests
+        if m["kind"] == "HorizontalPodAutoscaler"
+    }
+    for manifest in manifests:
+        key = (manifest.get("metadata", {}).get("namespace"), manifest.get("metadata", {}).get("name"))
+        if manifest["kind"] == "Deployment" and key in targets and "replicas" in manifest.get("spec", {}):
+            yield f"{ref(manifest)}: renders replicas although an HPA owns them"
+    for manifest in manifests:
+        if manifest["kind"] == "HorizontalPodAutoscaler" and ours(manifest):
+            behavior = manifest["spec"].get("behavior", {})
+            up = behavior.get("scaleUp", {}).get("stabilizationWindowSeconds")
+            down = behavior.get("scaleDown", {}).get("stabilizationWindowSeconds")
+            if up is None or down is None or down <= up:
+                yield f"{ref(manifest)}: behavior must scale down more slowly than up"
+
+
+def disruption_budgets(manifests: list[Manifest]) -> Iterable[str]:
+    budgets = [m for m in manifests if m["kind"] == "PodDisruptionBudget"]
+    for manifest, spec in our_pods(manifests):
+        if manifest["kind"] != "Deployment":
+            continue
+        labels = manifest["spec"]["template"]["metadata"]["labels"]
+        covering = [
+            budget
+            for budget in budgets
+            if budget["metadata"].get("namespace") == manifest["metadata"].get("namespace")
+            and budget["spec"]["selector"]["matchLabels"].items() <= labels.items()
+        ]
+        if not covering or any(int(b["spec"].get("minAvailable", 0)) < 1 for b in covering):
+            yield f"{ref(manifest)}: needs a PodDisruptionBudget with minAvailable >= 1"
+
+
+def network_policies(manifests: list[Manifest]) -> Iterable[str]:
+    policies = [m for m in manifests if m["kind"] == "NetworkPolicy"]
+    for manifest, spec in our_pods(manifests):
+        labels = (
+            manifest["spec"]["template"]["metadata"]["labels"]
+            if manifest["kind"] != "CronJob"
+            else manifest["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"]
+        )
+        selected = any(
+            policy["metadata"].get("namespace") == manifest["metadata"].get("namespace")
+            and policy["spec"]["podSelector"].get("matchLabels", {}).items() <= labels.items()
+            and policy["spec"]["podSelector"].get("matchLabels")
+            for policy in policies
+        )
+        if not selected:
+            yield f"{ref(manifest)}: no NetworkPolicy selects its pods"
+    for namespace in (m for m in manifests if m["kind"] == "Namespace"):
+        name = namespace["metadata"]["name"]
+        deny = [
+            p
+            for p in policies
+            if p["metadata"].get("namespace") == name
+            and p["spec"]["podSelector"] == {}
+            and "ingress" not in p["spec"]
+            and "egress" not in p["spec"]
+        ]
+        if not deny:
+            yield f"Namespace/{name}: no default-deny NetworkPolicy"
+
+
+def service_monitors_selected(manifests: list[Manifest]) -> Iterable[str]:
+    for manifest in manifests:
+        if manifest["kind"] == "ServiceMonitor" and ours(manifest):
+            if manifest["metadata"].get("labels", {}).get("release") != "kube-prometheus-stack":
+                yield f"{ref(manifest)}: lacks the release label kube-prometheus-stack selects"
+
+
+def no_secrets_in_config_maps(manifests: list[Manifest]) -> Iterable[str]:
+    for manifest in manifests:
+        if manifest["kind"] == "ConfigMap":
+            for key in manifest.get("data", {}) or {}:
+                if SECRET_KEY.search(key):
+                    yield f"{ref(manifest)}: key {key} looks like a secret"
+        if manifest["kind"] == "Secret" and ours(manifest):
+            yield f"{ref(manifest)}: secrets are referenced (existingSecret), never rendered"
+
+
+def host_network_isolated(manifests: list[Manifest]) -> Iterable[str]:
+    levels = {
+        m["metadata"]["name"]: m["metadata"].get("labels", {}).get("pod-security.kubernetes.io/enforce")
+        for m in manifests
+        if m["kind"] == "Namespace"
+    }
+    for manifest, spec in our_pods(manifests):
+        namespace = manifest["metadata"].get("namespace")
+        if namespace in levels and levels[namespace] == "restricted" and spec.get("hostNetwork"):
+            yield f"{ref(manifest)}: host networking in restricted namespace {namespace}"
+        if spec.get("hostNetwork"):
+            affinity = spec.get("affinity", {}).get("podAntiAffinity", {})
+            if not affinity.get("requiredDuringSchedulingIgnoredDuringExecution"):
+                yield f"{ref(manifest)}: host-networked pods need one-per-node anti-affinity"
+
+
+def agents_drain(manifests: list[Manifest]) -> Iterable[str]:
+    for manifest, spec in our_pods(manifests):
+        env = {e["name"]: e.get("value") for c in spec.get("containers", []) for e in c.get("env", [])}
+        if "LIVEKIT_DRAIN_TIMEOUT" not in env:
+            continue
+        if env.get("LIVEKIT_LOAD_THRESHOLD") != "0.7":
+            yield f"{ref(manifest)}: agent load threshold is {env.get('LIVEKIT_LOAD_THRESHOLD')}, not 0.7"
+        drain = int(env["LIVEKIT_DRAIN_TIMEOUT"])
+        if drain < AGENT_DRAIN_SECONDS or spec.get("terminationGracePeriodSeconds", 30) < drain:
+            yield f"{ref(manifest)}: grace period must cover a drain of at least {AGENT_DRAIN_SECONDS} s"
+
+
+def manual_sync_for_production(production_class: bool) -> Rule:
+    def rule(manifests: list[Manifest]) -> Iterable[str]:
+        for manifest in manifests:
+            if manifest["kind"] == "Application" and production_class:
+                if "automated" in manifest.get("spec", {}).get("syncPolicy", {}):
+                    yield f"{ref(manifest)}: production-class applications sync by hand"
+
+    return rule
+
+
+RULES: dict[str, Rule] = {
+    "restricted-security": restricted_security,
+    "probes-and-resources": probes_and_resources,
+    "hpa-owns-replicas": hpa_owns_replicas,
+    "disruption-budgets": disruption_budgets,
+    "network-policies": network_policies,
+    "service-monitors-selected": service_monitors_selected,
+    "no-secrets-in-config-maps": no_secrets_in_config_maps,
+    "host-network-isolated": host_network_isolated,
+    "agents-drain": agents_drain,
+}
+
+
+def check(manifests: list[Manifest], production_class: bool) -> list[Violation]:
+    rules = {**RULES, "manual-sync-for-production": manual_sync_for_production(production_class)}
+    return [Violation(name, message) for name, rule in rules.items() for message in rule(manifests)]
+
+
+@dataclass
+class SchemaReport:
+    validated: int = 0
+    custom_resources: dict[str, int] | None = None
+    errors: list[str] | None = None
+
+
+def validate_schemas(manifests: list[Manifest], kubernetes_version: str) -> SchemaReport:
+    """Strict validation against the cluster version's schemas; custom resources are counted apart."""
+    report = SchemaReport(0, {}, [])
+    assert report.custom_resources is not None and report.errors is not None
+    for manifest in manifests:
+        try:
+            kubernetes_validate.validate(manifest, kubernetes_version, strict=True)
+            report.validated += 1
+        except kubernetes_validate.SchemaNotFoundError:
+            kind = f"{manifest.get('apiVersion')}/{manifest['kind']}"
+            report.custom_resources[kind] = report.custom_resources.get(kind, 0) + 1
+        except kubernetes_validate.ValidationError as error:
+            report.errors.append(f"{ref(manifest)}: {error.message} at {'.'.join(map(str, error.path))}")
+    return report
+

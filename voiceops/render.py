@@ -1,0 +1,283 @@
+"""Render what an environment applies into build/rendered/<env>/.
+
+Every local chart of the catalog is rendered with `helm template` and the
+environment's values layers; GitOps environments also get their Kustomize
+overlay and the Argo CD Applications it produces. Upstream charts are rendered
+from the chart cache (.cache/charts, filled by `helm pull` where the network
+allows); when a chart is not there it is reported, never silently dropped.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import threading
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from voiceops import catalog, environments, policy, toolchain
+from voiceops.environments import Delivery, Environment
+from voiceops.errors import OpsError
+from voiceops.toolchain import ROOT
+
+BUILD_DIR = ROOT / "build" / "rendered"
+CHART_CACHE = ROOT / ".cache" / "charts"
+ARGOCD_APPS_CHART = ROOT / "charts" / "argocd-apps"
+
+
+class RenderFailed(OpsError):
+    pass
+
+
+@dataclass(frozen=True)
+class RenderedFile:
+    """One rendered release (or overlay) of one environment."""
+
+    name: str
+    source: str
+    status: str  # rendered | not-cached
+    path: Path | None = None
+    objects: int = 0
+    detail: str = ""
+
+
+@dataclass
+class EnvironmentRender:
+    environment: str
+    directory: Path
+    files: list[RenderedFile] = field(default_factory=list)
+
+    @property
+    def objects(self) -> int:
+        return sum(item.objects for item in self.files)
+
+    @property
+    def missing(self) -> list[RenderedFile]:
+        return [item for item in self.files if item.status != "rendered"]
+
+
+_dependency_lock = threading.Lock()
+_dependencies_built: set[Path] = set()
+
+
+def _run(command: list[str], what: str) -> str:
+    try:
+        result = subprocess.run(
+            command, capture_output=True, text=True, env=toolchain.tool_env(), cwd=ROOT, check=False
+        )
+    except FileNotFoundError as error:
+        raise RenderFailed(f"{what}: {command[0]} not found; run `python3 scripts/bootstrap.py`") from error
+    if result.returncode != 0:
+        output = (result.stderr + result.stdout).strip().splitlines()
+        message = [line for line in output if "[ERROR]" in line or line.startswith("Error")] or output
+        raise RenderFailed(f"{what}: " + (" ".join(message[-3:]) if message else f"exit {result.returncode}"))
+    return result.stdout
+
+
+def build_dependencies(chart_dir: Path) -> None:
+    """Vendor the common library into a chart (file:// dependency, offline), once per process."""
+    with _dependency_lock:
+        if chart_dir in _dependencies_built or not (chart_dir / "Chart.yaml").is_file():
+            return
+        if "dependencies:" in (chart_dir / "Chart.yaml").read_text():
+            _run(["helm", "dependency", "build", "--skip-refresh", str(chart_dir)], f"{chart_dir.name} dependencies")
+        _dependencies_built.add(chart_dir)
+
+
+def count_objects(text: str) -> int:
+    return sum(1 for document in yaml.safe_load_all(text) if isinstance(document, dict) and document.get("kind"))
+
+
+def kube_version(environment: Environment) -> str:
+    return f"{environment.cluster.kubernetes_version}.0"
+
+
+def registry_file(environment: Environment) -> Path:
+    return ROOT / "environments" / f"{environment.name}.yaml"
+
+
+def template_command(environment: Environment, release: catalog.Release, chart: str) -> list[str]:
+    command = [
+        "helm", "template", release.name, chart,
+        "--namespace", release.namespace,
+        "--kube-version", kube_version(environment),
+    ]  # fmt: skip
+    for values in release.values_files:
+        command += ["--values", str(values)]
+    if release.chart.local:
+        command += ["--set-file", f"registry={registry_file(environment)}"]
+    return command
+
+
+def cached_chart(source: catalog.ChartSource) -> Path | None:
+    candidate = CHART_CACHE / f"{source.name}-{source.version}.tgz"
+    return candidate if candidate.is_file() else None
+
+
+def render_release(environment: Environment, release: catalog.Release, directory: Path) -> RenderedFile:
+    source = release.chart.describe()
+    if release.chart.path is not None:
+        chart_dir = ROOT / release.chart.path
+        build_dependencies(chart_dir)
+        chart = str(chart_dir)
+    else:
+        cached = cached_chart(release.chart)
+        if cached is None:
+            return RenderedFile(
+                release.name, source, "not-cached", detail=f"not in {CHART_CACHE.relative_to(ROOT)} (needs network)"
+            )
+        chart = str(cached)
+    text = _run(template_command(environment, release, chart), f"{environment.name}/{release.name}")
+    path = directory / f"{release.wave + 50:03d}-{release.name}.yaml"
+    path.write_text(text)
+    return RenderedFile(release.name, source, "rendered", path, count_objects(text))
+
+
+def render_gitops(environment: Environment, directory: Path) -> list[RenderedFile]:
+    """The Kustomize overlay and the Argo CD Applications its root Application renders."""
+    assert environment.kustomize is not None
+    overlay = environment.kustomize.overlay
+    overlay_text = _run(["kubectl", "kustomize", str(ROOT / overlay)], f"{environment.name} overlay")
+    overlay_path = directory / "000-argocd-overlay.yaml"
+    overlay_path.write_text(overlay_text)
+    apps_text = _run(
+        [
+            "helm", "template", "argocd-apps", str(ARGOCD_APPS_CHART),
+            "--kube-version", kube_version(environment),
+            "--values", str(catalog.CATALOG_PATH),
+            "--set-file", f"registry={registry_file(environment)}",
+        ],  # fmt: skip
+        f"{environment.name} argocd applications",
+    )
+    apps_path = directory / "000-argocd-applications.yaml"
+    apps_path.write_text(apps_text)
+    return [
+        RenderedFile("argocd-overlay", overlay, "rendered", overlay_path, count_objects(overlay_text)),
+        RenderedFile("argocd-applications", "charts/argocd-apps", "rendered", apps_path, count_objects(apps_text)),
+    ]
+
+
+def render_environment(
+    environment: Environment, only: tuple[str, ...] = (), out_dir: Path = BUILD_DIR, workers: int = 4
+) -> EnvironmentRender:
+    releases = catalog.select(catalog.releases_for(environment), only)
+    directory = out_dir / environment.name
+    if directory.exists():
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True)
+    result = EnvironmentRender(environment.name, directory)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        result.files.extend(pool.map(lambda release: render_release(environment, release, directory), releases))
+    if environment.delivery is Delivery.GITOPS and not only:
+        result.files.extend(render_gitops(environment, directory))
+    return result
+
+
+def render_all(
+    environments: Iterable[Environment], out_dir: Path = BUILD_DIR, workers: int = 4
+) -> list[EnvironmentRender]:
+    environments = list(environments)
+    with ThreadPoolExecutor(max_workers=max(1, min(len(environments), 2))) as pool:
+        return list(pool.map(lambda env: render_environment(env, out_dir=out_dir, workers=workers), environments))
+
+
+def rendered_documents(directory: Path) -> list[dict]:
+    """Every object of a rendered environment."""
+    return [
+        document
+        for path in sorted(directory.glob("*.yaml"))
+        for document in yaml.safe_load_all(path.read_text())
+        if isinstance(document, dict) and document.get("kind")
+    ]
+
+
+@dataclass
+class GateResult:
+    render: EnvironmentRender
+    schemas: policy.SchemaReport
+    violations: list[policy.Violation]
+
+    @property
+    def passed(self) -> bool:
+        return not self.violations and not self.schemas.errors
+
+
+def gate(environment: Environment, render: EnvironmentRender) -> GateResult:
+    """Strict schema validation and the policy rules over what was rendered."""
+    manifests = rendered_documents(render.directory)
+    schemas = policy.validate_schemas(manifests, kube_version(environment))
+    return GateResult(render, schemas, policy.check(manifests, environment.production_class))
+
+
+def render_targets(env: str | None, everything: bool, only: tuple[str, ...]) -> list[GateResult]:
+    """Render and gate one environment or all of them."""
+    if bool(env) == bool(everything):
+        raise RenderFailed("give either --env NAME or --all")
+    targets = environments.load_all() if everything else [environments.load(env)]  # type: ignore[arg-type]
+    if everything and only:
+        raise RenderFailed("--only needs a single --env")
+    renders = render_all(targets) if everything else [render_environment(targets[0], only)]
+    by_name = {environment.name: environment for environment in targets}
+    return [gate(by_name[result.environment], result) for result in renders]
+
+
+def summary(result: GateResult) -> dict:
+    return {
+        "environment": result.render.environment,
+        "directory": str(result.render.directory.relative_to(ROOT)),
+        "objects": result.render.objects,
+        "schema_checked": result.schemas.validated,
+        "custom_resources": result.schemas.custom_resources,
+        "not_cached": [item.source for item in result.render.missing],
+        "releases": {item.name: item.objects for item in result.render.files if item.status == "rendered"},
+        "violations": [f"{v.rule}: {v.message}" for v in result.violations],
+        "schema_errors": result.schemas.errors,
+        "passed": result.passed,
+    }
+
+
+def summary_row(result: GateResult) -> list[str]:
+    rendered = [item for item in result.render.files if item.status == "rendered"]
+    custom = sum((result.schemas.custom_resources or {}).values())
+    return [
+        result.render.environment,
+        f"{len(rendered)}/{len(result.render.files)}",
+        str(result.render.objects),
+        str(result.schemas.validated),
+        str(custom),
+        str(len(result.render.missing)),
+        str(len(result.violations) + len(result.schemas.errors or [])),
+    ]
+
+
+def lint_command(environment: Environment, release: catalog.Release) -> list[str]:
+    chart = str(ROOT / str(release.chart.path))
+    # the same chart, values and registry as `helm template`, linted strictly
+    return ["helm", "lint", "--strict", chart, *template_command(environment, release, chart)[4:]]
+
+
+def lint(environments_: Iterable[Environment], workers: int = 4) -> list[tuple[str, str, str]]:
+    """helm lint --strict of every local chart with every environment's values; (env, release, error)."""
+    jobs = [
+        (environment, release)
+        for environment in environments_
+        for release in catalog.releases_for(environment)
+        if release.chart.local
+    ]
+    for _, release in jobs:
+        build_dependencies(ROOT / str(release.chart.path))
+
+    def run(job: tuple[Environment, catalog.Release]) -> tuple[str, str, str] | None:
+        environment, release = job
+        try:
+            _run(lint_command(environment, release), f"lint {environment.name}/{release.name}")
+        except RenderFailed as error:
+            return environment.name, release.name, str(error)
+        return None
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return [failure for failure in pool.map(run, jobs) if failure is not None]

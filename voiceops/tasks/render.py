@@ -1,0 +1,72 @@
+"""render: every chart and overlay of an environment into build/rendered/<env>/, then checked."""
+
+from invoke import task
+
+from voiceops import environments, output, render
+from voiceops.errors import OpsError
+from voiceops.tasks import reports_errors
+
+
+class GateFailed(OpsError):
+    pass
+
+
+@task(
+    help={
+        "env": "environment to render (see env.list)",
+        "all": "render every environment of the registry",
+        "only": "render only this release (repeatable)",
+        "json": "print machine-readable JSON",
+    },
+    iterable=["only"],
+)
+@reports_errors
+def render_(c, env=None, all=False, only=None, json=False):
+    """Render charts and overlays into build/rendered/<env>/ and run the schema and policy gate."""
+    results = render.render_targets(env, all, tuple(only or ()))
+    if json:
+        output.emit_json([render.summary(result) for result in results])
+    else:
+        output.table(
+            "Rendered into build/rendered/",
+            ["environment", "releases", "objects", "schema-checked", "custom resources", "not cached", "violations"],
+            [render.summary_row(result) for result in results],
+        )
+        for result in results:
+            if result.render.missing:
+                names = ", ".join(item.name for item in result.render.missing)
+                output.console.print(
+                    f"[yellow]{result.render.environment}: {len(result.render.missing)} upstream chart(s) "
+                    f"not in {render.CHART_CACHE.relative_to(render.ROOT)} (no network here), values checked "
+                    f"but not rendered: {names}"
+                )
+            for violation in result.violations:
+                output.console.print(f"[red]{result.render.environment}: {violation.rule}: {violation.message}")
+            for error in result.schemas.errors or []:
+                output.console.print(f"[red]{result.render.environment}: schema: {error}")
+    failed = [result.render.environment for result in results if not result.passed]
+    if failed:
+        raise GateFailed(f"render gate failed for {', '.join(failed)}")
+
+
+@task(name="schemas")
+@reports_errors
+def schemas(c):
+    """Regenerate the charts' values.schema.json from voiceops/chart_schemas.py."""
+    from voiceops import chart_schemas
+
+    written = chart_schemas.write_all()
+    output.console.print(f"{len(written)} schema(s) rewritten" if written else "schemas up to date")
+
+
+@task(name="lint", help={"env": "environment (default: all)"})
+@reports_errors
+def lint(c, env=None):
+    """helm lint --strict every local chart with each environment's values layers."""
+    targets = [environments.load(env)] if env else environments.load_all()
+    failures = render.lint(targets)
+    for environment, release, error in failures:
+        output.console.print(f"[red]{environment}/{release}: {error}")
+    if failures:
+        raise GateFailed(f"{len(failures)} chart lint failure(s)")
+    output.console.print(f"helm lint --strict passed for {len(targets)} environment(s)")
