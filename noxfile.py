@@ -59,6 +59,25 @@ def smoke(session: nox.Session) -> None:
     run(session, "invoke", "local.down")
 
 
+@nox.session(python=False, tags=["charts"])
+def charts(session: nox.Session) -> None:
+    """helm lint --strict of every local chart with every environment's values layers."""
+    run(session, "invoke", "charts.lint")
+
+
+@nox.session(python=False, tags=["charts"])
+def manifests(session: nox.Session) -> None:
+    """Render every environment, validate strictly and run the policy rules, then checkov and trivy."""
+    run(session, "invoke", "render", "--all")
+    run(session, "invoke", "charts.scan")
+
+
+@nox.session(python=False, tags=["charts", "python"])
+def policy(session: nox.Session) -> None:
+    """Policy tests over rendered manifests, the catalog and the upstream values files."""
+    run(session, "python", "-m", "pytest", "tests/policy", *session.posargs)
+
+
 @nox.session(python=False, tags=["registry"])
 def registry(session: nox.Session) -> None:
     """Every environments/*.yaml file against the strict schema and cross-file rules."""

@@ -126,7 +126,11 @@ WORKLOAD_PROPERTIES: dict[str, Schema] = {
             "minReplicas": {"type": ["integer", "null"], "minimum": 1, "description": "lower bound"},
             "maxReplicas": {"type": ["integer", "null"], "minimum": 1, "description": "upper bound"},
             "cpuTargetPercent": {"type": ["integer", "null"], "minimum": 10, "description": "CPU target"},
-            "memoryTargetPercent": {"type": ["integer", "null"], "minimum": 10, "description": "memory target"},
+            "memoryTargetPercent": {
+                "type": ["integer", "null"],
+                "minimum": 10,
+                "description": "memory target",
+            },
             "cpuOnly": _bool("scale on CPU alone (no memory metric)"),
             "customMetrics": {
                 "type": "array",
@@ -194,7 +198,9 @@ def workload(description: str, partial: bool = False) -> Schema:
 COMMON_TOP: dict[str, Schema] = {
     "common": {"type": "object", "description": "the common library chart's values (Helm adds this key)"},
     "registry": _str("the environment registry file: --set-file registry=environments/<env>.yaml"),
-    "imageRegistry": _str("registry holding the platform's images", r"^[a-z0-9.-]+(:[0-9]+)?(/[a-z0-9._-]+)*$"),
+    "imageRegistry": _str(
+        "registry holding the platform's images", r"^[a-z0-9.-]+(:[0-9]+)?(/[a-z0-9._-]+)*$"
+    ),
     "monitoring": _obj(
         "how kube-prometheus-stack finds our monitors",
         {"prometheusRelease": _str("the kube-prometheus-stack release name (its `release` label)")},
@@ -209,11 +215,11 @@ def _chart(title: str, properties: dict[str, Schema], required: tuple[str, ...] 
 
 
 JOB_PROPERTIES: dict[str, Schema] = {
-        **WORKLOAD_PROPERTIES,
-        "schedule": _str("cron schedule (CronJobs only)", r"^[0-9*/,\- ]+$"),
-        "suspend": _bool("keep the CronJob as a template for on-demand runs (kubectl create job --from)"),
-        "backoffLimit": _int("retries before the Job fails"),
-        "activeDeadlineSeconds": _int("seconds the Job may run", 60),
+    **WORKLOAD_PROPERTIES,
+    "schedule": _str("cron schedule (CronJobs only)", r"^[0-9*/,\- ]+$"),
+    "suspend": _bool("keep the CronJob as a template for on-demand runs (kubectl create job --from)"),
+    "backoffLimit": _int("retries before the Job fails"),
+    "activeDeadlineSeconds": _int("seconds the Job may run", 60),
 }
 JOB = _obj("a CronJob", JOB_PROPERTIES, ("enabled", "image", "resources", "schedule"))
 
@@ -224,7 +230,9 @@ SCHEMAS: dict[str, Schema] = {
             "livekit": _obj(
                 "how workers join LiveKit",
                 {
-                    "url": _str("LiveKit server URL; empty: the livekit namespace of the registry", r"^(wss?://.*)?$"),
+                    "url": _str(
+                        "LiveKit server URL; empty: the livekit namespace of the registry", r"^(wss?://.*)?$"
+                    ),
                     "loadThreshold": {
                         "type": "number",
                         "minimum": 0.1,
@@ -248,7 +256,9 @@ SCHEMAS: dict[str, Schema] = {
                     "sipPort": PORT,
                     "rtpPortStart": PORT,
                     "rtpPortEnd": PORT,
-                    "livekitUrl": _str("LiveKit server URL; empty: the livekit namespace of the registry", r"^(wss?://.*)?$"),
+                    "livekitUrl": _str(
+                        "LiveKit server URL; empty: the livekit namespace of the registry", r"^(wss?://.*)?$"
+                    ),
                 },
                 ("sipPort", "rtpPortStart", "rtpPortEnd", "livekitUrl"),
             ),
@@ -323,7 +333,10 @@ SCHEMAS["base"] = _chart(
         ),
         "clusterIssuers": _obj(
             "cert-manager ClusterIssuers",
-            {"enabled": _bool("render the Let's Encrypt issuers"), "email": _str("ACME e-mail", r"^[^@ ]+@[^@ ]+$")},
+            {
+                "enabled": _bool("render the Let's Encrypt issuers"),
+                "email": _str("ACME e-mail", r"^[^@ ]+@[^@ ]+$"),
+            },
             ("enabled", "email"),
         ),
         "ingress": _obj(
@@ -392,5 +405,8 @@ def write_all() -> list[Path]:
 
 def stale() -> list[str]:
     """Charts whose committed values.schema.json differs from this module."""
-    return [chart for chart, schema in SCHEMAS.items() if not schema_path(chart).is_file()
-            or schema_path(chart).read_text() != render(schema)]
+    return [
+        chart
+        for chart, schema in SCHEMAS.items()
+        if not schema_path(chart).is_file() or schema_path(chart).read_text() != render(schema)
+    ]

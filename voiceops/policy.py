@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import kubernetes_validate
 
@@ -86,11 +86,12 @@ def probes_and_resources(manifests: list[Manifest]) -> Iterable[str]:
                     yield f"{ref(manifest)}: container {container['name']} lacks cpu/memory {bound}"
             if manifest["kind"] == "CronJob":
                 continue
+            name = container["name"]
             liveness, readiness = container.get("livenessProbe"), container.get("readinessProbe")
             if not liveness or not readiness:
-                yield f"{ref(manifest)}: container {container['name']} needs liveness and readiness probes"
+                yield f"{ref(manifest)}: container {name} needs liveness and readiness probes"
             elif liveness == readiness:
-                yield f"{ref(manifest)}: container {container['name']} uses one probe for liveness and readiness"
+                yield f"{ref(manifest)}: container {name} shares one probe for liveness and readiness"
 
 
 def hpa_owns_replicas(manifests: list[Manifest]) -> Iterable[str]:
@@ -114,7 +115,7 @@ def hpa_owns_replicas(manifests: list[Manifest]) -> Iterable[str]:
 
 def disruption_budgets(manifests: list[Manifest]) -> Iterable[str]:
     budgets = [m for m in manifests if m["kind"] == "PodDisruptionBudget"]
-    for manifest, spec in our_pods(manifests):
+    for manifest, _ in our_pods(manifests):
         if manifest["kind"] != "Deployment":
             continue
         labels = manifest["spec"]["template"]["metadata"]["labels"]
@@ -130,7 +131,7 @@ def disruption_budgets(manifests: list[Manifest]) -> Iterable[str]:
 
 def network_policies(manifests: list[Manifest]) -> Iterable[str]:
     policies = [m for m in manifests if m["kind"] == "NetworkPolicy"]
-    for manifest, spec in our_pods(manifests):
+    for manifest, _ in our_pods(manifests):
         labels = (
             manifest["spec"]["template"]["metadata"]["labels"]
             if manifest["kind"] != "CronJob"
@@ -160,9 +161,9 @@ def network_policies(manifests: list[Manifest]) -> Iterable[str]:
 
 def service_monitors_selected(manifests: list[Manifest]) -> Iterable[str]:
     for manifest in manifests:
-        if manifest["kind"] == "ServiceMonitor" and ours(manifest):
-            if manifest["metadata"].get("labels", {}).get("release") != "kube-prometheus-stack":
-                yield f"{ref(manifest)}: lacks the release label kube-prometheus-stack selects"
+        release = manifest.get("metadata", {}).get("labels", {}).get("release")
+        if manifest["kind"] == "ServiceMonitor" and ours(manifest) and release != "kube-prometheus-stack":
+            yield f"{ref(manifest)}: lacks the release label kube-prometheus-stack selects"
 
 
 def no_secrets_in_config_maps(manifests: list[Manifest]) -> Iterable[str]:
@@ -206,9 +207,9 @@ def agents_drain(manifests: list[Manifest]) -> Iterable[str]:
 def manual_sync_for_production(production_class: bool) -> Rule:
     def rule(manifests: list[Manifest]) -> Iterable[str]:
         for manifest in manifests:
-            if manifest["kind"] == "Application" and production_class:
-                if "automated" in manifest.get("spec", {}).get("syncPolicy", {}):
-                    yield f"{ref(manifest)}: production-class applications sync by hand"
+            automated = "automated" in manifest.get("spec", {}).get("syncPolicy", {})
+            if manifest["kind"] == "Application" and production_class and automated:
+                yield f"{ref(manifest)}: production-class applications sync by hand"
 
     return rule
 
@@ -234,14 +235,13 @@ def check(manifests: list[Manifest], production_class: bool) -> list[Violation]:
 @dataclass
 class SchemaReport:
     validated: int = 0
-    custom_resources: dict[str, int] | None = None
-    errors: list[str] | None = None
+    custom_resources: dict[str, int] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
 
 
 def validate_schemas(manifests: list[Manifest], kubernetes_version: str) -> SchemaReport:
     """Strict validation against the cluster version's schemas; custom resources are counted apart."""
-    report = SchemaReport(0, {}, [])
-    assert report.custom_resources is not None and report.errors is not None
+    report = SchemaReport()
     for manifest in manifests:
         try:
             kubernetes_validate.validate(manifest, kubernetes_version, strict=True)
@@ -252,4 +252,3 @@ def validate_schemas(manifests: list[Manifest], kubernetes_version: str) -> Sche
         except kubernetes_validate.ValidationError as error:
             report.errors.append(f"{ref(manifest)}: {error.message} at {'.'.join(map(str, error.path))}")
     return report
-

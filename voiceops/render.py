@@ -84,12 +84,17 @@ def build_dependencies(chart_dir: Path) -> None:
         if chart_dir in _dependencies_built or not (chart_dir / "Chart.yaml").is_file():
             return
         if "dependencies:" in (chart_dir / "Chart.yaml").read_text():
-            _run(["helm", "dependency", "build", "--skip-refresh", str(chart_dir)], f"{chart_dir.name} dependencies")
+            _run(
+                ["helm", "dependency", "build", "--skip-refresh", str(chart_dir)],
+                f"{chart_dir.name} dependencies",
+            )
         _dependencies_built.add(chart_dir)
 
 
 def count_objects(text: str) -> int:
-    return sum(1 for document in yaml.safe_load_all(text) if isinstance(document, dict) and document.get("kind"))
+    return sum(
+        1 for document in yaml.safe_load_all(text) if isinstance(document, dict) and document.get("kind")
+    )
 
 
 def kube_version(environment: Environment) -> str:
@@ -128,7 +133,10 @@ def render_release(environment: Environment, release: catalog.Release, directory
         cached = cached_chart(release.chart)
         if cached is None:
             return RenderedFile(
-                release.name, source, "not-cached", detail=f"not in {CHART_CACHE.relative_to(ROOT)} (needs network)"
+                release.name,
+                source,
+                "not-cached",
+                detail=f"not in {CHART_CACHE.relative_to(ROOT)} (needs network)",
             )
         chart = str(cached)
     text = _run(template_command(environment, release, chart), f"{environment.name}/{release.name}")
@@ -139,25 +147,23 @@ def render_release(environment: Environment, release: catalog.Release, directory
 
 def render_gitops(environment: Environment, directory: Path) -> list[RenderedFile]:
     """The Kustomize overlay and the Argo CD Applications its root Application renders."""
-    assert environment.kustomize is not None
+    if environment.kustomize is None:
+        raise RenderFailed(f"{environment.name}: gitops delivery without a kustomize overlay")
     overlay = environment.kustomize.overlay
     overlay_text = _run(["kubectl", "kustomize", str(ROOT / overlay)], f"{environment.name} overlay")
     overlay_path = directory / "000-argocd-overlay.yaml"
     overlay_path.write_text(overlay_text)
-    apps_text = _run(
-        [
-            "helm", "template", "argocd-apps", str(ARGOCD_APPS_CHART),
-            "--kube-version", kube_version(environment),
-            "--values", str(catalog.CATALOG_PATH),
-            "--set-file", f"registry={registry_file(environment)}",
-        ],  # fmt: skip
-        f"{environment.name} argocd applications",
-    )
+    apps_command = ["helm", "template", "argocd-apps", str(ARGOCD_APPS_CHART)]
+    apps_command += ["--kube-version", kube_version(environment), "--values", str(catalog.CATALOG_PATH)]
+    apps_command += ["--set-file", f"registry={registry_file(environment)}"]
+    apps_text = _run(apps_command, f"{environment.name} argocd applications")
     apps_path = directory / "000-argocd-applications.yaml"
     apps_path.write_text(apps_text)
     return [
         RenderedFile("argocd-overlay", overlay, "rendered", overlay_path, count_objects(overlay_text)),
-        RenderedFile("argocd-applications", "charts/argocd-apps", "rendered", apps_path, count_objects(apps_text)),
+        RenderedFile(
+            "argocd-applications", "charts/argocd-apps", "rendered", apps_path, count_objects(apps_text)
+        ),
     ]
 
 
@@ -171,7 +177,9 @@ def render_environment(
     directory.mkdir(parents=True)
     result = EnvironmentRender(environment.name, directory)
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        result.files.extend(pool.map(lambda release: render_release(environment, release, directory), releases))
+        result.files.extend(
+            pool.map(lambda release: render_release(environment, release, directory), releases)
+        )
     if environment.delivery is Delivery.GITOPS and not only:
         result.files.extend(render_gitops(environment, directory))
     return result
@@ -182,7 +190,9 @@ def render_all(
 ) -> list[EnvironmentRender]:
     environments = list(environments)
     with ThreadPoolExecutor(max_workers=max(1, min(len(environments), 2))) as pool:
-        return list(pool.map(lambda env: render_environment(env, out_dir=out_dir, workers=workers), environments))
+        return list(
+            pool.map(lambda env: render_environment(env, out_dir=out_dir, workers=workers), environments)
+        )
 
 
 def rendered_documents(directory: Path) -> list[dict]:
@@ -242,7 +252,7 @@ def summary(result: GateResult) -> dict:
 
 def summary_row(result: GateResult) -> list[str]:
     rendered = [item for item in result.render.files if item.status == "rendered"]
-    custom = sum((result.schemas.custom_resources or {}).values())
+    custom = sum(result.schemas.custom_resources.values())
     return [
         result.render.environment,
         f"{len(rendered)}/{len(result.render.files)}",
@@ -250,7 +260,7 @@ def summary_row(result: GateResult) -> list[str]:
         str(result.schemas.validated),
         str(custom),
         str(len(result.render.missing)),
-        str(len(result.violations) + len(result.schemas.errors or [])),
+        str(len(result.violations) + len(result.schemas.errors)),
     ]
 
 

@@ -202,3 +202,16 @@ def test_shared_cluster_must_be_owned_by_a_known_environment(tmp_path):
     environments.load.cache_clear()
     with pytest.raises(InvalidEnvironment, match="names unknown environment 'nobody'"):
         environments.load_all(tmp_path)
+
+
+def test_livekit_namespace_may_not_host_another_role(tmp_path):
+    # host networking needs the privileged Pod Security level; restricted workloads stay apart
+    path = dump(tmp_path, base_document(namespaces={"platform": "apps", "livekit": "apps"}))
+    with pytest.raises(environments.InvalidEnvironment, match="livekit namespace 'apps'"):
+        environments.parse_file(path)
+
+
+def test_unknown_namespace_role_is_rejected(tmp_path):
+    path = dump(tmp_path, base_document(namespaces={"platform": "apps", "databases": "db"}))
+    with pytest.raises(environments.InvalidEnvironment, match="namespaces"):
+        environments.parse_file(path)

