@@ -16,7 +16,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from voiceops import environments, local, output, smoke, toolchain
+from voiceops import catalog, environments, local, output, render, smoke, toolchain
 from voiceops.environments import Cloud, Environment
 from voiceops.errors import OpsError
 from voiceops.toolchain import ROOT, state_dir
@@ -241,13 +241,33 @@ def local_servers(context: DeployContext) -> str:
     return "; ".join(lines)
 
 
-def local_cluster() -> str:
+def render_and_gate(context: DeployContext) -> str:
+    """Render exactly what this deploy would apply and check it; runs in dry runs too."""
+    result = render.render_environment(context.environment, context.request.only)
+    gate = render.gate(context.environment, result)
+    if not gate.passed:
+        problems = [f"{v.rule}: {v.message}" for v in gate.violations] + gate.schemas.errors
+        raise OpsError(f"policy gate: {len(problems)} problem(s), first: {problems[0]}")
+    rendered = [item for item in result.files if item.status == "rendered"]
+    return (
+        f"{len(rendered)} releases, {result.objects} objects in {result.directory.relative_to(render.ROOT)}; "
+        f"{gate.schemas.validated} schema-checked, policy clean; "
+        f"{len(result.missing)} upstream charts not cached (no network)"
+    )
+
+
+def local_cluster(context: DeployContext) -> str:
     manifest = toolchain.load_manifest()
     missing = [
         name for name in ("docker", "kind") if not toolchain.check_tool(manifest.tool(name), manifest).ok
     ]
     if missing:
-        return f"skipped: no local Kubernetes cluster reachable ({' and '.join(missing)} not available)"
+        releases = catalog.select(catalog.releases_for(context.environment), context.request.only)
+        waves = len(catalog.waves(releases))
+        return (
+            f"skipped: no local Kubernetes cluster reachable ({' and '.join(missing)} not available); "
+            f"{len(releases)} releases in {waves} waves rendered and checked, not installed"
+        )
     raise OpsError("docker and kind are available but cluster deploys to kind are not supported yet")
 
 
@@ -262,12 +282,14 @@ def plan_for(context: DeployContext) -> list[Step]:
     if context.environment.cloud is not Cloud.LOCAL:
         raise OpsError(
             f"{context.environment.name}: deploys to {context.environment.cloud.value} need the Terraform "
-            "stacks and the release catalog, which are not in this repository yet; nothing was changed"
+            "stacks, which are not in this repository yet; nothing was changed (`invoke render --env "
+            f"{context.environment.name}` renders and checks its releases)"
         )
     return [
         Step("validate environment", lambda: validate_registry(context)),
         Step("check toolchain", check_toolchain),
         Step("local servers", lambda: local_servers(context)),
-        Step("local cluster", local_cluster),
+        Step("render and policy gate", lambda: render_and_gate(context)),
+        Step("local cluster", lambda: local_cluster(context)),
         Step("smoke tests", lambda: smoke_tests(context)),
     ]
