@@ -4,6 +4,9 @@ import re
 import subprocess
 from pathlib import Path
 
+import yaml
+
+from voiceops import environments as registry
 from voiceops.toolchain import ROOT, tool_env
 
 GOOD_STEP = "      - uses: actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683  # v4.2.2\n"
@@ -56,3 +59,15 @@ def test_readme_quick_start_has_two_commands_and_ci_runs_the_second():
     assert "invoke deploy --env local" in commands[0]
     ci_script = (ROOT / ".ci" / "run").read_text()
     assert commands[1] in ci_script
+
+
+def test_deploy_workflow_keeps_production_behind_approved_environments():
+    workflow = yaml.safe_load((ROOT / ".github/workflows/deploy.yml").read_text())
+    continuous = workflow["jobs"]["continuous"]["strategy"]["matrix"]["environment"]
+    assert continuous == ["sandbox", "development"]
+    assert not any(registry.load(name).production_class for name in continuous)
+    approved = workflow["jobs"]["approved"]
+    assert approved["environment"] == "${{ inputs.environment }}"
+    deploy_step = next(step for step in approved["steps"] if step.get("name") == "deploy")
+    assert deploy_step["env"]["VOICEOPS_APPROVED_ENVIRONMENT"] == "${{ inputs.environment }}"
+    assert "VOICEOPS_APPROVED_ENVIRONMENT" not in str(workflow["jobs"]["continuous"])
