@@ -84,5 +84,7 @@ def test_a_port_taken_by_another_program_is_moved(environment):
         lines = []
         moved = local.up(report=lines.append)
         assert moved.ports["moto"] != taken
-        assert any("moved: moto" in line for line in lines)
+        # other ports may move too (one freed a moment ago can still be held); moto must be named
+        reports = [line.split("moved:", 1)[1] for line in lines if "moved:" in line]
+        assert reports and "moto" in reports[0].replace(" ", "").split(",")
     assert "passed" in smoke.run_smoke(environments.load("local"))
