@@ -74,6 +74,7 @@ class NodePool(Strict):
     ] = ()
     autoscaling: bool = True
     gpu: bool = False
+    spot: bool = False  # EKS Auto Mode capacity type (seed 003: the general pool runs on spot)
 
     @model_validator(mode="after")
     def bounds_ordered(self) -> NodePool:
@@ -123,6 +124,10 @@ class Network(Strict):
 class Terraform(Strict):
     stack: RepoPath
     state_backend: Literal["s3", "azurerm", "linode-object-storage"]
+    # Resource names are <workload>-<stage>-...: seed 004 names everything *-voiceassistant-prod.
+    workload: Annotated[str, Field(pattern=r"^[a-z][a-z0-9]{2,19}$")]
+    stage: Annotated[str, Field(pattern=r"^[a-z][a-z0-9]{1,9}$")]
+    dns_zone: Annotated[str, Field(pattern=r"^([a-z0-9-]+\.)+[a-z]{2,}$")]
 
 
 class Helm(Strict):
@@ -145,6 +150,15 @@ class DisasterRecovery(Strict):
     rpo_minutes: int = Field(gt=0)
     drill_schedule: Literal["monthly", "quarterly", "none"]
     source: str  # the seed document the targets come from
+    # Address space of the recovery region's network (data replicas land there)
+    network_cidr: str | None = None
+
+    @field_validator("network_cidr")
+    @classmethod
+    def valid_cidr(cls, value: str | None) -> str | None:
+        if value is not None:
+            ipaddress.ip_network(value, strict=True)
+        return value
 
 
 class PodAutoscaling(Strict):

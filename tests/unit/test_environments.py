@@ -64,7 +64,7 @@ def test_lke_environments_share_one_cluster_owned_by_production(registry):
         10,
     )
     assert (pools["gpu"].instance_type, pools["gpu"].min_nodes, pools["gpu"].autoscaling) == (
-        "g1-gpu-rtx6000",
+        "g1-gpu-rtx6000-1",
         2,
         False,
     )
