@@ -1,0 +1,51 @@
+run "reads_the_live_registry_entry" {
+  variables {
+    name = "live"
+  }
+
+  assert {
+    condition     = output.regions.primary == "us-west-2" && output.regions.disaster_recovery == "us-east-1"
+    error_message = "live runs in us-west-2 with us-east-1 for disaster recovery (seed 003)"
+  }
+  assert {
+    condition     = output.network.cidr == "10.0.0.0/16" && output.network.availability_zones == 3
+    error_message = "live's VPC is seed 003's 10.0.0.0/16 over three zones"
+  }
+  assert {
+    condition     = output.cluster.node_pools[1].spot == false && output.cluster.node_pools[0].spot == true && length(output.cluster.node_pools[1].taints) == 0
+    error_message = "registry defaults are filled in (spot, taints)"
+  }
+  assert {
+    condition     = output.disaster_recovery.rpo_minutes == 15 && output.disaster_recovery.rto_minutes == 240
+    error_message = "seed 003 targets: RPO 15 minutes, RTO 4 hours"
+  }
+}
+
+run "accepts_the_stack_the_registry_names" {
+  variables {
+    name      = "azure-production"
+    stack_dir = "/anywhere/infra/terraform/stacks/azure/production"
+  }
+
+  assert {
+    condition     = output.terraform.workload == "voiceassistant" && output.terraform.stage == "prod"
+    error_message = "seed 004 names come from workload voiceassistant, stage prod"
+  }
+}
+
+run "rejects_a_stack_wired_to_the_wrong_environment" {
+  command = plan
+  variables {
+    name      = "sandbox"
+    stack_dir = "/anywhere/infra/terraform/stacks/aws/live"
+  }
+  expect_failures = [var.stack_dir]
+}
+
+run "rejects_an_unknown_environment" {
+  command = plan
+  variables {
+    name = "nosuch"
+  }
+  expect_failures = [var.name]
+}

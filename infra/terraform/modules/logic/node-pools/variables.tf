@@ -1,0 +1,100 @@
+variable "cloud" {
+  description = "aws, azure or linode: selects the sizing table and the output shape."
+  type        = string
+
+  validation {
+    condition     = contains(["aws", "azure", "linode"], var.cloud)
+    error_message = "cloud must be one of aws, azure, linode."
+  }
+}
+
+variable "pools" {
+  description = "Node pools as environments/<env>.yaml writes them (cluster.node_pools)."
+  type = list(object({
+    name          = string
+    instance_type = string
+    min_nodes     = number
+    max_nodes     = number
+    taints        = optional(list(string), [])
+    autoscaling   = optional(bool, true)
+    gpu           = optional(bool, false)
+    spot          = optional(bool, false)
+  }))
+
+  validation {
+    condition     = length(var.pools) > 0 && length(var.pools) == length(distinct([for pool in var.pools : pool.name]))
+    error_message = "pools must hold at least one pool, and pool names must be unique."
+  }
+
+  validation {
+    condition     = alltrue([for pool in var.pools : pool.min_nodes >= 0 && pool.min_nodes <= pool.max_nodes && pool.max_nodes <= 100])
+    error_message = "every pool needs 0 <= min_nodes <= max_nodes <= 100."
+  }
+
+  validation {
+    condition     = alltrue([for pool in var.pools : pool.autoscaling || pool.min_nodes == pool.max_nodes])
+    error_message = "a pool without autoscaling needs min_nodes == max_nodes."
+  }
+
+  validation {
+    condition = alltrue(flatten([
+      for pool in var.pools : [
+        for taint in pool.taints : can(regex("^[a-z0-9./-]+=[a-z0-9-]+:(NoSchedule|NoExecute|PreferNoSchedule)$", taint))
+      ]
+    ]))
+    error_message = "taints must read key=value:Effect with Effect NoSchedule, NoExecute or PreferNoSchedule."
+  }
+
+  validation {
+    # AKS: Linux pool names are 1-12 lowercase letters and digits, starting with a letter.
+    condition     = alltrue([for pool in var.pools : can(regex("^[a-z][a-z0-9]{0,11}$", pool.name))])
+    error_message = "pool names must be 1-12 lowercase letters or digits starting with a letter (the AKS limit)."
+  }
+
+  validation {
+    condition     = alltrue([for pool in var.pools : contains(keys(var.sizes[var.cloud]), pool.instance_type)])
+    error_message = "unknown instance type for ${var.cloud}: ${join(", ", [for pool in var.pools : pool.instance_type if !contains(keys(var.sizes[var.cloud]), pool.instance_type)])}; known: ${join(", ", sort(keys(var.sizes[var.cloud])))}."
+  }
+
+  validation {
+    condition     = alltrue([for pool in var.pools : !pool.gpu || try(var.sizes[var.cloud][pool.instance_type].gpus, 0) > 0])
+    error_message = "a pool marked gpu must use an instance type with GPUs."
+  }
+
+  validation {
+    condition     = var.cloud != "azure" || contains([for pool in var.pools : pool.name], "system")
+    error_message = "AKS needs a pool named system (the default, critical-add-ons-only pool)."
+  }
+
+  validation {
+    condition     = var.cloud != "azure" || alltrue([for pool in var.pools : pool.name != "system" || length(pool.taints) == 0])
+    error_message = "the AKS system pool takes no custom taints (it gets CriticalAddonsOnly)."
+  }
+}
+
+variable "sizes" {
+  description = "Known instance types per cloud: vCPUs, memory (GiB) and GPUs; the pools may use only these."
+  type = map(map(object({
+    vcpus      = number
+    memory_gib = number
+    gpus       = optional(number, 0)
+  })))
+  default = {
+    aws = {
+      "m5.large"   = { vcpus = 2, memory_gib = 8 }
+      "m5.xlarge"  = { vcpus = 4, memory_gib = 16 }
+      "c5.2xlarge" = { vcpus = 8, memory_gib = 16 }
+      "c5.4xlarge" = { vcpus = 16, memory_gib = 32 }
+      "g6.xlarge"  = { vcpus = 4, memory_gib = 16, gpus = 1 }
+    }
+    azure = {
+      Standard_D4s_v3 = { vcpus = 4, memory_gib = 16 }
+      Standard_D8s_v3 = { vcpus = 8, memory_gib = 32 }
+    }
+    linode = {
+      "g6-standard-4"    = { vcpus = 4, memory_gib = 8 }
+      "g6-standard-8"    = { vcpus = 8, memory_gib = 32 }
+      "g1-gpu-rtx6000-1" = { vcpus = 8, memory_gib = 32, gpus = 1 }
+    }
+  }
+}
