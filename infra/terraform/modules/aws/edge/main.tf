@@ -1,0 +1,186 @@
+locals {
+  fqdns       = [for host in var.hostnames : "${host}.${var.zone_name}"]
+  distributed = var.origin_domain_name != null
+}
+
+resource "aws_route53_zone" "this" {
+  # checkov:skip=CKV2_AWS_38:DNSSEC signing starts after the registrar holds the DS record (runbooks/dns-delegation.md)
+  name = var.zone_name
+  tags = var.tags
+}
+
+resource "aws_cloudwatch_log_group" "queries" {
+  provider = aws.us_east_1
+
+  name              = "/aws/route53/${var.zone_name}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
+  tags              = var.tags
+}
+
+data "aws_iam_policy_document" "query_logs" {
+  statement {
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.queries.arn}:*"]
+    principals {
+      type        = "Service"
+      identifiers = ["route53.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_cloudwatch_log_resource_policy" "queries" {
+  provider = aws.us_east_1
+
+  policy_name     = "${var.name}-route53-queries"
+  policy_document = data.aws_iam_policy_document.query_logs.json
+}
+
+resource "aws_route53_query_log" "this" {
+  zone_id                  = aws_route53_zone.this.zone_id
+  cloudwatch_log_group_arn = aws_cloudwatch_log_group.queries.arn
+  depends_on               = [aws_cloudwatch_log_resource_policy.queries]
+}
+
+resource "aws_acm_certificate" "edge" {
+  provider = aws.us_east_1
+
+  domain_name               = local.fqdns[0]
+  subject_alternative_names = slice(local.fqdns, 1, length(local.fqdns))
+  validation_method         = "DNS"
+  tags                      = var.tags
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+resource "aws_route53_record" "validation" {
+  for_each = {
+    for option in aws_acm_certificate.edge.domain_validation_options : option.domain_name => option
+  }
+
+  zone_id = aws_route53_zone.this.zone_id
+  name    = each.value.resource_record_name
+  type    = each.value.resource_record_type
+  records = [each.value.resource_record_value]
+  ttl     = 300
+}
+
+resource "aws_acm_certificate_validation" "edge" {
+  provider = aws.us_east_1
+
+  certificate_arn         = aws_acm_certificate.edge.arn
+  validation_record_fqdns = [for record in aws_route53_record.validation : record.fqdn]
+}
+
+module "waf" {
+  source    = "../waf"
+  providers = { aws = aws.us_east_1 }
+
+  name        = "${var.name}-edge"
+  scope       = "CLOUDFRONT"
+  kms_key_arn = var.kms_key_arn
+  tags        = var.tags
+}
+
+resource "aws_cloudfront_distribution" "this" {
+  # checkov:skip=CKV_AWS_374:the platform serves callers worldwide; abuse is handled by the WAF rate rule, not geography
+  # checkov:skip=CKV_AWS_310:the ALB is the only origin (multi-AZ itself); there is no second origin to fail over to
+  # checkov:skip=CKV_AWS_86:access logs go through CloudFront standard logging v2 to CloudWatch (aws_cloudwatch_log_delivery below)
+  count = local.distributed ? 1 : 0
+
+  enabled         = true
+  is_ipv6_enabled = true
+  aliases         = local.fqdns
+  web_acl_id      = module.waf.arn
+  http_version    = "http2and3"
+  price_class     = "PriceClass_All"
+  comment         = "${var.name}: API and GraphQL in front of the ALB"
+
+  origin {
+    origin_id   = "alb"
+    domain_name = var.origin_domain_name
+    custom_origin_config {
+      http_port              = 80
+      https_port             = 443
+      origin_protocol_policy = "https-only"
+      origin_ssl_protocols   = ["TLSv1.2"]
+    }
+  }
+
+  default_cache_behavior {
+    target_origin_id           = "alb"
+    viewer_protocol_policy     = "redirect-to-https"
+    allowed_methods            = ["DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"]
+    cached_methods             = ["GET", "HEAD"]
+    compress                   = true
+    cache_policy_id            = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad" # Managed-CachingDisabled: API responses are per caller
+    origin_request_policy_id   = "216adef6-5c7f-47e4-b989-5492eafa07d3" # Managed-AllViewer
+    response_headers_policy_id = "67f7725c-6f97-4210-82d7-5512b31e9d03" # Managed-SecurityHeadersPolicy
+  }
+
+  viewer_certificate {
+    acm_certificate_arn      = aws_acm_certificate_validation.edge.certificate_arn
+    ssl_support_method       = "sni-only"
+    minimum_protocol_version = "TLSv1.2_2021"
+  }
+
+  restrictions {
+    geo_restriction {
+      restriction_type = "none"
+    }
+  }
+
+  tags = var.tags
+}
+
+resource "aws_cloudwatch_log_group" "access" {
+  provider = aws.us_east_1
+  count    = local.distributed ? 1 : 0
+
+  name              = "/aws/cloudfront/${var.name}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
+  tags              = var.tags
+}
+
+resource "aws_cloudwatch_log_delivery_source" "access" {
+  provider = aws.us_east_1
+  count    = local.distributed ? 1 : 0
+
+  name         = "${var.name}-cloudfront"
+  log_type     = "ACCESS_LOGS"
+  resource_arn = aws_cloudfront_distribution.this[0].arn
+}
+
+resource "aws_cloudwatch_log_delivery_destination" "access" {
+  provider = aws.us_east_1
+  count    = local.distributed ? 1 : 0
+
+  name = "${var.name}-cloudfront"
+  delivery_destination_configuration {
+    destination_resource_arn = aws_cloudwatch_log_group.access[0].arn
+  }
+}
+
+resource "aws_cloudwatch_log_delivery" "access" {
+  provider = aws.us_east_1
+  count    = local.distributed ? 1 : 0
+
+  delivery_source_name     = aws_cloudwatch_log_delivery_source.access[0].name
+  delivery_destination_arn = aws_cloudwatch_log_delivery_destination.access[0].arn
+}
+
+resource "aws_route53_record" "hosts" {
+  for_each = local.distributed ? toset(local.fqdns) : toset([])
+
+  zone_id = aws_route53_zone.this.zone_id
+  name    = each.key
+  type    = "A"
+  alias {
+    name                   = aws_cloudfront_distribution.this[0].domain_name
+    zone_id                = aws_cloudfront_distribution.this[0].hosted_zone_id
+    evaluate_target_health = false
+  }
+}

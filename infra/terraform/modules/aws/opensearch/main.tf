@@ -1,0 +1,112 @@
+locals {
+  log_types = toset(["INDEX_SLOW_LOGS", "SEARCH_SLOW_LOGS", "ES_APPLICATION_LOGS", "AUDIT_LOGS"])
+}
+
+resource "aws_security_group" "this" {
+  name        = "${var.name}-opensearch"
+  description = "OpenSearch HTTPS from the EKS cluster"
+  vpc_id      = var.vpc_id
+  tags        = var.tags
+}
+
+resource "aws_vpc_security_group_ingress_rule" "clients" {
+  for_each = toset(var.client_security_group_ids)
+
+  security_group_id            = aws_security_group.this.id
+  description                  = "HTTPS from the cluster"
+  ip_protocol                  = "tcp"
+  from_port                    = 443
+  to_port                      = 443
+  referenced_security_group_id = each.key
+}
+
+resource "aws_cloudwatch_log_group" "this" {
+  for_each = local.log_types
+
+  name              = "/aws/opensearch/${var.name}/${lower(each.key)}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
+  tags              = var.tags
+}
+
+data "aws_iam_policy_document" "logs" {
+  statement {
+    actions   = ["logs:PutLogEvents", "logs:CreateLogStream"]
+    resources = [for group in aws_cloudwatch_log_group.this : "${group.arn}:*"]
+    principals {
+      type        = "Service"
+      identifiers = ["es.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_cloudwatch_log_resource_policy" "this" {
+  policy_name     = "${var.name}-opensearch-logs"
+  policy_document = data.aws_iam_policy_document.logs.json
+}
+
+resource "aws_opensearch_domain" "this" {
+  domain_name    = var.name
+  engine_version = var.engine_version
+
+  cluster_config {
+    instance_type            = var.instance_type
+    instance_count           = var.instance_count
+    zone_awareness_enabled   = true
+    dedicated_master_enabled = true
+    dedicated_master_type    = "m6g.large.search"
+    dedicated_master_count   = 3
+    zone_awareness_config {
+      availability_zone_count = 3
+    }
+  }
+
+  ebs_options {
+    ebs_enabled = true
+    volume_type = "gp3"
+    volume_size = var.volume_size_gb
+  }
+
+  vpc_options {
+    subnet_ids         = var.subnet_ids
+    security_group_ids = [aws_security_group.this.id]
+  }
+
+  encrypt_at_rest {
+    enabled    = true
+    kms_key_id = var.kms_key_arn
+  }
+
+  node_to_node_encryption {
+    enabled = true
+  }
+
+  domain_endpoint_options {
+    enforce_https       = true
+    tls_security_policy = "Policy-Min-TLS-1-2-PFS-2023-10"
+  }
+
+  advanced_security_options {
+    enabled                        = true
+    internal_user_database_enabled = false
+    master_user_options {
+      master_user_arn = var.master_role_arn
+    }
+  }
+
+  dynamic "log_publishing_options" {
+    for_each = local.log_types
+    content {
+      log_type                 = log_publishing_options.key
+      cloudwatch_log_group_arn = aws_cloudwatch_log_group.this[log_publishing_options.key].arn
+    }
+  }
+
+  auto_tune_options {
+    desired_state       = "ENABLED"
+    rollback_on_disable = "NO_ROLLBACK"
+  }
+
+  tags       = var.tags
+  depends_on = [aws_cloudwatch_log_resource_policy.this]
+}

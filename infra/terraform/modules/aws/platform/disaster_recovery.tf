@@ -1,0 +1,55 @@
+# Seed 003's recovery region: an RDS cross-region read replica and S3 cross-region
+# replication of the recordings, in a network of its own. The cluster there is
+# rebuilt from this repository by the DR runbook (RTO 4 h leaves room for it).
+module "dr_kms" {
+  source    = "../kms-key"
+  count     = local.has_dr ? 1 : 0
+  providers = { aws = aws.disaster_recovery }
+
+  alias              = "${module.naming.prefix}-recovery"
+  description        = "${module.naming.prefix}: replicas in the recovery region"
+  service_principals = ["s3.amazonaws.com", "rds.amazonaws.com", "logs.${coalesce(local.recovery, "none")}.amazonaws.com"]
+  tags               = local.tags
+}
+
+module "dr_network" {
+  source    = "../network"
+  count     = local.has_dr ? 1 : 0
+  providers = { aws = aws.disaster_recovery }
+
+  name = "${local.names.vpc}-recovery"
+  cidr = module.environment.disaster_recovery.network_cidr
+  # Same shape as the primary (seed 003): /24 public at .1-.3, private at .10/.20/.30.
+  subnets = {
+    public  = [for index in [1, 2, 3] : cidrsubnet(module.environment.disaster_recovery.network_cidr, 8, index)]
+    private = [for index in [10, 20, 30] : cidrsubnet(module.environment.disaster_recovery.network_cidr, 8, index)]
+  }
+  cluster_name = "${module.environment.cluster.name}-recovery"
+  kms_key_arn  = module.dr_kms[0].arn
+  tags         = local.tags
+}
+
+module "egress_replica" {
+  source    = "../bucket"
+  count     = local.has_dr ? 1 : 0
+  providers = { aws = aws.disaster_recovery }
+
+  name            = "${local.names.egress_bucket}-replica-${local.account_id}"
+  kms_key_arn     = module.dr_kms[0].arn
+  lifecycle_rules = { glacier_days = 90, expire_days = 365 }
+  tags            = local.tags
+}
+
+module "postgresql_replica" {
+  source    = "../postgresql-replica"
+  count     = local.has_dr ? 1 : 0
+  providers = { aws = aws.disaster_recovery }
+
+  name          = "${local.names.postgresql}-replica"
+  source_db_arn = module.postgresql.arn
+  subnet_ids    = module.dr_network[0].private_subnet_ids
+  vpc_id        = module.dr_network[0].vpc_id
+  allowed_cidrs = [module.environment.disaster_recovery.network_cidr]
+  kms_key_arn   = module.dr_kms[0].arn
+  tags          = local.tags
+}

@@ -1,0 +1,265 @@
+# One AWS environment (seeds 000 and 003): network, EKS Auto Mode, data stores,
+# edge, security services, the recovery region, and the catalog's Helm releases.
+module "environment" {
+  source = "../../logic/environment"
+
+  name      = var.environment
+  stack_dir = var.stack_dir
+}
+
+module "naming" {
+  source = "../../logic/naming"
+
+  workload    = module.environment.terraform.workload
+  stage       = module.environment.terraform.stage
+  environment = module.environment.name
+  cloud       = "aws"
+  region      = module.environment.regions.primary
+}
+
+module "node_pools" {
+  source = "../../logic/node-pools"
+
+  cloud = "aws"
+  pools = module.environment.cluster.node_pools
+}
+
+locals {
+  names       = module.naming.names
+  tags        = module.naming.tags
+  production  = module.environment.production_class
+  recovery    = module.environment.regions.disaster_recovery
+  has_dr      = local.recovery != null
+  account_id  = data.aws_caller_identity.current.account_id
+  primary     = module.environment.regions.primary
+  cluster_sgs = [module.eks.cluster_security_group_id]
+}
+
+data "aws_caller_identity" "current" {}
+
+module "kms" {
+  source   = "../kms-key"
+  for_each = toset(["platform", "logs"])
+
+  alias       = "${module.naming.prefix}-${each.key}"
+  description = "${module.naming.prefix}: ${each.key == "logs" ? "CloudWatch logs, CloudTrail and SNS" : "data stores, secrets and buckets"}"
+  service_principals = each.key == "logs" ? [
+    "logs.${local.primary}.amazonaws.com", "cloudtrail.amazonaws.com", "delivery.logs.amazonaws.com", "sns.amazonaws.com",
+  ] : ["s3.amazonaws.com", "rds.amazonaws.com", "elasticache.amazonaws.com"]
+  tags = local.tags
+}
+
+module "network" {
+  source = "../network"
+
+  name               = local.names.vpc
+  cidr               = module.environment.network.cidr
+  availability_zones = module.environment.network.availability_zones
+  subnets = {
+    public  = module.environment.network.subnets.public
+    private = module.environment.network.subnets.private
+  }
+  cluster_name = module.environment.cluster.name
+  kms_key_arn  = module.kms["logs"].arn
+  tags         = local.tags
+}
+
+module "egress_bucket" {
+  source = "../bucket"
+
+  name              = "${local.names.egress_bucket}-${local.account_id}"
+  kms_key_arn       = module.kms["platform"].arn
+  access_log_bucket = module.access_logs.id
+  # Recordings: infrequent access after 30 days, Glacier after 90, gone after a year.
+  lifecycle_rules = { infrequent_access_days = 30, glacier_days = 90, expire_days = 365 }
+  replication = local.has_dr ? {
+    destination_bucket_arn  = one(module.egress_replica[*].arn)
+    destination_kms_key_arn = one(module.dr_kms[*].arn)
+  } : null
+  force_destroy = !local.production
+  tags          = local.tags
+}
+
+module "access_logs" {
+  source = "../bucket"
+
+  # checkov reads this module's access_log_bucket = null: a log bucket does not log into itself.
+  name            = "${module.naming.prefix}-access-logs-${local.account_id}"
+  kms_key_arn     = module.kms["platform"].arn
+  lifecycle_rules = { glacier_days = 90, expire_days = 730 }
+  force_destroy   = !local.production
+  tags            = local.tags
+}
+
+module "eks" {
+  source = "../eks"
+
+  name                 = module.environment.cluster.name
+  kubernetes_version   = module.environment.cluster.kubernetes_version
+  subnet_ids           = module.network.private_subnet_ids
+  secrets_kms_key_arn  = module.kms["platform"].arn
+  logs_kms_key_arn     = module.kms["logs"].arn
+  admin_principal_arns = var.admin_principal_arns
+  deletion_protection  = local.production
+  workload_roles = {
+    livekit-egress = {
+      namespace       = module.environment.namespaces.livekit
+      service_account = "livekit-egress"
+      policy_json     = data.aws_iam_policy_document.egress_writer.json
+    }
+    external-secrets = {
+      namespace       = module.environment.namespaces.system
+      service_account = "external-secrets"
+      policy_json     = data.aws_iam_policy_document.secrets_reader.json
+    }
+    velero = {
+      namespace       = module.environment.namespaces.system
+      service_account = "velero"
+      policy_json     = data.aws_iam_policy_document.egress_writer.json
+    }
+  }
+  tags = local.tags
+}
+
+data "aws_iam_policy_document" "egress_writer" {
+  statement {
+    actions   = ["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
+    resources = ["${module.egress_bucket.arn}/*"]
+  }
+  statement {
+    actions   = ["s3:ListBucket"]
+    resources = [module.egress_bucket.arn]
+  }
+  statement {
+    actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
+    resources = [module.kms["platform"].arn]
+  }
+}
+
+data "aws_iam_policy_document" "secrets_reader" {
+  statement {
+    actions   = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
+    resources = ["arn:aws:secretsmanager:${local.primary}:${local.account_id}:secret:${module.naming.prefix}/*"]
+  }
+  statement {
+    actions   = ["kms:Decrypt"]
+    resources = [module.kms["platform"].arn]
+  }
+}
+
+module "redis" {
+  source = "../redis"
+
+  name                      = local.names.redis
+  subnet_ids                = module.network.private_subnet_ids
+  vpc_id                    = module.network.vpc_id
+  client_security_group_ids = local.cluster_sgs
+  kms_key_arn               = module.kms["platform"].arn
+  tags                      = local.tags
+}
+
+module "postgresql" {
+  source = "../postgresql"
+
+  name                      = local.names.postgresql
+  subnet_ids                = module.network.private_subnet_ids
+  vpc_id                    = module.network.vpc_id
+  client_security_group_ids = local.cluster_sgs
+  kms_key_arn               = module.kms["platform"].arn
+  deletion_protection       = local.production
+  tags                      = local.tags
+}
+
+module "kafka" {
+  source = "../kafka"
+
+  name                      = local.names.kafka
+  subnet_ids                = module.network.private_subnet_ids
+  vpc_id                    = module.network.vpc_id
+  client_security_group_ids = local.cluster_sgs
+  kms_key_arn               = module.kms["platform"].arn
+  tags                      = local.tags
+}
+
+resource "aws_iam_role" "search_admin" {
+  name = "${module.naming.prefix}-search-admin"
+  assume_role_policy = jsonencode({
+    Version   = "2012-10-17"
+    Statement = [{ Effect = "Allow", Action = "sts:AssumeRole", Principal = { AWS = "arn:aws:iam::${local.account_id}:root" } }]
+  })
+  tags = local.tags
+}
+
+module "opensearch" {
+  source = "../opensearch"
+
+  name                      = local.names.opensearch
+  subnet_ids                = module.network.private_subnet_ids
+  vpc_id                    = module.network.vpc_id
+  client_security_group_ids = local.cluster_sgs
+  master_role_arn           = aws_iam_role.search_admin.arn
+  kms_key_arn               = module.kms["platform"].arn
+  tags                      = local.tags
+}
+
+module "ecr" {
+  source = "../ecr"
+
+  prefix       = module.naming.prefix
+  repositories = ["agent-service", "sip-service", "api-rest", "api-graphql", "temporal-worker-go", "temporal-worker-python", "voice", "text", "media-processing", "integrations"]
+  kms_key_arn  = module.kms["platform"].arn
+  tags         = local.tags
+}
+
+module "secrets" {
+  source = "../secrets"
+
+  prefix = module.naming.prefix
+  secrets = {
+    livekit-api     = "LiveKit API key and secret"
+    sip-trunk       = "SIP trunk credentials"
+    llm-providers   = "LLM and speech provider API keys"
+    jwt-signing     = "JWT signing keys of the API"
+    pagerduty-slack = "Alertmanager PagerDuty routing key and Slack webhook"
+  }
+  kms_key_arn = module.kms["platform"].arn
+  tags        = local.tags
+}
+
+module "alb_waf" {
+  source = "../waf"
+
+  name        = local.names.web_acl
+  kms_key_arn = module.kms["logs"].arn
+  tags        = local.tags
+}
+
+module "security" {
+  source = "../security-baseline"
+
+  name              = module.naming.prefix
+  kms_key_arn       = module.kms["logs"].arn
+  access_log_bucket = module.access_logs.id
+  tags              = local.tags
+}
+
+module "edge_kms" {
+  source    = "../kms-key"
+  providers = { aws = aws.us_east_1 }
+
+  alias              = "${module.naming.prefix}-edge"
+  description        = "${module.naming.prefix}: CloudFront, WAF and DNS query logs"
+  service_principals = ["logs.us-east-1.amazonaws.com", "delivery.logs.amazonaws.com"]
+  tags               = local.tags
+}
+
+module "edge" {
+  source    = "../edge"
+  providers = { aws = aws, aws.us_east_1 = aws.us_east_1 }
+
+  name               = module.naming.prefix
+  zone_name          = module.environment.terraform.dns_zone
+  origin_domain_name = var.alb_origin_domain
+  kms_key_arn        = module.edge_kms.arn
+  tags               = local.tags
+}

@@ -1,0 +1,19 @@
+output "arn" {
+  description = "Instance ARN (source of the cross-region replica)."
+  value       = aws_db_instance.this.arn
+}
+
+output "endpoint" {
+  description = "host:port of the primary."
+  value       = aws_db_instance.this.endpoint
+}
+
+output "master_secret_arn" {
+  description = "Secrets Manager secret RDS manages for the admin user."
+  value       = aws_db_instance.this.master_user_secret[0].secret_arn
+}
+
+output "security_group_id" {
+  description = "Security group of the instance."
+  value       = aws_security_group.this.id
+}

@@ -1,0 +1,95 @@
+resource "aws_elasticache_subnet_group" "this" {
+  name       = var.name
+  subnet_ids = var.subnet_ids
+  tags       = var.tags
+}
+
+resource "aws_security_group" "this" {
+  name        = "${var.name}-redis"
+  description = "Redis 6379 from the EKS cluster only"
+  vpc_id      = var.vpc_id
+  tags        = var.tags
+}
+
+resource "aws_vpc_security_group_ingress_rule" "clients" {
+  for_each = toset(var.client_security_group_ids)
+
+  security_group_id            = aws_security_group.this.id
+  description                  = "Redis TLS from the cluster"
+  ip_protocol                  = "tcp"
+  from_port                    = 6379
+  to_port                      = 6379
+  referenced_security_group_id = each.key
+}
+
+resource "random_password" "auth" {
+  length  = 64
+  special = false
+}
+
+resource "aws_secretsmanager_secret" "auth" {
+  # checkov:skip=CKV2_AWS_57:rotated by `invoke secrets.rotate` (quarterly, seed 002) which also updates the replication group's token
+  name                    = "${var.name}/redis-auth"
+  description             = "AUTH token of the ${var.name} Redis replication group"
+  kms_key_id              = var.kms_key_arn
+  recovery_window_in_days = 30
+  tags                    = var.tags
+}
+
+resource "aws_secretsmanager_secret_version" "auth" {
+  secret_id     = aws_secretsmanager_secret.auth.id
+  secret_string = random_password.auth.result
+}
+
+resource "aws_cloudwatch_log_group" "this" {
+  for_each = toset(["slow-log", "engine-log"])
+
+  name              = "/aws/elasticache/${var.name}/${each.key}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
+  tags              = var.tags
+}
+
+resource "aws_elasticache_replication_group" "this" {
+  replication_group_id = var.name
+  description          = "Redis cluster mode for ${var.name}"
+  engine               = "redis"
+  engine_version       = var.engine_version
+  node_type            = var.node_type
+  port                 = 6379
+  parameter_group_name = "default.redis7.cluster.on"
+
+  cluster_mode               = "enabled"
+  num_node_groups            = var.shards
+  replicas_per_node_group    = var.replicas_per_shard
+  automatic_failover_enabled = true
+  multi_az_enabled           = true
+
+  subnet_group_name  = aws_elasticache_subnet_group.this.name
+  security_group_ids = [aws_security_group.this.id]
+
+  at_rest_encryption_enabled = true
+  kms_key_id                 = var.kms_key_arn
+  transit_encryption_enabled = true
+  transit_encryption_mode    = "required"
+  auth_token                 = random_password.auth.result
+  auth_token_update_strategy = "ROTATE"
+
+  snapshot_retention_limit   = var.snapshot_retention_days
+  snapshot_window            = "03:00-05:00"
+  maintenance_window         = "sun:05:30-sun:07:00"
+  auto_minor_version_upgrade = true
+  apply_immediately          = false
+
+  dynamic "log_delivery_configuration" {
+    for_each = aws_cloudwatch_log_group.this
+    content {
+      destination      = log_delivery_configuration.value.name
+      destination_type = "cloudwatch-logs"
+      log_format       = "json"
+      log_type         = log_delivery_configuration.key
+    }
+  }
+
+  tags = var.tags
+}
