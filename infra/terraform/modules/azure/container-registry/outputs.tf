@@ -1,0 +1,4 @@
+output "login_server" {
+  description = "Registry login server."
+  value       = azurerm_container_registry.this.login_server
+}

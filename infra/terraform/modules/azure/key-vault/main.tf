@@ -1,0 +1,72 @@
+data "azurerm_client_config" "current" {}
+
+resource "azurerm_key_vault" "this" {
+  name                          = var.name
+  location                      = var.location
+  resource_group_name           = var.resource_group_name
+  tenant_id                     = data.azurerm_client_config.current.tenant_id
+  sku_name                      = "standard"
+  soft_delete_retention_days    = var.soft_delete_retention_days
+  purge_protection_enabled      = true
+  rbac_authorization_enabled    = true
+  public_network_access_enabled = false
+
+  network_acls {
+    default_action = "Deny"
+    bypass         = "AzureServices"
+  }
+
+  tags = var.tags
+}
+
+resource "azurerm_role_assignment" "readers" {
+  for_each = var.reader_object_ids
+
+  scope                = azurerm_key_vault.this.id
+  role_definition_name = "Key Vault Secrets User"
+  principal_id         = each.value
+}
+
+resource "azurerm_role_assignment" "crypto_users" {
+  for_each = var.crypto_user_object_ids
+
+  scope                = azurerm_key_vault.this.id
+  role_definition_name = "Key Vault Crypto User"
+  principal_id         = each.value
+}
+
+# Encrypts etcd (AKS KMS). Rotated yearly by the vault; AKS follows the new version.
+resource "azurerm_key_vault_key" "etcd" {
+  # checkov:skip=CKV_AZURE_112:seed 004 specifies the Standard vault SKU, which has no HSM-backed keys
+  name            = "aks-etcd"
+  key_vault_id    = azurerm_key_vault.this.id
+  key_type        = "RSA"
+  key_size        = 2048
+  key_opts        = ["encrypt", "decrypt", "wrapKey", "unwrapKey"]
+  expiration_date = timeadd(plantimestamp(), "17520h")
+
+  rotation_policy {
+    expire_after         = "P2Y"
+    notify_before_expiry = "P30D"
+    automatic {
+      time_before_expiry = "P30D"
+    }
+  }
+
+  lifecycle {
+    ignore_changes = [expiration_date]
+  }
+}
+
+module "endpoint" {
+  source = "../private-endpoint"
+
+  name                = "pe-${var.name}"
+  location            = var.location
+  resource_group_name = var.resource_group_name
+  subnet_id           = var.endpoint_subnet_id
+  resource_id         = azurerm_key_vault.this.id
+  subresource         = "vault"
+  private_dns_zone_id = var.private_dns_zone_id
+  tags                = var.tags
+}
