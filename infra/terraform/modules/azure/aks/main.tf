@@ -6,13 +6,6 @@ locals {
   zones      = ["1", "2", "3"]
 }
 
-resource "azurerm_user_assigned_identity" "cluster" {
-  name                = "id-${var.name}"
-  location            = var.location
-  resource_group_name = var.resource_group_name
-  tags                = var.tags
-}
-
 resource "azurerm_kubernetes_cluster" "this" {
   name                              = var.name
   location                          = var.location
@@ -52,7 +45,7 @@ resource "azurerm_kubernetes_cluster" "this" {
 
   identity {
     type         = "UserAssigned"
-    identity_ids = [azurerm_user_assigned_identity.cluster.id]
+    identity_ids = [var.identity_id]
   }
 
   azure_active_directory_role_based_access_control {

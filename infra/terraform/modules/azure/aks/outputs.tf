@@ -8,11 +8,6 @@ output "kubelet_object_id" {
   value       = azurerm_kubernetes_cluster.this.kubelet_identity[0].object_id
 }
 
-output "cluster_identity_principal_id" {
-  description = "Principal id of the control-plane identity (network and KMS roles)."
-  value       = azurerm_user_assigned_identity.cluster.principal_id
-}
-
 output "secrets_provider_object_id" {
   description = "Object id of the Key Vault secrets provider identity."
   value       = azurerm_kubernetes_cluster.this.key_vault_secrets_provider[0].secret_identity[0].object_id

@@ -65,6 +65,11 @@ variable "log_analytics_workspace_id" {
   type        = string
 }
 
+variable "identity_id" {
+  description = "User-assigned identity of the control plane; the caller grants it the subnet and the etcd key before the cluster exists."
+  type        = string
+}
+
 variable "etcd_key_id" {
   description = "Key Vault key encrypting etcd (KMS)."
   type        = string

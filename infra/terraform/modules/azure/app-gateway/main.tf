@@ -56,13 +56,6 @@ resource "azurerm_public_ip" "this" {
   tags                = var.tags
 }
 
-resource "azurerm_user_assigned_identity" "this" {
-  name                = "id-${var.name}"
-  location            = var.location
-  resource_group_name = var.resource_group_name
-  tags                = var.tags
-}
-
 locals {
   frontend = "public"
   backend  = "aks-ingress"
@@ -88,7 +81,7 @@ resource "azurerm_application_gateway" "this" {
 
   identity {
     type         = "UserAssigned"
-    identity_ids = [azurerm_user_assigned_identity.this.id]
+    identity_ids = [var.identity_id]
   }
 
   gateway_ip_configuration {

@@ -42,6 +42,11 @@ variable "backend_address" {
   type        = string
 }
 
+variable "identity_id" {
+  description = "User-assigned identity allowed to read the certificate from Key Vault (granted by the caller first)."
+  type        = string
+}
+
 variable "certificate_secret_id" {
   description = "Key Vault secret id of the TLS certificate for the public listener."
   type        = string

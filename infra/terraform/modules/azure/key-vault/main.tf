@@ -19,22 +19,6 @@ resource "azurerm_key_vault" "this" {
   tags = var.tags
 }
 
-resource "azurerm_role_assignment" "readers" {
-  for_each = var.reader_object_ids
-
-  scope                = azurerm_key_vault.this.id
-  role_definition_name = "Key Vault Secrets User"
-  principal_id         = each.value
-}
-
-resource "azurerm_role_assignment" "crypto_users" {
-  for_each = var.crypto_user_object_ids
-
-  scope                = azurerm_key_vault.this.id
-  role_definition_name = "Key Vault Crypto User"
-  principal_id         = each.value
-}
-
 # Encrypts etcd (AKS KMS). Rotated yearly by the vault; AKS follows the new version.
 resource "azurerm_key_vault_key" "etcd" {
   # checkov:skip=CKV_AZURE_112:seed 004 specifies the Standard vault SKU, which has no HSM-backed keys

@@ -24,18 +24,6 @@ variable "soft_delete_retention_days" {
   }
 }
 
-variable "reader_object_ids" {
-  description = "Principals reading secrets (the AKS secrets provider, developer groups read-only)."
-  type        = map(string)
-  default     = {}
-}
-
-variable "crypto_user_object_ids" {
-  description = "Principals using keys (the AKS control plane for etcd encryption)."
-  type        = map(string)
-  default     = {}
-}
-
 variable "endpoint_subnet_id" {
   description = "Subnet of the vault's private endpoint."
   type        = string

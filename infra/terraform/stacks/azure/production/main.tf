@@ -1,0 +1,287 @@
+# Seed 004: the voice assistant on AKS in East US.
+module "environment" {
+  source = "../../../modules/logic/environment"
+
+  name      = local.environment
+  stack_dir = abspath(path.root)
+}
+
+module "naming" {
+  source = "../../../modules/logic/naming"
+
+  workload    = module.environment.terraform.workload
+  stage       = module.environment.terraform.stage
+  environment = module.environment.name
+  cloud       = "azure"
+  region      = module.environment.regions.primary
+}
+
+module "node_pools" {
+  source = "../../../modules/logic/node-pools"
+
+  cloud = "azure"
+  pools = module.environment.cluster.node_pools
+}
+
+locals {
+  names    = module.naming.names
+  tags     = module.naming.tags
+  location = module.environment.regions.primary
+  zone     = module.environment.terraform.dns_zone
+  # The ingress controller's internal load balancer takes a fixed address near the top of the AKS subnet.
+  ingress_address = cidrhost(module.environment.network.subnets.aks[0], -6)
+}
+
+resource "azurerm_resource_group" "this" {
+  name     = local.names.resource_group
+  location = local.location
+  tags     = local.tags
+}
+
+module "network" {
+  source = "../../../modules/azure/network"
+
+  name                = local.names.virtual_network
+  location            = local.location
+  resource_group_name = azurerm_resource_group.this.name
+  cidr                = module.environment.network.cidr
+  subnets = {
+    aks     = module.environment.network.subnets.aks
+    db      = module.environment.network.subnets.db
+    cache   = module.environment.network.subnets.cache
+    gateway = module.environment.network.subnets.gateway
+  }
+  tags = local.tags
+}
+
+module "monitoring" {
+  source = "../../../modules/azure/monitoring"
+
+  workspace_name      = local.names.log_analytics
+  insights_name       = local.names.application_insights
+  location            = local.location
+  resource_group_name = azurerm_resource_group.this.name
+  tags                = local.tags
+}
+
+# Identities exist before the cluster and the gateway, so their vault and subnet
+# roles are in place when those are created.
+resource "azurerm_user_assigned_identity" "this" {
+  for_each = toset(["cluster", "gateway"])
+
+  name                = "id-${module.naming.prefix}-${each.key}"
+  location            = local.location
+  resource_group_name = azurerm_resource_group.this.name
+  tags                = local.tags
+}
+
+resource "azurerm_role_assignment" "vault" {
+  for_each = {
+    cluster = "Key Vault Crypto User"  # etcd encryption key
+    gateway = "Key Vault Secrets User" # TLS certificate
+  }
+
+  scope                = module.key_vault.id
+  role_definition_name = each.value
+  principal_id         = azurerm_user_assigned_identity.this[each.key].principal_id
+}
+
+resource "azurerm_role_assignment" "secrets_provider" {
+  scope                = module.key_vault.id
+  role_definition_name = "Key Vault Secrets User"
+  principal_id         = module.aks.secrets_provider_object_id
+}
+
+module "key_vault" {
+  source = "../../../modules/azure/key-vault"
+
+  name                = local.names.key_vault
+  location            = local.location
+  resource_group_name = azurerm_resource_group.this.name
+  endpoint_subnet_id  = module.network.subnet_ids.cache
+  private_dns_zone_id = module.network.private_dns_zone_ids.vault
+  tags                = local.tags
+}
+
+resource "azurerm_role_assignment" "cluster_network" {
+  scope                = module.network.subnet_ids.aks
+  role_definition_name = "Network Contributor"
+  principal_id         = azurerm_user_assigned_identity.this["cluster"].principal_id
+}
+
+module "aks" {
+  source = "../../../modules/azure/aks"
+
+  name                       = module.environment.cluster.name
+  location                   = local.location
+  resource_group_name        = azurerm_resource_group.this.name
+  kubernetes_version         = module.environment.cluster.kubernetes_version
+  node_pools                 = module.node_pools.aks_pools
+  subnet_id                  = module.network.subnet_ids.aks
+  admin_group_object_ids     = [var.admin_group.object_id]
+  log_analytics_workspace_id = module.monitoring.workspace_id
+  identity_id                = azurerm_user_assigned_identity.this["cluster"].id
+  etcd_key_id                = module.key_vault.etcd_key_id
+  tags                       = local.tags
+
+  depends_on = [azurerm_role_assignment.cluster_network, azurerm_role_assignment.vault]
+}
+
+resource "azurerm_monitor_diagnostic_setting" "aks_audit" {
+  name                           = "audit-to-log-analytics"
+  target_resource_id             = module.aks.id
+  log_analytics_workspace_id     = module.monitoring.workspace_id
+  log_analytics_destination_type = "Dedicated"
+
+  enabled_log {
+    category = "kube-audit"
+  }
+  enabled_log {
+    category = "kube-audit-admin"
+  }
+  enabled_log {
+    category = "guard"
+  }
+}
+
+module "postgresql" {
+  source = "../../../modules/azure/postgresql"
+
+  name                = local.names.postgresql
+  location            = local.location
+  resource_group_name = azurerm_resource_group.this.name
+  delegated_subnet_id = module.network.subnet_ids.db
+  vnet_id             = module.network.vnet_id
+  entra_admin         = var.admin_group
+  tags                = local.tags
+}
+
+module "storage" {
+  source = "../../../modules/azure/storage"
+
+  name                = local.names.storage_account
+  location            = local.location
+  resource_group_name = azurerm_resource_group.this.name
+  endpoint_subnet_id  = module.network.subnet_ids.cache
+  private_dns_zone_id = module.network.private_dns_zone_ids.blob
+  tags                = local.tags
+}
+
+module "redis" {
+  source = "../../../modules/azure/redis"
+
+  name                = local.names.redis
+  location            = local.location
+  resource_group_name = azurerm_resource_group.this.name
+  persistence_storage = { blob_endpoint = module.storage.blob_endpoint, account_id = module.storage.id }
+  endpoint_subnet_id  = module.network.subnet_ids.cache
+  private_dns_zone_id = module.network.private_dns_zone_ids.redis
+  tags                = local.tags
+}
+
+module "registry" {
+  source = "../../../modules/azure/container-registry"
+
+  name                = local.names.container_registry
+  location            = local.location
+  resource_group_name = azurerm_resource_group.this.name
+  replica_locations   = [module.environment.regions.secondary[0]]
+  pull_principal_ids  = { aks-kubelet = module.aks.kubelet_object_id }
+  endpoint_subnet_id  = module.network.subnet_ids.cache
+  private_dns_zone_id = module.network.private_dns_zone_ids.registry
+  tags                = local.tags
+}
+
+resource "azurerm_key_vault_certificate" "public" {
+  name         = "wildcard-${replace(local.zone, ".", "-")}"
+  key_vault_id = module.key_vault.id
+
+  certificate_policy {
+    issuer_parameters {
+      name = var.certificate_issuer
+    }
+    key_properties {
+      exportable = true
+      key_type   = "RSA"
+      key_size   = 2048
+      reuse_key  = false
+    }
+    secret_properties {
+      content_type = "application/x-pkcs12"
+    }
+    lifetime_action {
+      action {
+        action_type = "AutoRenew"
+      }
+      trigger {
+        days_before_expiry = 30
+      }
+    }
+    x509_certificate_properties {
+      subject            = "CN=*.${local.zone}"
+      validity_in_months = 12
+      key_usage          = ["digitalSignature", "keyEncipherment"]
+      subject_alternative_names {
+        dns_names = ["*.${local.zone}", local.zone]
+      }
+    }
+  }
+}
+
+module "app_gateway" {
+  source = "../../../modules/azure/app-gateway"
+
+  name                  = local.names.application_gateway
+  waf_policy_name       = local.names.waf_policy
+  location              = local.location
+  resource_group_name   = azurerm_resource_group.this.name
+  subnet_id             = module.network.subnet_ids.gateway
+  backend_address       = local.ingress_address
+  identity_id           = azurerm_user_assigned_identity.this["gateway"].id
+  certificate_secret_id = azurerm_key_vault_certificate.public.versionless_secret_id
+  hostname              = "api.${local.zone}"
+  tags                  = local.tags
+
+  depends_on = [azurerm_role_assignment.vault]
+}
+
+module "livekit_balancer" {
+  source = "../../../modules/azure/livekit-balancer"
+
+  name                = local.names.livekit_balancer
+  location            = local.location
+  resource_group_name = azurerm_resource_group.this.name
+  tags                = local.tags
+}
+
+module "traffic_manager" {
+  source = "../../../modules/azure/traffic-manager"
+
+  name                = local.names.traffic_manager
+  resource_group_name = azurerm_resource_group.this.name
+  primary_target_id   = module.app_gateway.public_ip_id
+  secondary_regions   = { for region, fqdn in var.secondary_gateways : region => fqdn if contains(module.environment.regions.secondary, region) }
+  tags                = local.tags
+}
+
+resource "azurerm_dns_zone" "this" {
+  name                = local.zone
+  resource_group_name = azurerm_resource_group.this.name
+  tags                = local.tags
+}
+
+# Seed 004: api and * go to the Application Gateway, livekit to its load balancer.
+resource "azurerm_dns_a_record" "this" {
+  for_each = {
+    api     = module.app_gateway.public_ip_address
+    "*"     = module.app_gateway.public_ip_address
+    livekit = module.livekit_balancer.public_ip_address
+  }
+
+  name                = each.key
+  zone_name           = azurerm_dns_zone.this.name
+  resource_group_name = azurerm_resource_group.this.name
+  ttl                 = 300
+  records             = [each.value]
+  tags                = local.tags
+}

@@ -1,0 +1,11 @@
+terraform {
+  # Root stacks pin exactly; modules only set floors.
+  required_version = "~> 1.11.0"
+
+  required_providers {
+    azurerm = {
+      source  = "hashicorp/azurerm"
+      version = "4.50.0"
+    }
+  }
+}
