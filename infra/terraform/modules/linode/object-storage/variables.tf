@@ -1,0 +1,28 @@
+variable "prefix" {
+  description = "Bucket label prefix."
+  type        = string
+}
+
+variable "region" {
+  description = "Object Storage region (seed 002: fr-par)."
+  type        = string
+}
+
+variable "buckets" {
+  description = "Seed 002's buckets: analytics exports, backups and Terraform state; expire_days null keeps objects."
+  type = map(object({
+    expire_days     = optional(number)
+    noncurrent_days = optional(number, 30)
+  }))
+  default = {
+    analytics-exports = { expire_days = 90 }
+    backups           = { expire_days = 30 }
+    terraform-state   = { noncurrent_days = 90 }
+  }
+}
+
+variable "tags" {
+  description = "Tags."
+  type        = list(string)
+  default     = []
+}

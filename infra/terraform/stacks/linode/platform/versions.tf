@@ -1,0 +1,11 @@
+terraform {
+  # Root stacks pin exactly; modules only set floors.
+  required_version = "~> 1.11.0"
+
+  required_providers {
+    linode = {
+      source  = "linode/linode"
+      version = "3.5.0"
+    }
+  }
+}
