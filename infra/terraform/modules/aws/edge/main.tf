@@ -84,9 +84,34 @@ module "waf" {
   tags        = var.tags
 }
 
+resource "aws_cloudfront_response_headers_policy" "security" {
+  name = "${var.name}-security-headers"
+
+  security_headers_config {
+    strict_transport_security {
+      access_control_max_age_sec = 31536000
+      include_subdomains         = true
+      preload                    = true
+      override                   = true
+    }
+    content_type_options {
+      override = true
+    }
+    frame_options {
+      frame_option = "DENY"
+      override     = true
+    }
+    referrer_policy {
+      referrer_policy = "strict-origin-when-cross-origin"
+      override        = true
+    }
+  }
+}
+
 resource "aws_cloudfront_distribution" "this" {
   # checkov:skip=CKV_AWS_374:the platform serves callers worldwide; abuse is handled by the WAF rate rule, not geography
   # checkov:skip=CKV_AWS_310:the ALB is the only origin (multi-AZ itself); there is no second origin to fail over to
+  # checkov:skip=CKV_AWS_305:an API origin has no root object; "/" is routed by Kong like any other path
   # checkov:skip=CKV_AWS_86:access logs go through CloudFront standard logging v2 to CloudWatch (aws_cloudwatch_log_delivery below)
   count = local.distributed ? 1 : 0
 
@@ -117,7 +142,7 @@ resource "aws_cloudfront_distribution" "this" {
     compress                   = true
     cache_policy_id            = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad" # Managed-CachingDisabled: API responses are per caller
     origin_request_policy_id   = "216adef6-5c7f-47e4-b989-5492eafa07d3" # Managed-AllViewer
-    response_headers_policy_id = "67f7725c-6f97-4210-82d7-5512b31e9d03" # Managed-SecurityHeadersPolicy
+    response_headers_policy_id = aws_cloudfront_response_headers_policy.security.id
   }
 
   viewer_certificate {

@@ -7,12 +7,11 @@ module "plan" {
   per_zone           = ["public", "private"]
 }
 
-data "aws_availability_zones" "available" {
-  state = "available"
-}
+data "aws_region" "current" {}
 
 locals {
-  zones   = slice(data.aws_availability_zones.available.names, 0, var.availability_zones)
+  # Fixed zone names (a, b, c, ...) rather than a lookup whose answer grows when AWS adds a zone.
+  zones   = [for letter in slice(["a", "b", "c", "d", "e", "f"], 0, var.availability_zones) : "${data.aws_region.current.region}${letter}"]
   public  = { for key, subnet in module.plan.zonal_subnets : key => subnet if subnet.kind == "public" }
   private = { for key, subnet in module.plan.zonal_subnets : key => subnet if subnet.kind == "private" }
 }

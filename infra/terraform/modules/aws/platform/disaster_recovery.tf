@@ -52,4 +52,6 @@ module "postgresql_replica" {
   allowed_cidrs = [module.environment.disaster_recovery.network_cidr]
   kms_key_arn   = module.dr_kms[0].arn
   tags          = local.tags
+
+  monitoring_role_arn = module.postgresql.monitoring_role_arn
 }

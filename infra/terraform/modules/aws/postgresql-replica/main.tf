@@ -34,7 +34,8 @@ resource "aws_db_instance" "this" {
   db_subnet_group_name   = aws_db_subnet_group.this.name
   vpc_security_group_ids = [aws_security_group.this.id]
   publicly_accessible    = false
-  multi_az               = false
+  # Multi-AZ like the primary, so a promoted replica is as available as the database it replaces.
+  multi_az = true
 
   backup_retention_period               = var.backup_retention_days
   copy_tags_to_snapshot                 = true
@@ -46,7 +47,8 @@ resource "aws_db_instance" "this" {
   performance_insights_enabled          = true
   performance_insights_kms_key_id       = var.kms_key_arn
   performance_insights_retention_period = 7
-  monitoring_interval                   = 0
+  monitoring_interval                   = 60
+  monitoring_role_arn                   = var.monitoring_role_arn
   enabled_cloudwatch_logs_exports       = ["postgresql", "upgrade"]
 
   tags = var.tags

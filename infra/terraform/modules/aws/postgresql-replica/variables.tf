@@ -40,6 +40,11 @@ variable "backup_retention_days" {
   default     = 30
 }
 
+variable "monitoring_role_arn" {
+  description = "Enhanced-monitoring role (IAM is global: the primary's role serves the replica)."
+  type        = string
+}
+
 variable "tags" {
   description = "Tags for every resource."
   type        = map(string)

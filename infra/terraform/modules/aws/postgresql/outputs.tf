@@ -13,6 +13,11 @@ output "master_secret_arn" {
   value       = aws_db_instance.this.master_user_secret[0].secret_arn
 }
 
+output "monitoring_role_arn" {
+  description = "Enhanced-monitoring role, reused by the cross-region replica."
+  value       = aws_iam_role.monitoring.arn
+}
+
 output "security_group_id" {
   description = "Security group of the instance."
   value       = aws_security_group.this.id

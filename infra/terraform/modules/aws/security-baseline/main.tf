@@ -112,6 +112,7 @@ resource "aws_cloudtrail" "this" {
 }
 
 resource "aws_guardduty_detector" "this" {
+  # checkov:skip=CKV2_AWS_3:each environment is its own account and region; an organization-wide delegated administrator is set up outside this repository
   count = var.enable_guardduty ? 1 : 0
 
   enable                       = true
