@@ -2,7 +2,7 @@
 
 from invoke import Collection
 
-from voiceops.tasks import deploy, env, local, render, smoke, tools
+from voiceops.tasks import deploy, env, local, render, smoke, tf, tools
 
 namespace = Collection()
 namespace.add_collection(Collection.from_module(env))
@@ -16,4 +16,5 @@ charts.add_task(render.schemas)
 charts.add_task(render.lint)
 charts.add_task(render.scan)
 namespace.add_collection(charts)
+namespace.add_collection(Collection.from_module(tf))
 namespace.configure({"run": {"echo": False}})

@@ -46,10 +46,12 @@ def _run_json(command: list[str], env: dict[str, str]) -> object:
         ) from error
 
 
-def checkov(directory: Path, framework: str) -> ScanResult:
-    """checkov offline (no vendor API); inline skips with reasons are the only suppressions."""
+def checkov(target: Path, framework: str) -> ScanResult:
+    """checkov offline (no vendor API) on a directory or one file (a plan's JSON);
+    inline skips with reasons are the only suppressions."""
     env = {**toolchain.tool_env(), "BC_SKIP_MAPPING": "TRUE"}
-    command = [_tool("checkov"), "-d", str(directory), "--framework", framework, "--skip-download"]
+    selector = ["-f", str(target)] if target.is_file() else ["-d", str(target)]
+    command = [_tool("checkov"), *selector, "--framework", framework, "--skip-download"]
     report = _run_json([*command, "--quiet", "--compact", "--output", "json"], env)
     reports = report if isinstance(report, list) else [report]
     findings, resources, passed = [], 0, 0

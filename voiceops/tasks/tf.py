@@ -1,0 +1,104 @@
+"""tf.*: Terraform stacks (fmt, test, scan, requirements, plan, apply, destroy)."""
+
+from invoke import task
+
+from voiceops import infra_policy, output, terraform
+from voiceops.tasks import reports_errors
+
+
+@task(help={"check": "only report files that need formatting (non-zero exit if any)"})
+@reports_errors
+def fmt(c, check=False):
+    """terraform fmt over infra/terraform."""
+    files = terraform.fmt(check)
+    verb = "would reformat" if check else "reformatted"
+    output.console.print(
+        f"terraform fmt: {verb} {len(files)} file(s)" + (f": {', '.join(files)}" if files else "")
+    )
+
+
+@task(name="test")
+@reports_errors
+def test_(c):
+    """terraform test in every provider-free logic module (offline)."""
+    results = terraform.test_modules()
+    output.table(
+        "terraform test (modules/logic)",
+        ["module", "passed", "failed", "seconds"],
+        [[item.module, str(item.passed), str(item.failed), f"{item.seconds:.1f}"] for item in results],
+    )
+
+
+@task
+@reports_errors
+def scan(c):
+    """checkov and trivy over infra/terraform: zero unsuppressed findings, and at least one resource seen."""
+    results = terraform.scan_infra()
+    output.table(
+        "Terraform scanners",
+        ["scanner", "resources/files", "passed", "findings"],
+        [[item.scanner, str(item.resources), str(item.passed), str(len(item.findings))] for item in results],
+    )
+    findings = [f"{item.scanner}: {finding}" for item in results for finding in item.findings]
+    for finding in findings:
+        output.console.print(f"[red]{finding}")
+    if findings:
+        raise terraform.PlanRejected(f"{len(findings)} finding(s) in infra/terraform")
+
+
+@task(help={"json": "print machine-readable JSON"})
+@reports_errors
+def requirements(c, json=False):
+    """Seed requirements of the Terraform code and the file implementing each; fails on a broken one."""
+    outcomes = infra_policy.evaluate()
+    rows = [
+        [item.requirement.seed, item.requirement.text, item.requirement.where, item.problem or "ok"]
+        for item in outcomes
+    ]
+    if json:
+        output.emit_json(
+            [dict(zip(["seed", "requirement", "file", "status"], row, strict=True)) for row in rows]
+        )
+    else:
+        output.table("Seed requirements in infra/terraform", ["seed", "requirement", "file", "status"], rows)
+    infra_policy.enforce()
+
+
+@task(help={"env": "environment whose stack to plan (see env.list)"})
+@reports_errors
+def plan(c, env):
+    """Plan a stack into build/terraform/<env>/ (saved plan and JSON), then policy-check the JSON."""
+    meta = terraform.plan(env)
+    changes = ", ".join(f"{count} to {kind}" for kind, count in meta["changes"].items())
+    output.console.print(
+        f"plan {env} at {meta['commit']}: {changes}; policy clean ({meta['policy']['passed']} checks)"
+    )
+
+
+@task(
+    help={
+        "env": "environment to apply",
+        "confirm": "type the environment name (production-class environments)",
+    }
+)
+@reports_errors
+def apply(c, env, confirm=None):
+    """Apply the saved plan of an environment (made by tf.plan at this commit); never plans anew."""
+    record = terraform.apply(env, confirm)
+    output.console.print(
+        f"apply {env}: {record['result']} in {record['seconds']:.1f}s (audit: {record['audit_file']})"
+    )
+
+
+@task(
+    help={
+        "env": "environment to tear down",
+        "confirm": "type the environment name: required for every destroy",
+        "dry_run": "list the stages without changing anything",
+    }
+)
+@reports_errors
+def destroy(c, env, confirm=None, dry_run=False):
+    """Destroy a stack in stages: Kubernetes load balancers, then Helm releases, then the rest."""
+    for line in terraform.destroy(env, confirm, dry_run):
+        output.console.print(line)
