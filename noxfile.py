@@ -75,7 +75,31 @@ def manifests(session: nox.Session) -> None:
 @nox.session(python=False, tags=["charts", "python"])
 def policy(session: nox.Session) -> None:
     """Policy tests over rendered manifests, the catalog and the upstream values files."""
-    run(session, "python", "-m", "pytest", "tests/policy", *session.posargs)
+    run(
+        session,
+        "python",
+        "-m",
+        "pytest",
+        "tests/policy",
+        "--ignore=tests/policy/test_terraform.py",
+        *session.posargs,
+    )
+
+
+@nox.session(python=False, tags=["terraform"])
+def terraform(session: nox.Session) -> None:
+    """terraform fmt -check, `terraform test` of the logic modules, and the seed requirements in the HCL."""
+    run(session, "invoke", "tf.fmt", "--check")
+    run(session, "invoke", "tf.test")
+    run(session, "invoke", "tf.requirements")
+    run(session, "invoke", "tf.docs", "--check")
+    run(session, "python", "-m", "pytest", "tests/policy/test_terraform.py", *session.posargs)
+
+
+@nox.session(python=False, tags=["terraform"])
+def infra_scan(session: nox.Session) -> None:
+    """checkov and trivy over infra/terraform: zero unsuppressed findings."""
+    run(session, "invoke", "tf.scan")
 
 
 @nox.session(python=False, tags=["registry"])

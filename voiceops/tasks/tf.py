@@ -2,7 +2,7 @@
 
 from invoke import task
 
-from voiceops import infra_policy, output, terraform
+from voiceops import infra_policy, output, terraform, terraform_docs
 from voiceops.tasks import reports_errors
 
 
@@ -102,3 +102,20 @@ def destroy(c, env, confirm=None, dry_run=False):
     """Destroy a stack in stages: Kubernetes load balancers, then Helm releases, then the rest."""
     for line in terraform.destroy(env, confirm, dry_run):
         output.console.print(line)
+
+
+@task(help={"check": "fail if a README's generated section is out of date instead of rewriting it"})
+@reports_errors
+def docs(c, check=False):
+    """Regenerate the inputs/outputs section of every module README from its HCL."""
+    directories = terraform_docs.module_dirs()
+    if check:
+        stale = [str(path.relative_to(terraform.INFRA)) for path in directories if terraform_docs.stale(path)]
+        if stale:
+            raise terraform.PlanRejected(
+                f"module READMEs out of date (run invoke tf.docs): {', '.join(stale)}"
+            )
+        output.console.print(f"{len(directories)} module READMEs current")
+        return
+    changed = [path for path in directories if terraform_docs.write(path)]
+    output.console.print(f"{len(changed)} of {len(directories)} module READMEs updated")
