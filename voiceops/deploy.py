@@ -10,6 +10,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +18,7 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from voiceops import catalog, environments, local, output, render, smoke, toolchain
-from voiceops.environments import Cloud, Environment
+from voiceops.environments import Cloud, Delivery, Environment
 from voiceops.errors import OpsError
 from voiceops.toolchain import ROOT, state_dir
 
@@ -36,6 +37,12 @@ class StepFailed(OpsError):
     pass
 
 
+class DeployIncomplete(OpsError):
+    """A step the environment needs could not run here (no credentials, providers or cluster)."""
+
+    exit_code = 5
+
+
 @dataclass(frozen=True)
 class DeployRequest:
     environment: str
@@ -51,6 +58,7 @@ class StepRecord:
     status: str = "pending"  # ok, skipped, failed, undone
     seconds: float = 0.0
     detail: str = ""
+    essential: bool = False
 
 
 @dataclass
@@ -59,6 +67,8 @@ class Step:
 
     name: str
     run: Callable[[], str | tuple[str, Callable[[], None]]]
+    # A deploy whose essential step was skipped for want of credentials or a cluster is incomplete.
+    essential: bool = False
 
 
 @dataclass
@@ -158,7 +168,7 @@ def run_steps(steps: list[Step], records: list[StepRecord]) -> None:
     """Run steps in order; on failure undo what earlier steps changed, newest first."""
     undo_stack: list[tuple[StepRecord, Callable[[], None]]] = []
     for step in steps:
-        record = StepRecord(step.name)
+        record = StepRecord(step.name, essential=step.essential)
         records.append(record)
         started = time.monotonic()
         output.console.print(f"[bold]==>[/bold] {step.name} ...")
@@ -200,10 +210,13 @@ def deploy(request: DeployRequest, plan: Callable[[DeployContext], list[Step]]) 
         "result": "running",
     }
     started = time.monotonic()
-    with EnvironmentLock(environment.name):
+    with EnvironmentLock(environment.name), cluster_lock(environment, record):
         try:
             run_steps(plan(context), records)
-            record["result"] = "dry-run" if request.dry_run else "succeeded"
+            missing = [item.name for item in records if item.essential and item.detail.startswith("skipped:")]
+            record["result"] = "dry-run" if request.dry_run else "incomplete" if missing else "succeeded"
+            if missing and not request.dry_run:
+                record["error"] = f"not done here: {', '.join(missing)}"
         except OpsError as error:
             record["result"] = "failed"
             record["error"] = error.message
@@ -216,7 +229,28 @@ def deploy(request: DeployRequest, plan: Callable[[DeployContext], list[Step]]) 
             record["seconds"] = round(time.monotonic() - started, 3)
             record["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
             record["audit_file"] = str(write_audit(record))
+    if record["result"] == "incomplete":
+        raise DeployIncomplete(
+            f"deploy {environment.name} incomplete: {record['error']} (see the skipped steps above; "
+            f"audit: {record['audit_file']})"
+        )
     return record
+
+
+def cluster_lock(environment: Environment, record: dict) -> AbstractContextManager[object]:
+    """Beside the file lock, a Kubernetes Lease when the environment's cluster is reachable,
+    so deploys from different machines exclude each other too."""
+    if environment.cloud is Cloud.LOCAL:
+        return nullcontext()
+    from voiceops import cluster
+
+    try:
+        cluster.require_reachable(environment)
+    except cluster.ClusterUnreachable as error:
+        record["cluster_lock"] = f"none: {error.message}"
+        return nullcontext()
+    record["cluster_lock"] = f"Lease voiceops-deploy-{environment.name}"
+    return cluster.ClusterLease(environment)
 
 
 def check_toolchain() -> str:
@@ -271,6 +305,51 @@ def local_cluster(context: DeployContext) -> str:
     raise OpsError("docker and kind are available but cluster deploys to kind are not supported yet")
 
 
+def infrastructure(context: DeployContext) -> str:
+    """Terraform plan, then apply of exactly that plan; a dry run stops after the plan."""
+    from voiceops import terraform
+
+    environment = context.environment
+    if context.request.skip_infra:
+        return "skipped (--skip-infra)"
+    if environment.cluster.shared_with:
+        owner = environment.cluster.shared_with[0]
+        return f"nothing to do: {environment.name} is in {owner}'s cluster (its stack: --env {owner})"
+    try:
+        meta = terraform.plan(environment.name)
+    except terraform.TerraformUnavailable as error:
+        return f"skipped: {error.message}"
+    changes = ", ".join(f"{count} to {kind}" for kind, count in meta["changes"].items())
+    if context.request.dry_run:
+        return f"skipped (dry run): plan saved, {changes}"
+    # Terraform applies forward only: a failure later in the deploy does not undo it.
+    terraform.apply(environment.name, context.request.confirm)
+    return f"applied: {changes}"
+
+
+def cluster_releases(context: DeployContext) -> str | tuple[str, Callable[[], None]]:
+    """Install the catalog in waves (helm), sync Argo CD (gitops), or note Terraform did it."""
+    from voiceops import cluster
+
+    environment = context.environment
+    releases = catalog.select(catalog.releases_for(environment), context.request.only)
+    try:
+        cluster.require_reachable(environment)
+    except cluster.ClusterUnreachable as error:
+        return f"skipped: {error.message}; {len(releases)} releases rendered and checked, not installed"
+    if context.request.dry_run:
+        waves = len(catalog.waves(releases))
+        return f"skipped (dry run): would install {len(releases)} releases in {waves} waves"
+    if environment.delivery is Delivery.TERRAFORM:
+        return "installed by the Terraform apply (helm_release, seed 000)"
+    if environment.delivery is Delivery.GITOPS:
+        names = [cluster.application_name(environment, release.name) for release in releases]
+        for name in names:
+            cluster.sync_application(environment, name, git_commit())
+        return cluster.wait_healthy(environment, names)
+    return cluster.install_waves(environment, releases, lambda line: output.console.print(f"    {line}"))
+
+
 def smoke_tests(context: DeployContext) -> str:
     if context.request.dry_run:
         return "skipped (dry run)"
@@ -279,17 +358,22 @@ def smoke_tests(context: DeployContext) -> str:
 
 def plan_for(context: DeployContext) -> list[Step]:
     """The steps `invoke deploy` runs for an environment, in order."""
-    if context.environment.cloud is not Cloud.LOCAL:
-        raise OpsError(
-            f"{context.environment.name}: deploys to {context.environment.cloud.value} need the Terraform "
-            "stacks, which are not in this repository yet; nothing was changed (`invoke render --env "
-            f"{context.environment.name}` renders and checks its releases)"
-        )
-    return [
+    common = [
         Step("validate environment", lambda: validate_registry(context)),
         Step("check toolchain", check_toolchain),
-        Step("local servers", lambda: local_servers(context)),
+    ]
+    if context.environment.cloud is Cloud.LOCAL:
+        return [
+            *common,
+            Step("local servers", lambda: local_servers(context)),
+            Step("render and policy gate", lambda: render_and_gate(context)),
+            Step("local cluster", lambda: local_cluster(context)),
+            Step("smoke tests", lambda: smoke_tests(context)),
+        ]
+    return [
+        *common,
+        Step("infrastructure (terraform)", lambda: infrastructure(context), essential=True),
         Step("render and policy gate", lambda: render_and_gate(context)),
-        Step("local cluster", lambda: local_cluster(context)),
+        Step("releases", lambda: cluster_releases(context), essential=True),
         Step("smoke tests", lambda: smoke_tests(context)),
     ]

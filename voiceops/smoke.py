@@ -15,11 +15,22 @@ class SmokeFailed(OpsError):
 
 
 def run_smoke(environment: Environment) -> str:
-    if environment.cloud is not Cloud.LOCAL:
-        raise SmokeFailed(f"smoke tests for {environment.name} need its cluster, which is not reachable here")
+    """Local: testinfra against this machine's servers. Cloud: testinfra inside the pods (kubectl://)."""
+    env = tool_env()
+    if environment.cloud is Cloud.LOCAL:
+        suite, hosts = "test_local.py", "local://"
+    else:
+        from voiceops import cluster
+
+        try:
+            cluster.require_reachable(environment)
+        except cluster.ClusterUnreachable as error:
+            return f"skipped: {error.message}"
+        suite, hosts = "test_cluster.py", f"kubectl://?context={cluster.context(environment)}"
+        env = {**env, "VOICEOPS_SMOKE_ENVIRONMENT": environment.name}
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-               "--hosts=local://", str(ROOT / "tests" / "smoke")]  # fmt: skip
-    result = subprocess.run(command, capture_output=True, text=True, env=tool_env(), cwd=ROOT, check=False)
+               f"--hosts={hosts}", str(ROOT / "tests" / "smoke" / suite)]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT, check=False)
     summary = (result.stdout.strip().splitlines() or ["no output"])[-1]
     if result.returncode != 0:
         failures = [line for line in result.stdout.splitlines() if line.startswith("FAILED")]

@@ -80,8 +80,9 @@ def test_deploy_writes_an_audit_record(isolated_state):
     stored = json.loads((isolated_state / "audit").glob("*-local-deploy.json").__next__().read_text())
     assert stored["result"] == "succeeded" == record["result"]
     assert stored["steps"] == [
-        {"name": "noop", "status": "ok", "seconds": stored["steps"][0]["seconds"], "detail": "nothing to do"}
-    ]
+        {"name": "noop", "status": "ok", "seconds": stored["steps"][0]["seconds"], "detail": "nothing to do",
+         "essential": False}
+    ]  # fmt: skip
     assert stored["actor"] and stored["commit"]
 
 
@@ -117,6 +118,28 @@ def test_interrupted_deploy_releases_the_lock_and_says_so(isolated_state):
         pass
 
 
-def test_cloud_deploy_without_its_stack_changes_nothing(isolated_state):
-    with pytest.raises(OpsError, match="nothing was changed"):
+def test_cloud_deploy_without_credentials_or_cluster_is_incomplete_not_succeeded(isolated_state, monkeypatch):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_PROFILE", "AWS_WEB_IDENTITY_TOKEN_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(isolated_state))
+    monkeypatch.setenv("KUBECONFIG", str(isolated_state / "no-kubeconfig"))
+    with pytest.raises(
+        deploy.DeployIncomplete, match=r"incomplete: not done here: infrastructure \(terraform\), releases"
+    ):
         deploy.deploy(DeployRequest(environment="sandbox"), deploy.plan_for)
+    stored = json.loads(next((isolated_state / "audit").glob("*-sandbox-deploy.json")).read_text())
+    assert stored["result"] == "incomplete"
+    steps = {step["name"]: step for step in stored["steps"]}
+    assert steps["infrastructure (terraform)"]["detail"].startswith("skipped: sandbox: no aws credentials")
+    assert steps["render and policy gate"]["status"] == "ok"
+    assert "no cluster reachable" in steps["releases"]["detail"]
+    assert stored["cluster_lock"].startswith("none: no cluster reachable")
+
+
+def test_a_namespace_environment_leaves_infrastructure_to_the_cluster_owner(isolated_state, monkeypatch):
+    monkeypatch.setenv("KUBECONFIG", str(isolated_state / "no-kubeconfig"))
+    with pytest.raises(deploy.DeployIncomplete, match="not done here: releases$|not done here: releases "):
+        deploy.deploy(DeployRequest(environment="development"), deploy.plan_for)
+    stored = json.loads(next((isolated_state / "audit").glob("*-development-deploy.json")).read_text())
+    infra = next(step for step in stored["steps"] if step["name"] == "infrastructure (terraform)")
+    assert infra["status"] == "ok" and "production's cluster" in infra["detail"]

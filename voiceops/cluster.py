@@ -1,0 +1,291 @@
+"""The cluster side of deploy, rollback and status: reachability, the deploy Lease,
+Helm installs in waves, Argo CD sync and rollback, and release health.
+
+The kube context of an environment is named after its cluster (registry
+cluster.name), as `aws eks update-kubeconfig --alias`, `az aks get-credentials
+--context` and the LKE kubeconfig set it up. Without a reachable cluster every
+function here says so in one line (ClusterUnreachable) and changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from voiceops import catalog, render, toolchain
+from voiceops.deploy import DeployLocked, actor
+from voiceops.environments import Environment, NamespaceRole
+from voiceops.errors import OpsError
+
+ARGO_NAMESPACE = "system"  # charts/argocd-apps values: argocd.namespace
+LEASE_SECONDS = 1800  # longer than the slowest release timeout; a crashed deploy's lease expires
+
+
+class ClusterUnreachable(OpsError):
+    exit_code = 5
+
+
+def context(environment: Environment) -> str:
+    return environment.cluster.name
+
+
+def _tool(name: str) -> str:
+    path = shutil.which(name, path=toolchain.tool_env()["PATH"])
+    if path is None:
+        raise ClusterUnreachable(f"{name} is not installed (run python3 scripts/bootstrap.py)")
+    return path
+
+
+def _run(command: list[str], timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command, capture_output=True, text=True, check=False, timeout=timeout)
+
+
+def kubectl(environment: Environment, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return _run([_tool("kubectl"), "--context", context(environment), *args], timeout)
+
+
+def helm(environment: Environment, *args: str, timeout: float = 3600) -> subprocess.CompletedProcess[str]:
+    return _run([_tool("helm"), "--kube-context", context(environment), *args], timeout)
+
+
+def require_reachable(environment: Environment) -> None:
+    result = kubectl(environment, "version", "--request-timeout=5s", "-o", "json", timeout=30)
+    if result.returncode != 0:
+        first = next((line for line in result.stderr.splitlines() if line.strip()), "no answer")
+        raise ClusterUnreachable(
+            f"no cluster reachable through kube context {context(environment)!r} ({first.strip()[:160]})"
+        )
+
+
+# --- the deploy Lease ------------------------------------------------------------------------
+
+
+def lease_holder(spec: dict, now: datetime) -> str | None:
+    """Who holds a Lease spec right now, or None when it is free or expired."""
+    holder = spec.get("holderIdentity")
+    renewed = spec.get("renewTime") or spec.get("acquireTime")
+    if not holder or not renewed:
+        return None
+    expires = datetime.fromisoformat(renewed.replace("Z", "+00:00")) + timedelta(
+        seconds=spec.get("leaseDurationSeconds") or LEASE_SECONDS
+    )
+    return holder if expires > now else None
+
+
+class ClusterLease:
+    """A coordination.k8s.io Lease per environment: one deploy at a time across machines."""
+
+    def __init__(self, environment: Environment) -> None:
+        self.environment = environment
+        self.name = f"voiceops-deploy-{environment.name}"
+        self.namespace = environment.namespaces[NamespaceRole.PLATFORM]
+        self.identity = f"{actor()}@{socket.gethostname()}"
+
+    def _spec(self, now: datetime) -> dict:
+        stamp = now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        return {"holderIdentity": self.identity, "leaseDurationSeconds": LEASE_SECONDS,
+                "acquireTime": stamp, "renewTime": stamp}  # fmt: skip
+
+    def __enter__(self) -> ClusterLease:
+        from kubernetes import client, config
+        from kubernetes.client.exceptions import ApiException
+
+        config.load_kube_config(context=context(self.environment))
+        self.api = client.CoordinationV1Api()
+        now = datetime.now(UTC)
+        try:
+            lease = self.api.read_namespaced_lease(self.name, self.namespace)
+        except ApiException as error:
+            if error.status != 404:
+                raise ClusterUnreachable(f"cannot read the deploy lease: {error.reason}") from error
+            body = {"metadata": {"name": self.name}, "spec": self._spec(now)}
+            try:
+                self.api.create_namespaced_lease(self.namespace, body)
+            except ApiException as conflict:
+                raise DeployLocked(
+                    f"another deploy to {self.environment.name} took the lease just now"
+                ) from conflict
+            return self
+        current = self.api.api_client.sanitize_for_serialization(lease.spec) or {}
+        holder = lease_holder(current, now)
+        if holder and holder != self.identity:
+            raise DeployLocked(
+                f"another deploy to {self.environment.name} holds the cluster lease ({holder} since "
+                f"{current.get('acquireTime')}); nothing was changed"
+            )
+        body = {"metadata": {"name": self.name, "resourceVersion": lease.metadata.resource_version},
+                "spec": self._spec(now)}  # fmt: skip
+        try:
+            self.api.replace_namespaced_lease(self.name, self.namespace, body)
+        except ApiException as conflict:  # 409: someone else won the race
+            raise DeployLocked(
+                f"another deploy to {self.environment.name} took the lease just now"
+            ) from conflict
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.api.patch_namespaced_lease(self.name, self.namespace, {"spec": {"holderIdentity": None}})
+
+
+# --- Helm in waves ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReleaseChange:
+    release: str
+    namespace: str
+    previous_revision: int | None  # None: the release did not exist before
+
+
+def current_revision(environment: Environment, release: catalog.Release) -> int | None:
+    result = helm(environment, "status", release.name, "-n", release.namespace, "-o", "json", timeout=60)
+    if result.returncode != 0:
+        return None
+    return int(json.loads(result.stdout)["version"])
+
+
+def upgrade_command(environment: Environment, release: catalog.Release) -> list[str]:
+    """`helm upgrade --install`, atomic with the catalog timeout, values layered as `invoke render` does."""
+    source = release.chart
+    chart = str(render.ROOT / source.path) if source.path else str(source.name)
+    command = ["upgrade", "--install", release.name, chart, "--namespace", release.namespace,
+               "--create-namespace", "--atomic", "--wait", "--timeout", release.spec.timeout]  # fmt: skip
+    if not source.local:
+        command += ["--repo", str(source.repository), "--version", str(source.version)]
+    for values in release.values_files:
+        command += ["--values", str(values)]
+    if source.local:
+        command += ["--set-file", f"registry={render.registry_file(environment)}"]
+    return command
+
+
+def install_waves(
+    environment: Environment, releases: list[catalog.Release], report: Callable[[str], None]
+) -> tuple[str, Callable[[], None]]:
+    """Install wave after wave, a wave's releases in parallel; the undo rolls back what changed."""
+    changes: list[ReleaseChange] = []
+
+    def undo() -> None:
+        for change in reversed(changes):
+            if change.previous_revision is None:
+                helm(environment, "uninstall", change.release, "-n", change.namespace, "--wait")
+            else:
+                helm(environment, "rollback", change.release, str(change.previous_revision),
+                     "-n", change.namespace, "--wait")  # fmt: skip
+
+    def install(
+        release: catalog.Release,
+    ) -> tuple[catalog.Release, int | None, subprocess.CompletedProcess[str]]:
+        previous = current_revision(environment, release)
+        if release.chart.local:
+            render.build_dependencies(render.ROOT / str(release.chart.path))
+        return release, previous, helm(environment, *upgrade_command(environment, release))
+
+    for index, wave in enumerate(catalog.waves(releases), start=1):
+        report(f"wave {index}: {', '.join(release.name for release in wave)}")
+        with ThreadPoolExecutor(max_workers=min(8, len(wave))) as pool:
+            results = list(pool.map(install, wave))
+        failed = []
+        for release, previous, result in results:
+            if result.returncode == 0:
+                changes.append(ReleaseChange(release.name, release.namespace, previous))
+            else:
+                failed.append(f"{release.name}: {result.stderr.strip().splitlines()[-1:]}")
+        if failed:
+            undo()
+            raise OpsError(
+                f"wave {index} failed ({'; '.join(failed)}); releases of earlier waves rolled back"
+            )
+    return f"{len(changes)} releases installed in {len(catalog.waves(releases))} waves", undo
+
+
+# --- Argo CD ------------------------------------------------------------------------------------
+
+
+def application_name(environment: Environment, release: str) -> str:
+    return f"{environment.name}-{release}"[:63].rstrip("-")
+
+
+def applications(environment: Environment) -> list[dict]:
+    result = kubectl(
+        environment, "get", "applications.argoproj.io", "-n", ARGO_NAMESPACE,
+        "-l", f"voiceops.io/environment={environment.name}", "-o", "json",
+    )  # fmt: skip
+    if result.returncode != 0:
+        raise OpsError(f"cannot list Argo CD applications: {result.stderr.strip()[:200]}")
+    return json.loads(result.stdout)["items"]
+
+
+def sync_application(environment: Environment, name: str, revision: str) -> None:
+    """Ask Argo CD to sync one application to a revision (the `operation` field its CLI sets)."""
+    operation = {"operation": {"initiatedBy": {"username": actor()}, "sync": {"revision": revision}}}
+    result = kubectl(environment, "patch", "applications.argoproj.io", name, "-n", ARGO_NAMESPACE,
+                     "--type", "merge", "-p", json.dumps(operation))  # fmt: skip
+    if result.returncode != 0:
+        raise OpsError(f"{name}: sync request refused: {result.stderr.strip()[:200]}")
+
+
+def wait_healthy(environment: Environment, names: list[str], timeout: float = 900) -> str:
+    """Wait until every named application is Synced and Healthy."""
+    deadline = time.monotonic() + timeout
+    pending = set(names)
+    while pending and time.monotonic() < deadline:
+        for item in applications(environment):
+            status = item.get("status", {})
+            if (
+                status.get("health", {}).get("status") == "Healthy"
+                and status.get("sync", {}).get("status") == "Synced"
+            ):
+                pending.discard(item["metadata"]["name"])
+        if pending:
+            time.sleep(10)
+    if pending:
+        raise OpsError(f"not healthy after {timeout:.0f}s: {', '.join(sorted(pending))}")
+    return f"{len(names)} application(s) synced and healthy"
+
+
+def rollback_application(environment: Environment, release: str, to_revision: int | None) -> str:
+    """Argo CD rollback: sync to an earlier entry of the application's history (seed 002)."""
+    name = application_name(environment, release)
+    item = next((app for app in applications(environment) if app["metadata"]["name"] == name), None)
+    if item is None:
+        raise OpsError(f"no Argo CD application {name} in {environment.name}")
+    if item.get("spec", {}).get("syncPolicy", {}).get("automated"):
+        raise OpsError(f"{name} syncs automatically: revert the commit in git instead (seed 002's rollback)")
+    history = item.get("status", {}).get("history", [])
+    if len(history) < 2 and to_revision is None:
+        raise OpsError(f"{name} has no earlier revision to roll back to")
+    entry = next((h for h in history if h.get("id") == to_revision), None) if to_revision else history[-2]
+    if entry is None:
+        raise OpsError(f"{name} has no history entry {to_revision}; known: {[h.get('id') for h in history]}")
+    sync_application(environment, name, entry["revision"])
+    return (
+        wait_healthy(environment, [name])
+        + f"; {name} at {entry['revision'][:12]} (history {entry.get('id')})"
+    )
+
+
+def rollback_release(environment: Environment, release: catalog.Release, to_revision: int | None) -> str:
+    args = ["rollback", release.name] + ([str(to_revision)] if to_revision else [])
+    result = helm(environment, *args, "-n", release.namespace, "--wait", "--timeout", release.spec.timeout)
+    if result.returncode != 0:
+        raise OpsError(f"helm rollback {release.name} failed: {result.stderr.strip()[:200]}")
+    status = helm(environment, "status", release.name, "-n", release.namespace, "-o", "json", timeout=60)
+    state = json.loads(status.stdout)["info"]["status"] if status.returncode == 0 else "unknown"
+    if state != "deployed":
+        raise OpsError(f"{release.name} is {state} after the rollback")
+    return f"{release.name} rolled back to revision {to_revision or 'previous'}, status deployed"
+
+
+def helm_releases(environment: Environment) -> list[dict]:
+    result = helm(environment, "list", "--all-namespaces", "-o", "json", timeout=60)
+    if result.returncode != 0:
+        raise ClusterUnreachable(f"helm list failed: {result.stderr.strip()[:200]}")
+    return json.loads(result.stdout)
