@@ -2,13 +2,15 @@
 
 from invoke import Collection
 
-from voiceops.tasks import deploy, env, local, render, smoke, tf, tools
+from voiceops.tasks import deploy, env, local, operations, render, smoke, tf, tools
 
 namespace = Collection()
 namespace.add_collection(Collection.from_module(env))
 namespace.add_collection(Collection.from_module(tools))
 namespace.add_collection(Collection.from_module(local))
 namespace.add_task(deploy.deploy)
+namespace.add_task(operations.status)
+namespace.add_task(operations.rollback)
 namespace.add_task(smoke.smoke)
 namespace.add_task(render.render_, name="render")
 charts = Collection("charts")

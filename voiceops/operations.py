@@ -1,0 +1,154 @@
+"""`invoke status` and `invoke rollback`: what runs in an environment, what the last
+deploys did, and how to step a release back (Helm rollback, or Argo CD rollback for
+GitOps environments as seed 002 describes), with a health check and an audit record."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from voiceops import catalog, environments, local
+from voiceops.deploy import EnvironmentLock, actor, check_approval, git_commit, write_audit
+from voiceops.environments import Cloud, Delivery, Environment
+from voiceops.errors import OpsError
+from voiceops.toolchain import state_dir
+
+
+@dataclass
+class Status:
+    environment: str
+    cloud: str
+    delivery: str
+    cluster: str  # reachable, or why not
+    releases: list[dict] = field(default_factory=list)  # name, namespace, revision, status / health
+    deploys: list[dict] = field(default_factory=list)  # newest first
+
+
+def audit_trail(name: str, limit: int = 5) -> list[dict]:
+    """The newest audit records of an environment (deploys, applies, rollbacks)."""
+    records = []
+    for path in sorted((state_dir() / "audit").glob(f"*-{name}-*.json"), reverse=True):
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if data.get("environment") != name:
+            continue  # "staging-..." must not match "stag"
+        records.append(
+            {
+                "when": data.get("started") or path.name[:16],
+                "action": data.get("action", "?"),
+                "actor": data.get("actor", "?"),
+                "commit": data.get("commit", "?"),
+                "result": data.get("result", "?"),
+                "seconds": data.get("seconds"),
+            }
+        )
+        if len(records) == limit:
+            break
+    return records
+
+
+def status(name: str) -> Status:
+    environment = environments.load(name)
+    result = Status(environment.name, environment.cloud.value, environment.delivery.value, "")
+    result.deploys = audit_trail(name)
+    if environment.cloud is Cloud.LOCAL:
+        result.cluster = "none (local servers only)"
+        result.releases = [
+            {"name": server.name, "namespace": "-", "revision": "-", "status": server.state}
+            for server in local.status()
+        ]
+        return result
+    from voiceops import cluster
+
+    try:
+        cluster.require_reachable(environment)
+    except cluster.ClusterUnreachable as error:
+        result.cluster = f"unreachable: {error.message}"
+        result.releases = [
+            {"name": release.name, "namespace": release.namespace, "revision": "-", "status": "unknown"}
+            for release in catalog.releases_for(environment)
+        ]
+        return result
+    result.cluster = f"reachable (context {cluster.context(environment)})"
+    if environment.delivery is Delivery.GITOPS:
+        for item in cluster.applications(environment):
+            state = item.get("status", {})
+            sync, health = state.get("sync", {}), state.get("health", {})
+            result.releases.append(
+                {
+                    "name": item["metadata"]["name"],
+                    "namespace": item["spec"]["destination"]["namespace"],
+                    "revision": sync.get("revision", "-")[:12],
+                    "status": f"{sync.get('status', '?')}/{health.get('status', '?')}",
+                }
+            )
+        return result
+    namespaces = set(environment.namespaces.values())
+    result.releases = [
+        {
+            "name": item["name"],
+            "namespace": item["namespace"],
+            "revision": item["revision"],
+            "status": item["status"],
+        }
+        for item in cluster.helm_releases(environment)
+        if item["namespace"] in namespaces
+    ]
+    return result
+
+
+def rollback(name: str, release: str | None, to_revision: int | None, confirm: str | None) -> dict:
+    """Step one release back (or every release of a Helm environment, newest wave first)."""
+    environment = environments.load(name)
+    approval = check_approval(environment, confirm)
+    if to_revision is not None and release is None:
+        raise OpsError("--to-revision needs --release: revisions belong to one release")
+    if to_revision is not None and to_revision < 1:
+        raise OpsError(f"--to-revision must be a revision number (1 or more), not {to_revision}")
+    known = catalog.releases_for(environment)
+    targets = catalog.select(known, (release,)) if release else list(reversed(known))
+    if environment.cloud is Cloud.LOCAL:
+        raise OpsError("local has no Kubernetes releases to roll back (its servers are not Helm releases)")
+    if environment.delivery is Delivery.GITOPS and release is None:
+        raise OpsError(
+            f"{name} is delivered by Argo CD: name the application with --release, or revert the commit "
+            "in git to roll everything back (seed 002)"
+        )
+    from voiceops import cluster
+
+    cluster.require_reachable(environment)
+    record = {
+        "action": "rollback",
+        "environment": name,
+        "actor": actor(),
+        "commit": git_commit(),
+        "arguments": {"release": release, "to_revision": to_revision},
+        "approval": approval,
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "steps": [],
+    }
+    started = time.monotonic()
+    with EnvironmentLock(name):
+        try:
+            for target in targets:
+                record["steps"].append(_rollback_one(environment, target, to_revision))
+            record["result"] = "succeeded"
+        except OpsError as error:
+            record["result"], record["error"] = "failed", error.message
+            raise
+        finally:
+            record["seconds"] = round(time.monotonic() - started, 3)
+            record["audit_file"] = str(write_audit(record))
+    return record
+
+
+def _rollback_one(environment: Environment, release: catalog.Release, to_revision: int | None) -> str:
+    from voiceops import cluster
+
+    if environment.delivery is Delivery.GITOPS:
+        return cluster.rollback_application(environment, release.name, to_revision)
+    return cluster.rollback_release(environment, release, to_revision)
