@@ -304,7 +304,18 @@ def plan(name: str) -> dict:
         "policy": {"resources": check.resources, "passed": check.passed},
     }
     stack.plan_meta.write_text(json.dumps(meta, indent=2) + "\n")
+    (stack.work_dir / "plan.md").write_text(plan_markdown(meta))
     return meta
+
+
+def plan_markdown(meta: dict) -> str:
+    """The pull-request comment of a plan."""
+    rows = "\n".join(f"| {kind} | {count} |" for kind, count in meta["changes"].items())
+    return (
+        f"### terraform plan: {meta['environment']} at `{meta['commit']}`\n\n"
+        f"| change | resources |\n| --- | --- |\n{rows}\n\n"
+        f"Plan policy (checkov on the plan JSON): {meta['policy']['passed']} checks passed, no findings.\n"
+    )
 
 
 def saved_plan(stack: Stack, now: datetime | None = None) -> dict:
@@ -333,10 +344,7 @@ def apply(name: str, confirm: str | None) -> dict:
     stack = stack_for(name)
     approval = check_approval(stack.environment, confirm)
     meta = saved_plan(stack)
-    terraform_binary()
-    problem = missing_credentials(stack.environment.cloud)
-    if problem:
-        raise TerraformUnavailable(f"{name}: {problem}; nothing was changed")
+    preflight(stack)  # credentials, providers and backend, as the plan had them
     record = {
         "action": "terraform-apply",
         "environment": name,
