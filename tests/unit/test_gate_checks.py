@@ -77,11 +77,15 @@ def test_terraform_workflow_plans_every_stack_and_applies_only_behind_environmen
     workflow = yaml.safe_load((ROOT / ".github/workflows/terraform.yml").read_text())
     stacks = {env.name for env in registry.load_all() if env.terraform}
     for job in ("plan", "apply"):
-        assert {item["environment"] for item in workflow["jobs"][job]["strategy"]["matrix"]["include"]} == stacks
+        assert {
+            item["environment"] for item in workflow["jobs"][job]["strategy"]["matrix"]["include"]
+        } == stacks
         for item in workflow["jobs"][job]["strategy"]["matrix"]["include"]:
             assert item["cloud"] == registry.load(item["environment"]).cloud.value
     apply = workflow["jobs"]["apply"]
-    assert apply["environment"] == "${{ matrix.environment }}" and apply["if"] == "github.event_name == 'push'"
+    assert (
+        apply["environment"] == "${{ matrix.environment }}" and apply["if"] == "github.event_name == 'push'"
+    )
     step = next(step for step in apply["steps"] if step.get("name") == "apply the reviewed plan")
     assert step["env"]["VOICEOPS_APPROVED_ENVIRONMENT"] == "${{ matrix.environment }}"
     assert "tf.apply" in step["run"]
