@@ -744,7 +744,7 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         "ACR replicas follow the registry's secondary region",
         "stacks/azure/production/main.tf",
         ("module", "registry", "replica_locations"),
-        ["module.environment.regions.secondary[0]"],
+        ["module.context.regions.secondary[0]"],
     ),
     module_default("004", "Log Analytics 30 days", f"{AZ}/monitoring", "retention_days", 30),
     module_default("004", "audit logs 90 days", f"{AZ}/monitoring", "audit_retention_days", 90),

@@ -164,12 +164,17 @@ def terraform_env(stack: Stack | None = None) -> dict[str, str]:
     return env
 
 
-def run_terraform(stack: Stack | None, directory: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def run_terraform(
+    stack: Stack | None, directory: Path, *args: str, data_dir: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = terraform_env(stack)
+    if data_dir is not None:
+        env["TF_DATA_DIR"] = str(data_dir)
     return subprocess.run(
         [terraform_binary(), f"-chdir={directory}", *args],
         capture_output=True,
         text=True,
-        env=terraform_env(stack),
+        env=env,
         check=False,
     )
 
@@ -234,7 +239,14 @@ def test_modules() -> list[ModuleTests]:
     results = []
     for directory in sorted(path for path in LOGIC_MODULES.iterdir() if (path / "tests").is_dir()):
         started = time.monotonic()
-        result = run_terraform(None, directory, "test", "-no-color")
+        # Local submodules still need `init` (module install only; no providers, offline).
+        data_dir = BUILD / "tests" / directory.name
+        init = run_terraform(
+            None, directory, "init", "-backend=false", "-input=false", "-no-color", data_dir=data_dir
+        )
+        if init.returncode != 0:
+            raise OpsError(f"terraform init failed in modules/logic/{directory.name}: {_last_error(init)}")
+        result = run_terraform(None, directory, "test", "-no-color", data_dir=data_dir)
         counts = re.search(r"(\d+) passed, (\d+) failed", result.stdout)
         if result.returncode != 0 or counts is None:
             raise OpsError(f"terraform test failed in modules/logic/{directory.name}: {_last_error(result)}")

@@ -17,7 +17,9 @@ from voiceops.environments import Cloud
 INFRA = infra_policy.INFRA
 REQUIREMENTS = {f"{item.seed}-{item.text}": item for item in infra_policy.REQUIREMENTS}
 MODULE_DIRS = sorted(path.parent for path in INFRA.glob("modules/*/*/main.tf"))
-STACK_DIRS = sorted(path.parent for path in INFRA.glob("stacks/*/*/main.tf"))
+STACK_DIRS = sorted(
+    terraform.ROOT / env.terraform.stack for env in environments.load_all() if env.terraform is not None
+)
 
 
 @pytest.fixture(scope="module")

@@ -1,19 +1,12 @@
-resource "aws_security_group" "this" {
-  name        = "${var.name}-kafka"
-  description = "MSK brokers: IAM-authenticated TLS from the EKS cluster"
-  vpc_id      = var.vpc_id
-  tags        = var.tags
-}
+module "access" {
+  source = "../client-access"
 
-resource "aws_vpc_security_group_ingress_rule" "clients" {
-  for_each = toset(var.client_security_group_ids)
-
-  security_group_id            = aws_security_group.this.id
-  description                  = "Kafka IAM/TLS from the cluster"
-  ip_protocol                  = "tcp"
-  from_port                    = 9098
-  to_port                      = 9098
-  referenced_security_group_id = each.key
+  name                      = "${var.name}-kafka"
+  description               = "MSK brokers: IAM-authenticated TLS from the EKS cluster"
+  vpc_id                    = var.vpc_id
+  port                      = 9098
+  client_security_group_ids = var.client_security_group_ids
+  tags                      = var.tags
 }
 
 resource "aws_cloudwatch_log_group" "brokers" {
@@ -32,7 +25,7 @@ resource "aws_msk_cluster" "this" {
   broker_node_group_info {
     instance_type   = var.broker_instance_type
     client_subnets  = var.subnet_ids
-    security_groups = [aws_security_group.this.id]
+    security_groups = [module.access.security_group_id]
     storage_info {
       ebs_storage_info {
         volume_size = var.broker_storage_gb

@@ -2,22 +2,15 @@ locals {
   log_types = toset(["INDEX_SLOW_LOGS", "SEARCH_SLOW_LOGS", "ES_APPLICATION_LOGS", "AUDIT_LOGS"])
 }
 
-resource "aws_security_group" "this" {
-  name        = "${var.name}-opensearch"
-  description = "OpenSearch HTTPS from the EKS cluster"
-  vpc_id      = var.vpc_id
-  tags        = var.tags
-}
+module "access" {
+  source = "../client-access"
 
-resource "aws_vpc_security_group_ingress_rule" "clients" {
-  for_each = toset(var.client_security_group_ids)
-
-  security_group_id            = aws_security_group.this.id
-  description                  = "HTTPS from the cluster"
-  ip_protocol                  = "tcp"
-  from_port                    = 443
-  to_port                      = 443
-  referenced_security_group_id = each.key
+  name                      = "${var.name}-opensearch"
+  description               = "OpenSearch HTTPS from the EKS cluster"
+  vpc_id                    = var.vpc_id
+  port                      = 443
+  client_security_group_ids = var.client_security_group_ids
+  tags                      = var.tags
 }
 
 resource "aws_cloudwatch_log_group" "this" {
@@ -69,7 +62,7 @@ resource "aws_opensearch_domain" "this" {
 
   vpc_options {
     subnet_ids         = var.subnet_ids
-    security_group_ids = [aws_security_group.this.id]
+    security_group_ids = [module.access.security_group_id]
   }
 
   encrypt_at_rest {

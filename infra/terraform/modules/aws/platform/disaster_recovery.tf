@@ -6,8 +6,8 @@ module "dr_kms" {
   count     = local.has_dr ? 1 : 0
   providers = { aws = aws.disaster_recovery }
 
-  alias              = "${module.naming.prefix}-recovery"
-  description        = "${module.naming.prefix}: replicas in the recovery region"
+  alias              = "${module.context.prefix}-recovery"
+  description        = "${module.context.prefix}: replicas in the recovery region"
   service_principals = ["s3.amazonaws.com", "rds.amazonaws.com", "logs.${coalesce(local.recovery, "none")}.amazonaws.com"]
   tags               = local.tags
 }
@@ -18,13 +18,13 @@ module "dr_network" {
   providers = { aws = aws.disaster_recovery }
 
   name = "${local.names.vpc}-recovery"
-  cidr = module.environment.disaster_recovery.network_cidr
+  cidr = module.context.disaster_recovery.network_cidr
   # Same shape as the primary (seed 003): /24 public at .1-.3, private at .10/.20/.30.
   subnets = {
-    public  = [for index in [1, 2, 3] : cidrsubnet(module.environment.disaster_recovery.network_cidr, 8, index)]
-    private = [for index in [10, 20, 30] : cidrsubnet(module.environment.disaster_recovery.network_cidr, 8, index)]
+    public  = [for index in [1, 2, 3] : cidrsubnet(module.context.disaster_recovery.network_cidr, 8, index)]
+    private = [for index in [10, 20, 30] : cidrsubnet(module.context.disaster_recovery.network_cidr, 8, index)]
   }
-  cluster_name = "${module.environment.cluster.name}-recovery"
+  cluster_name = "${module.context.cluster.name}-recovery"
   kms_key_arn  = module.dr_kms[0].arn
   tags         = local.tags
 }
@@ -49,7 +49,7 @@ module "postgresql_replica" {
   source_db_arn = module.postgresql.arn
   subnet_ids    = module.dr_network[0].private_subnet_ids
   vpc_id        = module.dr_network[0].vpc_id
-  allowed_cidrs = [module.environment.disaster_recovery.network_cidr]
+  allowed_cidrs = [module.context.disaster_recovery.network_cidr]
   kms_key_arn   = module.dr_kms[0].arn
   tags          = local.tags
 

@@ -1,37 +1,20 @@
 # One AWS environment (seeds 000 and 003): network, EKS Auto Mode, data stores,
 # edge, security services, the recovery region, and the catalog's Helm releases.
-module "environment" {
-  source = "../../logic/environment"
+module "context" {
+  source = "../../logic/stack-context"
 
-  name      = var.environment
-  stack_dir = var.stack_dir
-}
-
-module "naming" {
-  source = "../../logic/naming"
-
-  workload    = module.environment.terraform.workload
-  stage       = module.environment.terraform.stage
-  environment = module.environment.name
-  cloud       = "aws"
-  region      = module.environment.regions.primary
-}
-
-module "node_pools" {
-  source = "../../logic/node-pools"
-
-  cloud = "aws"
-  pools = module.environment.cluster.node_pools
+  environment = var.environment
+  stack_dir   = var.stack_dir
 }
 
 locals {
-  names       = module.naming.names
-  tags        = module.naming.tags
-  production  = module.environment.production_class
-  recovery    = module.environment.regions.disaster_recovery
+  names       = module.context.names
+  tags        = module.context.tags
+  production  = module.context.production_class
+  recovery    = module.context.regions.disaster_recovery
   has_dr      = local.recovery != null
   account_id  = data.aws_caller_identity.current.account_id
-  primary     = module.environment.regions.primary
+  primary     = module.context.regions.primary
   cluster_sgs = [module.eks.cluster_security_group_id]
 }
 
@@ -41,8 +24,8 @@ module "kms" {
   source   = "../kms-key"
   for_each = toset(["platform", "logs"])
 
-  alias       = "${module.naming.prefix}-${each.key}"
-  description = "${module.naming.prefix}: ${each.key == "logs" ? "CloudWatch logs, CloudTrail and SNS" : "data stores, secrets and buckets"}"
+  alias       = "${module.context.prefix}-${each.key}"
+  description = "${module.context.prefix}: ${each.key == "logs" ? "CloudWatch logs, CloudTrail and SNS" : "data stores, secrets and buckets"}"
   service_principals = each.key == "logs" ? [
     "logs.${local.primary}.amazonaws.com", "cloudtrail.amazonaws.com", "delivery.logs.amazonaws.com", "sns.amazonaws.com",
   ] : ["s3.amazonaws.com", "rds.amazonaws.com", "elasticache.amazonaws.com"]
@@ -53,13 +36,13 @@ module "network" {
   source = "../network"
 
   name               = local.names.vpc
-  cidr               = module.environment.network.cidr
-  availability_zones = module.environment.network.availability_zones
+  cidr               = module.context.network.cidr
+  availability_zones = module.context.network.availability_zones
   subnets = {
-    public  = module.environment.network.subnets.public
-    private = module.environment.network.subnets.private
+    public  = module.context.network.subnets.public
+    private = module.context.network.subnets.private
   }
-  cluster_name = module.environment.cluster.name
+  cluster_name = module.context.cluster.name
   kms_key_arn  = module.kms["logs"].arn
   tags         = local.tags
 }
@@ -84,7 +67,7 @@ module "access_logs" {
   source = "../bucket"
 
   # checkov reads this module's access_log_bucket = null: a log bucket does not log into itself.
-  name            = "${module.naming.prefix}-access-logs-${local.account_id}"
+  name            = "${module.context.prefix}-access-logs-${local.account_id}"
   kms_key_arn     = module.kms["platform"].arn
   lifecycle_rules = { glacier_days = 90, expire_days = 730 }
   force_destroy   = !local.production
@@ -94,8 +77,8 @@ module "access_logs" {
 module "eks" {
   source = "../eks"
 
-  name                 = module.environment.cluster.name
-  kubernetes_version   = module.environment.cluster.kubernetes_version
+  name                 = module.context.cluster.name
+  kubernetes_version   = module.context.cluster.kubernetes_version
   subnet_ids           = module.network.private_subnet_ids
   secrets_kms_key_arn  = module.kms["platform"].arn
   logs_kms_key_arn     = module.kms["logs"].arn
@@ -103,17 +86,17 @@ module "eks" {
   deletion_protection  = local.production
   workload_roles = {
     livekit-egress = {
-      namespace       = module.environment.namespaces.livekit
+      namespace       = module.context.namespaces.livekit
       service_account = "livekit-egress"
       policy_json     = data.aws_iam_policy_document.egress_writer.json
     }
     external-secrets = {
-      namespace       = module.environment.namespaces.system
+      namespace       = module.context.namespaces.system
       service_account = "external-secrets"
       policy_json     = data.aws_iam_policy_document.secrets_reader.json
     }
     velero = {
-      namespace       = module.environment.namespaces.system
+      namespace       = module.context.namespaces.system
       service_account = "velero"
       policy_json     = data.aws_iam_policy_document.egress_writer.json
     }
@@ -139,7 +122,7 @@ data "aws_iam_policy_document" "egress_writer" {
 data "aws_iam_policy_document" "secrets_reader" {
   statement {
     actions   = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
-    resources = ["arn:aws:secretsmanager:${local.primary}:${local.account_id}:secret:${module.naming.prefix}/*"]
+    resources = ["arn:aws:secretsmanager:${local.primary}:${local.account_id}:secret:${module.context.prefix}/*"]
   }
   statement {
     actions   = ["kms:Decrypt"]
@@ -182,7 +165,7 @@ module "kafka" {
 }
 
 resource "aws_iam_role" "search_admin" {
-  name = "${module.naming.prefix}-search-admin"
+  name = "${module.context.prefix}-search-admin"
   assume_role_policy = jsonencode({
     Version   = "2012-10-17"
     Statement = [{ Effect = "Allow", Action = "sts:AssumeRole", Principal = { AWS = "arn:aws:iam::${local.account_id}:root" } }]
@@ -205,7 +188,7 @@ module "opensearch" {
 module "ecr" {
   source = "../ecr"
 
-  prefix       = module.naming.prefix
+  prefix       = module.context.prefix
   repositories = ["agent-service", "sip-service", "api-rest", "api-graphql", "temporal-worker-go", "temporal-worker-python", "voice", "text", "media-processing", "integrations"]
   kms_key_arn  = module.kms["platform"].arn
   tags         = local.tags
@@ -214,7 +197,7 @@ module "ecr" {
 module "secrets" {
   source = "../secrets"
 
-  prefix = module.naming.prefix
+  prefix = module.context.prefix
   secrets = {
     livekit-api     = "LiveKit API key and secret"
     sip-trunk       = "SIP trunk credentials"
@@ -237,7 +220,7 @@ module "alb_waf" {
 module "security" {
   source = "../security-baseline"
 
-  name              = module.naming.prefix
+  name              = module.context.prefix
   kms_key_arn       = module.kms["logs"].arn
   access_log_bucket = module.access_logs.id
   tags              = local.tags
@@ -247,8 +230,8 @@ module "edge_kms" {
   source    = "../kms-key"
   providers = { aws = aws.us_east_1 }
 
-  alias              = "${module.naming.prefix}-edge"
-  description        = "${module.naming.prefix}: CloudFront, WAF and DNS query logs"
+  alias              = "${module.context.prefix}-edge"
+  description        = "${module.context.prefix}: CloudFront, WAF and DNS query logs"
   service_principals = ["logs.us-east-1.amazonaws.com", "delivery.logs.amazonaws.com"]
   tags               = local.tags
 }
@@ -257,8 +240,8 @@ module "edge" {
   source    = "../edge"
   providers = { aws = aws, aws.us_east_1 = aws.us_east_1 }
 
-  name               = module.naming.prefix
-  zone_name          = module.environment.terraform.dns_zone
+  name               = module.context.prefix
+  zone_name          = module.context.terraform.dns_zone
   origin_domain_name = var.alb_origin_domain
   kms_key_arn        = module.edge_kms.arn
   tags               = local.tags

@@ -3,12 +3,12 @@
 module "catalog" {
   source = "../../logic/release-catalog"
 
-  repository_root = module.environment.repository_root
+  repository_root = module.context.repository_root
   environment = {
-    name          = module.environment.name
-    cloud         = module.environment.cloud
-    namespaces    = module.environment.namespaces
-    values_layers = module.environment.values_layers
+    name          = module.context.name
+    cloud         = module.context.cloud
+    namespaces    = module.context.namespaces
+    values_layers = module.context.values_layers
   }
 }
 
@@ -22,7 +22,7 @@ locals {
 
 # Auto Mode node pools from the registry (general on spot, compute on demand).
 resource "kubernetes_manifest" "node_pool" {
-  for_each = var.install_releases ? module.node_pools.eks_node_pools : {}
+  for_each = var.install_releases ? module.context.eks_node_pools : {}
 
   manifest = each.value
 }

@@ -6,22 +6,15 @@ resource "aws_db_subnet_group" "this" {
   tags       = var.tags
 }
 
-resource "aws_security_group" "this" {
-  name        = "${var.name}-postgresql"
-  description = "PostgreSQL 5432 from the recovery network only"
-  vpc_id      = var.vpc_id
-  tags        = var.tags
-}
+module "access" {
+  source = "../client-access"
 
-resource "aws_vpc_security_group_ingress_rule" "clients" {
-  for_each = toset(var.allowed_cidrs)
-
-  security_group_id = aws_security_group.this.id
-  description       = "PostgreSQL from the recovery network"
-  ip_protocol       = "tcp"
-  from_port         = 5432
-  to_port           = 5432
-  cidr_ipv4         = each.key
+  name         = "${var.name}-postgresql"
+  description  = "PostgreSQL 5432 from the recovery network only"
+  vpc_id       = var.vpc_id
+  port         = 5432
+  client_cidrs = var.allowed_cidrs
+  tags         = var.tags
 }
 
 resource "aws_db_instance" "this" {
@@ -32,7 +25,7 @@ resource "aws_db_instance" "this" {
   storage_encrypted      = true
   kms_key_id             = var.kms_key_arn
   db_subnet_group_name   = aws_db_subnet_group.this.name
-  vpc_security_group_ids = [aws_security_group.this.id]
+  vpc_security_group_ids = [module.access.security_group_id]
   publicly_accessible    = false
   # Multi-AZ like the primary, so a promoted replica is as available as the database it replaces.
   multi_az = true

@@ -4,22 +4,15 @@ resource "aws_db_subnet_group" "this" {
   tags       = var.tags
 }
 
-resource "aws_security_group" "this" {
-  name        = "${var.name}-postgresql"
-  description = "PostgreSQL 5432 from the EKS cluster only; no egress"
-  vpc_id      = var.vpc_id
-  tags        = var.tags
-}
+module "access" {
+  source = "../client-access"
 
-resource "aws_vpc_security_group_ingress_rule" "clients" {
-  for_each = toset(var.client_security_group_ids)
-
-  security_group_id            = aws_security_group.this.id
-  description                  = "PostgreSQL from the cluster"
-  ip_protocol                  = "tcp"
-  from_port                    = 5432
-  to_port                      = 5432
-  referenced_security_group_id = each.key
+  name                      = "${var.name}-postgresql"
+  description               = "PostgreSQL 5432 from the EKS cluster only; no egress"
+  vpc_id                    = var.vpc_id
+  port                      = 5432
+  client_security_group_ids = var.client_security_group_ids
+  tags                      = var.tags
 }
 
 resource "aws_db_parameter_group" "this" {
@@ -81,7 +74,7 @@ resource "aws_db_instance" "this" {
 
   multi_az               = var.multi_az
   db_subnet_group_name   = aws_db_subnet_group.this.name
-  vpc_security_group_ids = [aws_security_group.this.id]
+  vpc_security_group_ids = [module.access.security_group_id]
   publicly_accessible    = false
   parameter_group_name   = aws_db_parameter_group.this.name
 

@@ -20,5 +20,5 @@ output "monitoring_role_arn" {
 
 output "security_group_id" {
   description = "Security group of the instance."
-  value       = aws_security_group.this.id
+  value       = module.access.security_group_id
 }

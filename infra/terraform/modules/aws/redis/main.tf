@@ -4,22 +4,15 @@ resource "aws_elasticache_subnet_group" "this" {
   tags       = var.tags
 }
 
-resource "aws_security_group" "this" {
-  name        = "${var.name}-redis"
-  description = "Redis 6379 from the EKS cluster only"
-  vpc_id      = var.vpc_id
-  tags        = var.tags
-}
+module "access" {
+  source = "../client-access"
 
-resource "aws_vpc_security_group_ingress_rule" "clients" {
-  for_each = toset(var.client_security_group_ids)
-
-  security_group_id            = aws_security_group.this.id
-  description                  = "Redis TLS from the cluster"
-  ip_protocol                  = "tcp"
-  from_port                    = 6379
-  to_port                      = 6379
-  referenced_security_group_id = each.key
+  name                      = "${var.name}-redis"
+  description               = "Redis 6379 from the EKS cluster only"
+  vpc_id                    = var.vpc_id
+  port                      = 6379
+  client_security_group_ids = var.client_security_group_ids
+  tags                      = var.tags
 }
 
 resource "random_password" "auth" {
@@ -66,7 +59,7 @@ resource "aws_elasticache_replication_group" "this" {
   multi_az_enabled           = true
 
   subnet_group_name  = aws_elasticache_subnet_group.this.name
-  security_group_ids = [aws_security_group.this.id]
+  security_group_ids = [module.access.security_group_id]
 
   at_rest_encryption_enabled = true
   kms_key_id                 = var.kms_key_arn

@@ -10,5 +10,5 @@ output "auth_secret_arn" {
 
 output "security_group_id" {
   description = "Security group of the Redis nodes."
-  value       = aws_security_group.this.id
+  value       = module.access.security_group_id
 }

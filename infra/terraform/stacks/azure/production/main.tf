@@ -1,35 +1,18 @@
 # Seed 004: the voice assistant on AKS in East US.
-module "environment" {
-  source = "../../../modules/logic/environment"
+module "context" {
+  source = "../../../modules/logic/stack-context"
 
-  name      = local.environment
-  stack_dir = abspath(path.root)
-}
-
-module "naming" {
-  source = "../../../modules/logic/naming"
-
-  workload    = module.environment.terraform.workload
-  stage       = module.environment.terraform.stage
-  environment = module.environment.name
-  cloud       = "azure"
-  region      = module.environment.regions.primary
-}
-
-module "node_pools" {
-  source = "../../../modules/logic/node-pools"
-
-  cloud = "azure"
-  pools = module.environment.cluster.node_pools
+  environment = local.environment
+  stack_dir   = abspath(path.root)
 }
 
 locals {
-  names    = module.naming.names
-  tags     = module.naming.tags
-  location = module.environment.regions.primary
-  zone     = module.environment.terraform.dns_zone
+  names    = module.context.names
+  tags     = module.context.tags
+  location = module.context.regions.primary
+  zone     = module.context.terraform.dns_zone
   # The ingress controller's internal load balancer takes a fixed address near the top of the AKS subnet.
-  ingress_address = cidrhost(module.environment.network.subnets.aks[0], -6)
+  ingress_address = cidrhost(module.context.network.subnets.aks[0], -6)
 }
 
 resource "azurerm_resource_group" "this" {
@@ -44,12 +27,12 @@ module "network" {
   name                = local.names.virtual_network
   location            = local.location
   resource_group_name = azurerm_resource_group.this.name
-  cidr                = module.environment.network.cidr
+  cidr                = module.context.network.cidr
   subnets = {
-    aks     = module.environment.network.subnets.aks
-    db      = module.environment.network.subnets.db
-    cache   = module.environment.network.subnets.cache
-    gateway = module.environment.network.subnets.gateway
+    aks     = module.context.network.subnets.aks
+    db      = module.context.network.subnets.db
+    cache   = module.context.network.subnets.cache
+    gateway = module.context.network.subnets.gateway
   }
   tags = local.tags
 }
@@ -69,7 +52,7 @@ module "monitoring" {
 resource "azurerm_user_assigned_identity" "this" {
   for_each = toset(["cluster", "gateway"])
 
-  name                = "id-${module.naming.prefix}-${each.key}"
+  name                = "id-${module.context.prefix}-${each.key}"
   location            = local.location
   resource_group_name = azurerm_resource_group.this.name
   tags                = local.tags
@@ -112,11 +95,11 @@ resource "azurerm_role_assignment" "cluster_network" {
 module "aks" {
   source = "../../../modules/azure/aks"
 
-  name                       = module.environment.cluster.name
+  name                       = module.context.cluster.name
   location                   = local.location
   resource_group_name        = azurerm_resource_group.this.name
-  kubernetes_version         = module.environment.cluster.kubernetes_version
-  node_pools                 = module.node_pools.aks_pools
+  kubernetes_version         = module.context.cluster.kubernetes_version
+  node_pools                 = module.context.aks_pools
   subnet_id                  = module.network.subnet_ids.aks
   admin_group_object_ids     = [var.admin_group.object_id]
   log_analytics_workspace_id = module.monitoring.workspace_id
@@ -185,7 +168,7 @@ module "registry" {
   name                = local.names.container_registry
   location            = local.location
   resource_group_name = azurerm_resource_group.this.name
-  replica_locations   = [module.environment.regions.secondary[0]]
+  replica_locations   = [module.context.regions.secondary[0]]
   pull_principal_ids  = { aks-kubelet = module.aks.kubelet_object_id }
   endpoint_subnet_id  = module.network.subnet_ids.cache
   private_dns_zone_id = module.network.private_dns_zone_ids.registry
@@ -260,7 +243,7 @@ module "traffic_manager" {
   name                = local.names.traffic_manager
   resource_group_name = azurerm_resource_group.this.name
   primary_target_id   = module.app_gateway.public_ip_id
-  secondary_regions   = { for region, fqdn in var.secondary_gateways : region => fqdn if contains(module.environment.regions.secondary, region) }
+  secondary_regions   = { for region, fqdn in var.secondary_gateways : region => fqdn if contains(module.context.regions.secondary, region) }
   tags                = local.tags
 }
 

@@ -1,47 +1,30 @@
 # Seed 002: one LKE cluster in fr-par shared by development, staging and production.
-module "environment" {
-  source = "../../../modules/logic/environment"
+module "context" {
+  source = "../../../modules/logic/stack-context"
 
-  name      = local.environment
-  stack_dir = abspath(path.root)
-}
-
-module "naming" {
-  source = "../../../modules/logic/naming"
-
-  workload    = module.environment.terraform.workload
-  stage       = module.environment.terraform.stage
-  environment = module.environment.name
-  cloud       = "linode"
-  region      = module.environment.regions.primary
-}
-
-module "node_pools" {
-  source = "../../../modules/logic/node-pools"
-
-  cloud = "linode"
-  pools = module.environment.cluster.node_pools
+  environment = local.environment
+  stack_dir   = abspath(path.root)
 }
 
 locals {
-  region = module.environment.regions.primary
-  tags   = module.naming.tag_list
+  region = module.context.regions.primary
+  tags   = module.context.tag_list
 }
 
 module "firewall" {
   source = "../../../modules/linode/firewall"
 
-  label = module.naming.names.firewall
+  label = module.context.names.firewall
   tags  = local.tags
 }
 
 module "lke" {
   source = "../../../modules/linode/lke"
 
-  label                      = module.environment.cluster.name
+  label                      = module.context.cluster.name
   region                     = local.region
-  kubernetes_version         = module.environment.cluster.kubernetes_version
-  pools                      = module.node_pools.lke_pools
+  kubernetes_version         = module.context.cluster.kubernetes_version
+  pools                      = module.context.lke_pools
   firewall_id                = module.firewall.id
   control_plane_allowed_ipv4 = var.control_plane_allowed_ipv4
   tags                       = local.tags
@@ -57,7 +40,7 @@ data "linode_instances" "nodes" {
 module "databases" {
   source = "../../../modules/linode/databases"
 
-  prefix     = module.naming.prefix
+  prefix     = module.context.prefix
   region     = local.region
   allow_list = [for node in data.linode_instances.nodes.instances : "${node.ip_address}/32"]
   tags       = local.tags
@@ -66,7 +49,7 @@ module "databases" {
 module "object_storage" {
   source = "../../../modules/linode/object-storage"
 
-  prefix = module.naming.prefix
+  prefix = module.context.prefix
   region = local.region
   tags   = local.tags
 }
@@ -74,7 +57,7 @@ module "object_storage" {
 module "dns" {
   source = "../../../modules/linode/dns"
 
-  domain          = module.environment.terraform.dns_zone
+  domain          = module.context.terraform.dns_zone
   soa_email       = var.soa_email
   ingress_address = var.ingress_address
   tags            = local.tags

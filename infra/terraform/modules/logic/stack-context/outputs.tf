@@ -1,0 +1,89 @@
+output "name" {
+  description = "Environment name."
+  value       = module.environment.name
+}
+
+output "cloud" {
+  description = "aws, azure or linode."
+  value       = module.environment.cloud
+}
+
+output "production_class" {
+  description = "Whether the environment is production-class."
+  value       = module.environment.production_class
+}
+
+output "regions" {
+  description = "primary, secondary and disaster_recovery regions."
+  value       = module.environment.regions
+}
+
+output "cluster" {
+  description = "Cluster name, Kubernetes version and node pools."
+  value       = module.environment.cluster
+}
+
+output "network" {
+  description = "cidr, availability_zones and named subnets, or null."
+  value       = module.environment.network
+}
+
+output "namespaces" {
+  description = "Namespace role -> namespace."
+  value       = module.environment.namespaces
+}
+
+output "terraform" {
+  description = "stack, state_backend, workload, stage, dns_zone."
+  value       = module.environment.terraform
+}
+
+output "values_layers" {
+  description = "Helm values directories, in order."
+  value       = module.environment.values_layers
+}
+
+output "disaster_recovery" {
+  description = "RTO/RPO targets and recovery network, or null."
+  value       = module.environment.disaster_recovery
+}
+
+output "repository_root" {
+  description = "Absolute path of the repository."
+  value       = module.environment.repository_root
+}
+
+output "names" {
+  description = "Resource names for the environment's cloud."
+  value       = module.naming.names
+}
+
+output "prefix" {
+  description = "<workload>-<stage>."
+  value       = module.naming.prefix
+}
+
+output "tags" {
+  description = "Tags as a map (AWS, Azure)."
+  value       = module.naming.tags
+}
+
+output "tag_list" {
+  description = "Tags as key:value strings (Linode)."
+  value       = module.naming.tag_list
+}
+
+output "aks_pools" {
+  description = "Node pools in AKS shape."
+  value       = module.node_pools.aks_pools
+}
+
+output "lke_pools" {
+  description = "Node pools in LKE shape."
+  value       = module.node_pools.lke_pools
+}
+
+output "eks_node_pools" {
+  description = "EKS Auto Mode NodePool manifests."
+  value       = module.node_pools.eks_node_pools
+}
