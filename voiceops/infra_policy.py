@@ -459,6 +459,13 @@ REQUIREMENTS: tuple[Requirement, ...] = (
     block("003", "WAF in front of the ALB", f"{AWS}/platform/main.tf", ("module", "alb_waf")),
     attribute(
         "003",
+        "the WAF is attached to the ingress ALB",
+        f"{AWS}/platform/main.tf",
+        ("resource", "aws_wafv2_web_acl_association", "ingress_alb", "web_acl_arn"),
+        "module.alb_waf.arn",
+    ),
+    attribute(
+        "003",
         "WAF known-bad-inputs rules (Log4Shell)",
         f"{AWS}/waf/main.tf",
         (

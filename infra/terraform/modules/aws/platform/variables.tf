@@ -14,10 +14,13 @@ variable "admin_principal_arns" {
   default     = []
 }
 
-variable "alb_origin_domain" {
-  description = "DNS name of the ingress ALB once Auto Mode has created it; turns on CloudFront and the Route 53 aliases."
-  type        = string
-  default     = null
+variable "ingress_alb" {
+  description = "The ingress ALB once Auto Mode has created it (ARN and DNS name): attaches the regional WAF and turns on CloudFront and the Route 53 aliases."
+  type = object({
+    arn      = string
+    dns_name = string
+  })
+  default = null
 }
 
 variable "install_releases" {
