@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 
 from voiceops import catalog, render, toolchain
 from voiceops.deploy import DeployLocked, actor
-from voiceops.environments import Environment, NamespaceRole
+from voiceops.environments import Cloud, Environment, NamespaceRole
 from voiceops.errors import OpsError
 
 ARGO_NAMESPACE = "system"  # charts/argocd-apps values: argocd.namespace
@@ -33,7 +33,23 @@ class ClusterUnreachable(OpsError):
 
 
 def context(environment: Environment) -> str:
+    if environment.cloud is Cloud.LOCAL:
+        return f"kind-{environment.cluster.name}"  # kind prefixes the contexts it writes
     return environment.cluster.name
+
+
+def ensure_kind_cluster(environment: Environment) -> str:
+    """Create the local kind cluster unless it exists (idempotent); needs docker and kind."""
+    kind = _tool("kind")
+    existing = _run([kind, "get", "clusters"], timeout=60).stdout.split()
+    if environment.cluster.name in existing:
+        return f"kind cluster {environment.cluster.name} exists"
+    created = _run(
+        [kind, "create", "cluster", "--name", environment.cluster.name, "--wait", "180s"], timeout=600
+    )
+    if created.returncode != 0:
+        raise OpsError(f"kind create cluster failed: {created.stderr.strip().splitlines()[-1:]}")
+    return f"kind cluster {environment.cluster.name} created"
 
 
 def _tool(name: str) -> str:

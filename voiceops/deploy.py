@@ -290,19 +290,28 @@ def render_and_gate(context: DeployContext) -> str:
     )
 
 
-def local_cluster(context: DeployContext) -> str:
+def local_cluster(context: DeployContext) -> str | tuple[str, Callable[[], None]]:
+    """With docker and kind: a kind cluster and the catalog installed in waves. Without: one line."""
     manifest = toolchain.load_manifest()
+    releases = catalog.select(catalog.releases_for(context.environment), context.request.only)
+    waves = len(catalog.waves(releases))
     missing = [
         name for name in ("docker", "kind") if not toolchain.check_tool(manifest.tool(name), manifest).ok
     ]
     if missing:
-        releases = catalog.select(catalog.releases_for(context.environment), context.request.only)
-        waves = len(catalog.waves(releases))
         return (
             f"skipped: no local Kubernetes cluster reachable ({' and '.join(missing)} not available); "
             f"{len(releases)} releases in {waves} waves rendered and checked, not installed"
         )
-    raise OpsError("docker and kind are available but cluster deploys to kind are not supported yet")
+    if context.request.dry_run:
+        return f"skipped (dry run): would create the kind cluster, then install {len(releases)} releases"
+    from voiceops import cluster
+
+    created = cluster.ensure_kind_cluster(context.environment)
+    detail, undo = cluster.install_waves(
+        context.environment, releases, lambda line: output.console.print(f"    {line}")
+    )
+    return f"{created}; {detail}", undo
 
 
 def infrastructure(context: DeployContext) -> str:
