@@ -17,6 +17,7 @@ import secrets
 import shutil
 import signal
 import socket
+import string
 import subprocess
 import time
 from collections.abc import Callable
@@ -167,8 +168,17 @@ def generate_credentials(existing: dict[str, str] | None) -> dict[str, str]:
     ]
     credentials = dict(existing or {})
     for key in wanted:
-        credentials.setdefault(key, secrets.token_urlsafe(24))
+        credentials.setdefault(key, new_password())
     return credentials
+
+
+PASSWORD_ALPHABET = string.ascii_letters + string.digits
+
+
+def new_password(length: int = 32) -> str:
+    """Letters and digits only: a leading "-" would read as an option to rabbitmqctl and
+    redis-cli, and quoting rules differ between the servers' command lines."""
+    return "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(length))
 
 
 # ---------------------------------------------------------------- PostgreSQL
