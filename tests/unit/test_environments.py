@@ -215,11 +215,3 @@ def test_unknown_namespace_role_is_rejected(tmp_path):
     path = dump(tmp_path, base_document(namespaces={"platform": "apps", "databases": "db"}))
     with pytest.raises(environments.InvalidEnvironment, match="namespaces"):
         environments.parse_file(path)
-
-
-def test_generated_passwords_never_look_like_options():
-    from voiceops import local
-
-    passwords = [local.new_password() for _ in range(2000)]
-    assert all(password.isalnum() and len(password) == 32 for password in passwords)
-    assert len(set(passwords)) == len(passwords)
