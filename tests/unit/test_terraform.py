@@ -93,7 +93,12 @@ def test_plan_without_credentials_stops_before_terraform_runs(clean_env):
 
 
 def test_plan_without_providers_says_so_in_one_line(clean_env, monkeypatch):
-    """Real terraform init, offline: the registry is unreachable and nothing is changed."""
+    """Real terraform init on an empty provider mirror: the same answer offline and online."""
+    mirror = clean_env / "empty-mirror"
+    mirror.mkdir()
+    config = clean_env / "terraform.rc"
+    config.write_text(f'provider_installation {{\n  filesystem_mirror {{\n    path = "{mirror}"\n  }}\n}}\n')
+    monkeypatch.setattr(terraform, "CLI_CONFIG", config)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE")
     with pytest.raises(
         terraform.TerraformUnavailable, match="could not install the stack's providers"
