@@ -10,7 +10,6 @@ function here says so in one line (ClusterUnreachable) and changes nothing.
 from __future__ import annotations
 
 import json
-import shutil
 import socket
 import subprocess
 import time
@@ -53,10 +52,7 @@ def ensure_kind_cluster(environment: Environment) -> str:
 
 
 def _tool(name: str) -> str:
-    path = shutil.which(name, path=toolchain.tool_env()["PATH"])
-    if path is None:
-        raise ClusterUnreachable(f"{name} is not installed (run python3 scripts/bootstrap.py)")
-    return path
+    return toolchain.require(name, ClusterUnreachable)
 
 
 def _run(command: list[str], timeout: float = 600) -> subprocess.CompletedProcess[str]:
@@ -298,6 +294,31 @@ def rollback_release(environment: Environment, release: catalog.Release, to_revi
     if state != "deployed":
         raise OpsError(f"{release.name} is {state} after the rollback")
     return f"{release.name} rolled back to revision {to_revision or 'previous'}, status deployed"
+
+
+def delete_load_balancers(environment: Environment) -> str:
+    """Delete Services of type LoadBalancer so the cloud removes their balancers before the network goes."""
+    try:
+        require_reachable(environment)
+    except ClusterUnreachable as error:
+        return f"skipped: {error.message} (a deleted cluster has no balancers left)"
+    listing = kubectl(environment, "get", "services", "--all-namespaces", "-o", "json")
+    if listing.returncode != 0:
+        raise OpsError(f"cannot list services: {listing.stderr.strip()[:200]}")
+    services = [
+        item["metadata"]
+        for item in json.loads(listing.stdout)["items"]
+        if item["spec"].get("type") == "LoadBalancer"
+    ]
+    for meta in services:
+        deleted = kubectl(
+            environment, "delete", "service", "-n", meta["namespace"], meta["name"], "--wait=true"
+        )
+        if deleted.returncode != 0:
+            raise OpsError(
+                f"cannot delete service {meta['namespace']}/{meta['name']}: {deleted.stderr.strip()[:200]}"
+            )
+    return f"{len(services)} LoadBalancer service(s) deleted"
 
 
 def helm_releases(environment: Environment) -> list[dict]:

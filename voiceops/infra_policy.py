@@ -207,28 +207,30 @@ def registry(seed: str, text: str, environment: str, path: tuple[str, ...], expe
     """A registry fact every stack reads (environments/<env>.yaml)."""
 
     def check(tree: Tree) -> str | None:
-        node: Any = tree.registry.get(environment, {})
-        for step in path:
-            if isinstance(node, list):
-                node = next((item for item in node if item.get("name") == step), MISSING)
-            else:
-                node = node.get(step, MISSING) if isinstance(node, dict) else MISSING
+        node = _registry_node(tree, environment, path)
         if node is MISSING or not _matches(node, expected):
             return f"{'.'.join(path)} is {None if node is MISSING else node!r}"
         return None
 
     def remove(tree: Tree) -> None:
-        node: Any = tree.registry.get(environment, {})
-        for step in path[:-1]:
-            node = (
-                next((item for item in node if item.get("name") == step), {})
-                if isinstance(node, list)
-                else node.get(step, {})
-            )
-        if isinstance(node, dict):
-            node.pop(path[-1], None)
+        parent = _registry_node(tree, environment, path[:-1])
+        if isinstance(parent, dict):
+            parent.pop(path[-1], None)
 
     return Requirement(seed, text, f"environments/{environment}.yaml", check, remove)
+
+
+def _registry_node(tree: Tree, environment: str, path: tuple[str, ...]) -> Any:
+    """Walk a registry document; in a list (node pools) a step names the item by its `name`."""
+    node: Any = tree.registry.get(environment, MISSING)
+    for step in path:
+        if isinstance(node, list):
+            node = next(
+                (item for item in node if isinstance(item, dict) and item.get("name") == step), MISSING
+            )
+        else:
+            node = node.get(step, MISSING) if isinstance(node, dict) else MISSING
+    return node
 
 
 def at_least(minimum: int) -> Callable[[Any], bool]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,10 +28,7 @@ class ScanResult:
 
 
 def _tool(name: str) -> str:
-    path = shutil.which(name, path=toolchain.tool_env()["PATH"])
-    if path is None:
-        raise ScanFailed(f"{name} not found: run `python3 scripts/bootstrap.py`")
-    return path
+    return toolchain.require(name, ScanFailed)
 
 
 def _run_json(command: list[str], env: dict[str, str]) -> object:

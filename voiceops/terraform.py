@@ -12,7 +12,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import subprocess
 import time
 from collections import Counter
@@ -149,10 +148,7 @@ def missing_credentials(cloud: Cloud, env: dict[str, str] | None = None) -> str 
 
 
 def terraform_binary() -> str:
-    path = shutil.which("terraform", path=toolchain.tool_env()["PATH"])
-    if path is None:
-        raise TerraformUnavailable("terraform is not installed (see toolchain.toml); nothing was changed")
-    return path
+    return toolchain.require("terraform", TerraformUnavailable)
 
 
 def terraform_env(stack: Stack | None = None) -> dict[str, str]:
@@ -400,30 +396,6 @@ def destroy_stages(stack: Stack) -> list[tuple[str, list[str]]]:
     return stages
 
 
-def delete_load_balancers() -> str:
-    """Delete Services of type LoadBalancer so the cloud removes their balancers before the network goes."""
-    kubectl = shutil.which("kubectl", path=toolchain.tool_env()["PATH"])
-    if kubectl is None:
-        raise TerraformUnavailable("kubectl is not installed; nothing was changed")
-    listing = subprocess.run(
-        [kubectl, "get", "services", "--all-namespaces", "-o", "json", "--request-timeout=10s"],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    if listing.returncode != 0:
-        return "skipped: no cluster reachable with the current kubeconfig (a deleted cluster has none left)"
-    services = [
-        item["metadata"]
-        for item in json.loads(listing.stdout)["items"]
-        if item["spec"].get("type") == "LoadBalancer"
-    ]
-    for meta in services:
-        subprocess.run(
-            [kubectl, "delete", "service", "-n", meta["namespace"], meta["name"], "--wait=true"],
-            check=True, capture_output=True,
-        )  # fmt: skip
-    return f"{len(services)} LoadBalancer service(s) deleted"
-
-
 def destroy(name: str, confirm: str | None, dry_run: bool) -> list[str]:
     """Tear a stack down in stages. Always needs the typed environment name."""
     stack = stack_for(name)
@@ -439,7 +411,9 @@ def destroy(name: str, confirm: str | None, dry_run: bool) -> list[str]:
         for title, targets in stages:
             output.console.print(f"==> destroy: {title}")
             if not targets and title.startswith("load balancers"):
-                done.append(delete_load_balancers())
+                from voiceops import cluster  # cluster imports deploy, which this module also uses
+
+                done.append(cluster.delete_load_balancers(stack.environment))
                 continue
             result = run_terraform(
                 stack, stack.directory, "destroy", "-auto-approve", "-input=false", "-no-color", *targets

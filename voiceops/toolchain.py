@@ -195,6 +195,14 @@ def tool_env(manifest: Manifest | None = None) -> dict[str, str]:
     return env
 
 
+def require(name: str, error: type[OpsError] = OpsError) -> str:
+    """The path of a tool on the project PATH, or `error` saying how to get it."""
+    path = shutil.which(name, path=tool_env()["PATH"])
+    if path is None:
+        raise error(f"{name} not found: run python3 scripts/bootstrap.py")
+    return path
+
+
 class ToolchainError(OpsError):
     pass
 

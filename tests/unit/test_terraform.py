@@ -174,3 +174,32 @@ def test_destroy_targets_the_waves_newest_first():
 
 def test_fmt_check_passes_on_the_repository():
     assert terraform.fmt(check=True) == []
+
+
+def test_fmt_check_names_the_file_that_needs_formatting(tmp_path, monkeypatch):
+    (tmp_path / "main.tf").write_text("locals {\n  a = 1\n  bb    = 2\n}\n")
+    monkeypatch.setattr(terraform, "INFRA", tmp_path)
+    with pytest.raises(OpsError, match=r"1 file\(s\) need formatting: main.tf"):
+        terraform.fmt(check=True)
+    terraform.fmt(check=False)
+    assert terraform.fmt(check=True) == []
+
+
+def test_module_readme_goes_stale_when_an_input_changes(tmp_path):
+    from voiceops import terraform_docs
+
+    (tmp_path / "variables.tf").write_text(
+        'variable "size" {\n  description = "Nodes."\n  type = number\n}\n'
+    )
+    (tmp_path / "outputs.tf").write_text('output "id" {\n  description = "Id."\n  value = 1\n}\n')
+    (tmp_path / "README.md").write_text(f"# module\n\nIntro.\n\n{terraform_docs.MARKER}\n")
+    assert terraform_docs.stale(tmp_path)
+    assert terraform_docs.write(tmp_path) is True
+    assert (
+        not terraform_docs.stale(tmp_path)
+        and "| `size` | `number` | required | Nodes. |" in (tmp_path / "README.md").read_text()
+    )
+    (tmp_path / "variables.tf").write_text(
+        'variable "size" {\n  description = "Node count."\n  type = number\n}\n'
+    )
+    assert terraform_docs.stale(tmp_path)
