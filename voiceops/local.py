@@ -10,6 +10,7 @@ provisions only what is missing, so it also recovers a crashed server.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import pwd
@@ -17,6 +18,7 @@ import secrets
 import shutil
 import signal
 import socket
+import stat
 import string
 import subprocess
 import time
@@ -197,8 +199,33 @@ def _postgres_user() -> str | None:
     return "postgres"
 
 
+def _reachable_by(account: str, directory: Path) -> bool:
+    """Whether a system user can traverse every directory down to `directory`."""
+    entry = pwd.getpwnam(account)
+    for path in [directory, *directory.parents]:
+        if not path.exists():
+            continue
+        info = path.stat()
+        if info.st_uid == entry.pw_uid:
+            allowed = info.st_mode & stat.S_IXUSR
+        elif info.st_gid == entry.pw_gid:
+            allowed = info.st_mode & stat.S_IXGRP
+        else:
+            allowed = info.st_mode & stat.S_IXOTH
+        if not allowed:
+            return False
+    return True
+
+
 def _pg_paths() -> tuple[Path, Path]:
+    """PostgreSQL's data under the project's state directory; as root, when the `postgres`
+    user cannot reach it (a checkout below a private 0700 directory), under that user's home."""
     base = local_dir() / "postgres"
+    user = _postgres_user()
+    if user and not _reachable_by(user, local_dir()):
+        # The postgres account's own home: reachable by it, not writable by other users.
+        digest = hashlib.sha256(str(local_dir()).encode()).hexdigest()[:12]
+        base = Path(pwd.getpwnam(user).pw_dir) / f"voiceops-{digest}" / "postgres"
     return base / "data", base
 
 
@@ -212,7 +239,7 @@ def start_postgres(layout: Layout) -> str:
     bindir = Path(binary("postgres")).parent
     user = _postgres_user()
     if not (data / "PG_VERSION").is_file():
-        base.mkdir(parents=True, exist_ok=True)
+        base.mkdir(parents=True, exist_ok=True, mode=0o700)
         password_file = base / "admin.pw"
         password_file.write_text(layout.credentials["postgres/admin"] + "\n")
         if user:
@@ -232,6 +259,8 @@ def start_postgres(layout: Layout) -> str:
         [str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(base / "log"), "-w", "start"],
         "pg_ctl start", user=user,
     )  # fmt: skip
+    if not base.is_relative_to(local_dir()):
+        return f"started, data in {base} (the postgres user cannot reach {local_dir()})"
     return "started"
 
 
@@ -574,9 +603,15 @@ def down(keep_data: bool = True, report: Callable[[str], None] = print) -> None:
     stop_rabbitmq(layout)
     _terminate(_moto_dir() / "moto.pid")
     report("local servers stopped")
-    if not keep_data and local_dir().exists():
-        shutil.rmtree(local_dir())
-        report(f"removed {local_dir()}")
+    if not keep_data:
+        _, postgres_base = _pg_paths()
+        directories = [local_dir()]
+        if not postgres_base.is_relative_to(local_dir()):
+            directories.append(postgres_base.parent)
+        for directory in directories:
+            if directory.exists():
+                shutil.rmtree(directory)
+                report(f"removed {directory}")
 
 
 @dataclass(frozen=True)
