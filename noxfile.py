@@ -46,6 +46,13 @@ def unit(session: nox.Session) -> None:
     run(session, "python", "-m", "pytest", "tests/unit", *session.posargs)
 
 
+@nox.session(python=False, tags=["python", "e2e"])
+def e2e(session: nox.Session) -> None:
+    """deploy, rollback and status on the cloud paths: stand-ins for the cluster and provider
+    commands only, real helm template/lint, kustomize, checkov and a moto server."""
+    run(session, "python", "-m", "pytest", "tests/e2e", *session.posargs)
+
+
 @nox.session(python=False, tags=["python", "integration"])
 def integration(session: nox.Session) -> None:
     """Local environment against real PostgreSQL, Redis, RabbitMQ and moto servers."""

@@ -1,5 +1,5 @@
-"""The cluster side of deploy, rollback and status: reachability, the deploy Lease,
-Helm installs in waves, Argo CD sync and rollback, and release health.
+"""The cluster side of deploy, rollback and status: reachability, kubectl and helm
+against an environment's context, Helm installs in waves, Argo CD sync and rollback, and release health.
 
 The kube context of an environment is named after its cluster (registry
 cluster.name), as `aws eks update-kubeconfig --alias`, `az aks get-credentials
@@ -10,21 +10,17 @@ function here says so in one line (ClusterUnreachable) and changes nothing.
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 
-from voiceops import catalog, render, toolchain
-from voiceops.deploy import DeployLocked, actor
-from voiceops.environments import Cloud, Environment, NamespaceRole
+from voiceops import catalog, environments, render, toolchain
+from voiceops.environments import Cloud, Environment
 from voiceops.errors import OpsError
 
 ARGO_NAMESPACE = "system"  # charts/argocd-apps values: argocd.namespace
-LEASE_SECONDS = 1800  # longer than the slowest release timeout; a crashed deploy's lease expires
 
 
 class ClusterUnreachable(OpsError):
@@ -55,16 +51,25 @@ def _tool(name: str) -> str:
     return toolchain.require(name, ClusterUnreachable)
 
 
-def _run(command: list[str], timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(command, capture_output=True, text=True, check=False, timeout=timeout)
+def _run(
+    command: list[str], timeout: float = 600, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command, capture_output=True, text=True, check=False, timeout=timeout, input=stdin)
 
 
-def kubectl(environment: Environment, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return _run([_tool("kubectl"), "--context", context(environment), *args], timeout)
+def kubectl(
+    environment: Environment, *args: str, timeout: float = 120, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    return _run([_tool("kubectl"), "--context", context(environment), *args], timeout, stdin)
 
 
 def helm(environment: Environment, *args: str, timeout: float = 3600) -> subprocess.CompletedProcess[str]:
     return _run([_tool("helm"), "--kube-context", context(environment), *args], timeout)
+
+
+def _last_line(result: subprocess.CompletedProcess[str]) -> str:
+    lines = (result.stderr or result.stdout).strip().splitlines()
+    return lines[-1].strip() if lines else f"exit {result.returncode}"
 
 
 def require_reachable(environment: Environment) -> None:
@@ -74,76 +79,6 @@ def require_reachable(environment: Environment) -> None:
         raise ClusterUnreachable(
             f"no cluster reachable through kube context {context(environment)!r} ({first.strip()[:160]})"
         )
-
-
-# --- the deploy Lease ------------------------------------------------------------------------
-
-
-def lease_holder(spec: dict, now: datetime) -> str | None:
-    """Who holds a Lease spec right now, or None when it is free or expired."""
-    holder = spec.get("holderIdentity")
-    renewed = spec.get("renewTime") or spec.get("acquireTime")
-    if not holder or not renewed:
-        return None
-    expires = datetime.fromisoformat(renewed.replace("Z", "+00:00")) + timedelta(
-        seconds=spec.get("leaseDurationSeconds") or LEASE_SECONDS
-    )
-    return holder if expires > now else None
-
-
-class ClusterLease:
-    """A coordination.k8s.io Lease per environment: one deploy at a time across machines."""
-
-    def __init__(self, environment: Environment) -> None:
-        self.environment = environment
-        self.name = f"voiceops-deploy-{environment.name}"
-        self.namespace = environment.namespaces[NamespaceRole.PLATFORM]
-        self.identity = f"{actor()}@{socket.gethostname()}"
-
-    def _spec(self, now: datetime) -> dict:
-        stamp = now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        return {"holderIdentity": self.identity, "leaseDurationSeconds": LEASE_SECONDS,
-                "acquireTime": stamp, "renewTime": stamp}  # fmt: skip
-
-    def __enter__(self) -> ClusterLease:
-        from kubernetes import client, config
-        from kubernetes.client.exceptions import ApiException
-
-        config.load_kube_config(context=context(self.environment))
-        self.api = client.CoordinationV1Api()
-        now = datetime.now(UTC)
-        try:
-            lease = self.api.read_namespaced_lease(self.name, self.namespace)
-        except ApiException as error:
-            if error.status != 404:
-                raise ClusterUnreachable(f"cannot read the deploy lease: {error.reason}") from error
-            body = {"metadata": {"name": self.name}, "spec": self._spec(now)}
-            try:
-                self.api.create_namespaced_lease(self.namespace, body)
-            except ApiException as conflict:
-                raise DeployLocked(
-                    f"another deploy to {self.environment.name} took the lease just now"
-                ) from conflict
-            return self
-        current = self.api.api_client.sanitize_for_serialization(lease.spec) or {}
-        holder = lease_holder(current, now)
-        if holder and holder != self.identity:
-            raise DeployLocked(
-                f"another deploy to {self.environment.name} holds the cluster lease ({holder} since "
-                f"{current.get('acquireTime')}); nothing was changed"
-            )
-        body = {"metadata": {"name": self.name, "resourceVersion": lease.metadata.resource_version},
-                "spec": self._spec(now)}  # fmt: skip
-        try:
-            self.api.replace_namespaced_lease(self.name, self.namespace, body)
-        except ApiException as conflict:  # 409: someone else won the race
-            raise DeployLocked(
-                f"another deploy to {self.environment.name} took the lease just now"
-            ) from conflict
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.api.patch_namespaced_lease(self.name, self.namespace, {"spec": {"holderIdentity": None}})
 
 
 # --- Helm in waves ----------------------------------------------------------------------------
@@ -164,17 +99,23 @@ def current_revision(environment: Environment, release: catalog.Release) -> int 
 
 
 def upgrade_command(environment: Environment, release: catalog.Release) -> list[str]:
-    """`helm upgrade --install`, atomic with the catalog timeout, values layered as `invoke render` does."""
+    """`helm upgrade --install`, rolled back on failure within the catalog timeout, values layered as
+    `invoke render` does. (Helm 4 renamed --atomic to --rollback-on-failure.)"""
     source = release.chart
-    chart = str(render.ROOT / source.path) if source.path else str(source.name)
+    oci = str(source.repository).startswith("oci://")
+    if source.path:
+        chart = str(render.ROOT / source.path)
+    else:  # an OCI registry is part of the chart reference: helm's --repo takes only HTTP repositories
+        chart = f"{source.repository}/{source.name}" if oci else str(source.name)
     command = ["upgrade", "--install", release.name, chart, "--namespace", release.namespace,
-               "--create-namespace", "--atomic", "--wait", "--timeout", release.spec.timeout]  # fmt: skip
+               "--create-namespace", "--rollback-on-failure", "--wait",
+               "--timeout", release.spec.timeout]  # fmt: skip
     if not source.local:
-        command += ["--repo", str(source.repository), "--version", str(source.version)]
+        command += ([] if oci else ["--repo", str(source.repository)]) + ["--version", str(source.version)]
     for values in release.values_files:
         command += ["--values", str(values)]
     if source.local:
-        command += ["--set-file", f"registry={render.registry_file(environment)}"]
+        command += ["--set-file", f"registry={environments.registry_file(environment.name)}"]
     return command
 
 
@@ -185,12 +126,20 @@ def install_waves(
     changes: list[ReleaseChange] = []
 
     def undo() -> None:
+        """Newest change first: uninstall what was new, roll back what existed; try every one."""
+        problems = []
         for change in reversed(changes):
             if change.previous_revision is None:
-                helm(environment, "uninstall", change.release, "-n", change.namespace, "--wait")
+                result = helm(environment, "uninstall", change.release, "-n", change.namespace, "--wait")
             else:
-                helm(environment, "rollback", change.release, str(change.previous_revision),
-                     "-n", change.namespace, "--wait")  # fmt: skip
+                result = helm(environment, "rollback", change.release, str(change.previous_revision),
+                              "-n", change.namespace, "--wait")  # fmt: skip
+            if result.returncode != 0:
+                problems.append(f"{change.release}: {_last_line(result)}")
+            else:
+                report(f"undone: {change.release}")
+        if problems:
+            raise OpsError(f"could not undo {len(problems)} release(s): {'; '.join(problems)}")
 
     def install(
         release: catalog.Release,
@@ -200,8 +149,9 @@ def install_waves(
             render.build_dependencies(render.ROOT / str(release.chart.path))
         return release, previous, helm(environment, *upgrade_command(environment, release))
 
-    for index, wave in enumerate(catalog.waves(releases), start=1):
-        report(f"wave {index}: {', '.join(release.name for release in wave)}")
+    for wave in catalog.waves(releases):
+        number = wave[0].wave
+        report(f"wave {number}: {', '.join(release.name for release in wave)}")
         with ThreadPoolExecutor(max_workers=min(8, len(wave))) as pool:
             results = list(pool.map(install, wave))
         failed = []
@@ -209,11 +159,15 @@ def install_waves(
             if result.returncode == 0:
                 changes.append(ReleaseChange(release.name, release.namespace, previous))
             else:
-                failed.append(f"{release.name}: {result.stderr.strip().splitlines()[-1:]}")
+                failed.append(f"{release.name}: {_last_line(result)}")
         if failed:
-            undo()
+            try:
+                undo()
+            except OpsError as error:
+                raise OpsError(f"wave {number} failed ({'; '.join(failed)}); {error.message}") from error
             raise OpsError(
-                f"wave {index} failed ({'; '.join(failed)}); releases of earlier waves rolled back"
+                f"wave {number} failed ({'; '.join(failed)}); the releases it and earlier waves changed "
+                "were rolled back, newest first"
             )
     return f"{len(changes)} releases installed in {len(catalog.waves(releases))} waves", undo
 
@@ -235,9 +189,9 @@ def applications(environment: Environment) -> list[dict]:
     return json.loads(result.stdout)["items"]
 
 
-def sync_application(environment: Environment, name: str, revision: str) -> None:
+def sync_application(environment: Environment, name: str, revision: str, requester: str) -> None:
     """Ask Argo CD to sync one application to a revision (the `operation` field its CLI sets)."""
-    operation = {"operation": {"initiatedBy": {"username": actor()}, "sync": {"revision": revision}}}
+    operation = {"operation": {"initiatedBy": {"username": requester}, "sync": {"revision": revision}}}
     result = kubectl(environment, "patch", "applications.argoproj.io", name, "-n", ARGO_NAMESPACE,
                      "--type", "merge", "-p", json.dumps(operation))  # fmt: skip
     if result.returncode != 0:
@@ -263,7 +217,9 @@ def wait_healthy(environment: Environment, names: list[str], timeout: float = 90
     return f"{len(names)} application(s) synced and healthy"
 
 
-def rollback_application(environment: Environment, release: str, to_revision: int | None) -> str:
+def rollback_application(
+    environment: Environment, release: str, to_revision: int | None, requester: str
+) -> str:
     """Argo CD rollback: sync to an earlier entry of the application's history (seed 002)."""
     name = application_name(environment, release)
     item = next((app for app in applications(environment) if app["metadata"]["name"] == name), None)
@@ -277,7 +233,7 @@ def rollback_application(environment: Environment, release: str, to_revision: in
     entry = next((h for h in history if h.get("id") == to_revision), None) if to_revision else history[-2]
     if entry is None:
         raise OpsError(f"{name} has no history entry {to_revision}; known: {[h.get('id') for h in history]}")
-    sync_application(environment, name, entry["revision"])
+    sync_application(environment, name, entry["revision"], requester)
     return (
         wait_healthy(environment, [name])
         + f"; {name} at {entry['revision'][:12]} (history {entry.get('id')})"

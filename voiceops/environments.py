@@ -257,20 +257,28 @@ def parse_file(path: Path) -> Environment:
     return environment
 
 
-def names(directory: Path = ENVIRONMENTS_DIR) -> list[str]:
-    return sorted(path.stem for path in directory.glob("*.yaml"))
+def registry_file(name: str, directory: Path | None = None) -> Path:
+    return (directory or ENVIRONMENTS_DIR) / f"{name}.yaml"
+
+
+def names(directory: Path | None = None) -> list[str]:
+    return sorted(path.stem for path in (directory or ENVIRONMENTS_DIR).glob("*.yaml"))
+
+
+def load(name: str, directory: Path | None = None) -> Environment:
+    return _load(name, directory or ENVIRONMENTS_DIR)
 
 
 @cache
-def load(name: str, directory: Path = ENVIRONMENTS_DIR) -> Environment:
-    path = directory / f"{name}.yaml"
+def _load(name: str, directory: Path) -> Environment:
+    path = registry_file(name, directory)
     if not path.is_file():
         valid = ", ".join(names(directory))
         raise UnknownEnvironment(f"unknown environment {name!r}; valid environments: {valid}")
     return parse_file(path)
 
 
-def load_all(directory: Path = ENVIRONMENTS_DIR) -> list[Environment]:
+def load_all(directory: Path | None = None) -> list[Environment]:
     environments = [load(name, directory) for name in names(directory)]
     check_registry(environments)
     return environments

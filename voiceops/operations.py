@@ -5,14 +5,12 @@ GitOps environments as seed 002 describes), with a health check and an audit rec
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
-from voiceops import catalog, environments, local
-from voiceops.deploy import EnvironmentLock, actor, check_approval, git_commit, write_audit
+from voiceops import catalog, cluster, environments, local
 from voiceops.environments import Cloud, Delivery, Environment
 from voiceops.errors import OpsError
+from voiceops.runs import AuditRecord, Run, Step
 from voiceops.toolchain import state_dir
 
 
@@ -62,8 +60,6 @@ def status(name: str) -> Status:
             for server in local.status()
         ]
         return result
-    from voiceops import cluster
-
     try:
         cluster.require_reachable(environment)
     except cluster.ClusterUnreachable as error:
@@ -101,10 +97,9 @@ def status(name: str) -> Status:
     return result
 
 
-def rollback(name: str, release: str | None, to_revision: int | None, confirm: str | None) -> dict:
+def rollback(name: str, release: str | None, to_revision: int | None, confirm: str | None) -> AuditRecord:
     """Step one release back (or every release of a Helm environment, newest wave first)."""
     environment = environments.load(name)
-    approval = check_approval(environment, confirm)
     if to_revision is not None and release is None:
         raise OpsError("--to-revision needs --release: revisions belong to one release")
     if to_revision is not None and to_revision < 1:
@@ -118,37 +113,27 @@ def rollback(name: str, release: str | None, to_revision: int | None, confirm: s
             f"{name} is delivered by Argo CD: name the application with --release, or revert the commit "
             "in git to roll everything back (seed 002)"
         )
-    from voiceops import cluster
+    arguments = {"release": release, "to_revision": to_revision}
+    with Run("rollback", environment, arguments, confirm) as run:
+        steps = [Step("cluster reachable", lambda: _reachable(environment))]
+        steps += [_rollback_step(environment, target, to_revision, run.record.actor) for target in targets]
+        run.execute(steps)
+    return run.record
 
+
+def _reachable(environment: Environment) -> str:
     cluster.require_reachable(environment)
-    record = {
-        "action": "rollback",
-        "environment": name,
-        "actor": actor(),
-        "commit": git_commit(),
-        "arguments": {"release": release, "to_revision": to_revision},
-        "approval": approval,
-        "started": datetime.now(UTC).isoformat(timespec="seconds"),
-        "steps": [],
-    }
-    started = time.monotonic()
-    with EnvironmentLock(name):
-        try:
-            for target in targets:
-                record["steps"].append(_rollback_one(environment, target, to_revision))
-            record["result"] = "succeeded"
-        except OpsError as error:
-            record["result"], record["error"] = "failed", error.message
-            raise
-        finally:
-            record["seconds"] = round(time.monotonic() - started, 3)
-            record["audit_file"] = str(write_audit(record))
-    return record
+    return f"context {cluster.context(environment)} answers"
 
 
-def _rollback_one(environment: Environment, release: catalog.Release, to_revision: int | None) -> str:
-    from voiceops import cluster
-
+def _rollback_step(
+    environment: Environment, release: catalog.Release, to_revision: int | None, requester: str
+) -> Step:
     if environment.delivery is Delivery.GITOPS:
-        return cluster.rollback_application(environment, release.name, to_revision)
-    return cluster.rollback_release(environment, release, to_revision)
+        return Step(
+            f"rollback {release.name}",
+            lambda: cluster.rollback_application(environment, release.name, to_revision, requester),
+        )
+    return Step(
+        f"rollback {release.name}", lambda: cluster.rollback_release(environment, release, to_revision)
+    )

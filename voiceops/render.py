@@ -101,10 +101,6 @@ def kube_version(environment: Environment) -> str:
     return f"{environment.cluster.kubernetes_version}.0"
 
 
-def registry_file(environment: Environment) -> Path:
-    return ROOT / "environments" / f"{environment.name}.yaml"
-
-
 def template_command(environment: Environment, release: catalog.Release, chart: str) -> list[str]:
     command = [
         "helm", "template", release.name, chart,
@@ -114,7 +110,7 @@ def template_command(environment: Environment, release: catalog.Release, chart: 
     for values in release.values_files:
         command += ["--values", str(values)]
     if release.chart.local:
-        command += ["--set-file", f"registry={registry_file(environment)}"]
+        command += ["--set-file", f"registry={environments.registry_file(environment.name)}"]
     return command
 
 
@@ -155,7 +151,7 @@ def render_gitops(environment: Environment, directory: Path) -> list[RenderedFil
     overlay_path.write_text(overlay_text)
     apps_command = ["helm", "template", "argocd-apps", str(ARGOCD_APPS_CHART)]
     apps_command += ["--kube-version", kube_version(environment), "--values", str(catalog.CATALOG_PATH)]
-    apps_command += ["--set-file", f"registry={registry_file(environment)}"]
+    apps_command += ["--set-file", f"registry={environments.registry_file(environment.name)}"]
     apps_text = _run(apps_command, f"{environment.name} argocd applications")
     apps_path = directory / "000-argocd-applications.yaml"
     apps_path.write_text(apps_text)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+from voiceops import cluster
 from voiceops.environments import Cloud, Environment
 from voiceops.errors import OpsError
 from voiceops.toolchain import ROOT, tool_env
@@ -20,8 +21,6 @@ def run_smoke(environment: Environment) -> str:
     if environment.cloud is Cloud.LOCAL:
         suite, hosts = "test_local.py", "local://"
     else:
-        from voiceops import cluster
-
         try:
             cluster.require_reachable(environment)
         except cluster.ClusterUnreachable as error:

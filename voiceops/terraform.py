@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from voiceops import environments, output, scan, toolchain
-from voiceops.deploy import EnvironmentLock, actor, check_approval, git_commit, write_audit
+from voiceops import cluster, environments, output, scan, toolchain
 from voiceops.environments import Cloud, Environment
 from voiceops.errors import OpsError
+from voiceops.runs import AuditRecord, Run, Step, actor, git_commit
 from voiceops.toolchain import ROOT
 
 INFRA = ROOT / "infra" / "terraform"
@@ -78,6 +78,11 @@ class Stack:
     @property
     def plan_meta(self) -> Path:
         return self.work_dir / "plan.meta.json"
+
+
+def shown(path: Path) -> str:
+    """A path as users see it: relative to the checkout when inside it."""
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
 def stack_for(name: str) -> Stack:
@@ -181,12 +186,52 @@ def _last_error(result: subprocess.CompletedProcess[str]) -> str:
     return (errors[0] if errors else next((line for line in reversed(lines) if line), "no output")).strip()
 
 
-def preflight(stack: Stack) -> None:
-    """Binary, credentials, then `terraform init` (providers and backend); nothing changes yet."""
+def check_aws_state_backend(stack: Stack) -> str:
+    """Who the AWS credentials are, and a versioned state bucket: one clear line before
+    `terraform init` would fail on either with a page of provider output."""
+    import boto3  # slow to import, and only AWS stacks need it
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    name, config = stack.environment.name, backend_config(stack.environment)
+    session = boto3.session.Session(region_name=config["region"])
+    try:
+        identity = session.client("sts").get_caller_identity()["Arn"]
+    except (BotoCoreError, ClientError) as error:
+        raise TerraformUnavailable(
+            f"{name}: AWS credentials not usable ({error}); nothing was changed"
+        ) from None
+    s3, bucket = session.client("s3"), config["bucket"]
+    try:
+        versioning = s3.get_bucket_versioning(Bucket=bucket).get("Status")
+    except ClientError as error:
+        if error.response["Error"]["Code"] in ("NoSuchBucket", "404"):
+            raise OpsError(
+                f"{name}: state bucket {bucket} does not exist in {config['region']}; "
+                "create it before the first plan (infra/terraform/README.md); nothing was changed"
+            ) from None
+        raise TerraformUnavailable(
+            f"{name}: state bucket {bucket} not readable as {identity}: {error}"
+        ) from None
+    except BotoCoreError as error:
+        raise TerraformUnavailable(f"{name}: AWS not reachable ({error}); nothing was changed") from None
+    if versioning != "Enabled":
+        raise OpsError(
+            f"{name}: state bucket {bucket} is not versioned, so a damaged state could not be "
+            "recovered; enable versioning first; nothing was changed"
+        )
+    return identity
+
+
+def preflight(stack: Stack) -> str:
+    """Binary, credentials, the state bucket (AWS), then `terraform init` (providers and
+    backend); nothing changes yet. Returns who the cloud sees."""
     terraform_binary()
     problem = missing_credentials(stack.environment.cloud)
     if problem:
         raise TerraformUnavailable(f"{stack.environment.name}: {problem}; nothing was changed")
+    caller = "credentials present"
+    if stack.environment.cloud is Cloud.AWS:
+        caller = check_aws_state_backend(stack)
     # Providers first (no backend): offline this fails fast and says why.
     providers = run_terraform(stack, stack.directory, "init", "-backend=false", "-input=false", "-no-color")
     if providers.returncode != 0:
@@ -203,6 +248,7 @@ def preflight(stack: Stack) -> None:
     )  # fmt: skip
     if backend.returncode != 0:
         raise OpsError(f"{stack.environment.name}: state backend unreachable: {_last_error(backend)}")
+    return caller
 
 
 # --- offline checks -------------------------------------------------------------------------
@@ -284,7 +330,7 @@ def check_plan(plan_json: Path) -> scan.ScanResult:
 def plan(name: str) -> dict:
     """Plan the environment's stack into a saved plan plus its JSON, then check the JSON."""
     stack = stack_for(name)
-    preflight(stack)
+    caller = preflight(stack)
     output.console.print(f"==> terraform plan {stack.directory.relative_to(ROOT)}")
     result = run_terraform(
         stack,
@@ -307,6 +353,7 @@ def plan(name: str) -> dict:
         "commit": git_commit(),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "actor": actor(),
+        "cloud_identity": caller,
         "sha256": hashlib.sha256(stack.plan_file.read_bytes()).hexdigest(),
         "changes": summarize_plan(json.loads(shown.stdout)),
         "policy": {"resources": check.resources, "passed": check.passed},
@@ -347,35 +394,30 @@ def saved_plan(stack: Stack, now: datetime | None = None) -> dict:
     return meta
 
 
-def apply(name: str, confirm: str | None) -> dict:
-    """Apply the saved plan (never a fresh one) under the environment's lock; audit the run."""
-    stack = stack_for(name)
-    approval = check_approval(stack.environment, confirm)
+def apply_saved(stack: Stack) -> dict:
+    """Apply the saved plan (never a fresh one). The caller holds the environment's run."""
     meta = saved_plan(stack)
     preflight(stack)  # credentials, providers and backend, as the plan had them
-    record = {
-        "action": "terraform-apply",
-        "environment": name,
-        "actor": actor(),
-        "commit": meta["commit"],
-        "arguments": {"plan": str(stack.plan_file.relative_to(ROOT)), "changes": meta["changes"]},
-        "approval": approval,
-        "started": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
-    started = time.monotonic()
-    with EnvironmentLock(name):
-        result = run_terraform(
-            stack, stack.directory, "apply", "-input=false", "-no-color", str(stack.plan_file)
-        )
-        record["result"] = "succeeded" if result.returncode == 0 else "failed"
-        record["seconds"] = round(time.monotonic() - started, 3)
-        if result.returncode != 0:
-            record["error"] = _last_error(result)
-        record["audit_file"] = str(write_audit(record))
+    output.console.print(f"==> terraform apply {shown(stack.plan_file)}")
+    result = run_terraform(stack, stack.directory, "apply", "-input=false", "-no-color", str(stack.plan_file))
     stack.plan_file.unlink(missing_ok=True)  # a saved plan applies once
     if result.returncode != 0:
-        raise OpsError(f"{name}: terraform apply failed: {record['error']} (audit: {record['audit_file']})")
-    return record
+        raise OpsError(f"{stack.environment.name}: terraform apply failed: {_last_error(result)}")
+    return meta
+
+
+def apply(name: str, confirm: str | None) -> AuditRecord:
+    """`tf.apply`: the saved plan, applied inside an approved, locked, audited run."""
+    stack = stack_for(name)
+    arguments = {"plan": shown(stack.plan_file)}
+    with Run("terraform-apply", stack.environment, arguments, confirm) as run:
+
+        def apply_step() -> str:
+            changes = apply_saved(stack)["changes"]
+            return "applied: " + ", ".join(f"{count} to {kind}" for kind, count in changes.items())
+
+        run.execute([Step("apply saved plan", apply_step)])
+    return run.record
 
 
 def destroy_stages(stack: Stack) -> list[tuple[str, list[str]]]:
@@ -397,30 +439,32 @@ def destroy_stages(stack: Stack) -> list[tuple[str, list[str]]]:
 
 
 def destroy(name: str, confirm: str | None, dry_run: bool) -> list[str]:
-    """Tear a stack down in stages. Always needs the typed environment name."""
+    """Tear a stack down in stages inside an approved, locked, audited run. Always needs the
+    typed environment name."""
     stack = stack_for(name)
     if confirm != name:
         raise OpsError(f"destroying {name} needs --confirm {name}; nothing was changed")
-    check_approval(stack.environment, confirm)
     stages = destroy_stages(stack)
     if dry_run:
         return [f"would destroy: {title}" for title, _ in stages]
-    preflight(stack)
-    done = []
-    with EnvironmentLock(name):
-        for title, targets in stages:
-            output.console.print(f"==> destroy: {title}")
-            if not targets and title.startswith("load balancers"):
-                from voiceops import cluster  # cluster imports deploy, which this module also uses
 
-                done.append(cluster.delete_load_balancers(stack.environment))
-                continue
-            result = run_terraform(
-                stack, stack.directory, "destroy", "-auto-approve", "-input=false", "-no-color", *targets
-            )
-            if result.returncode != 0:
-                raise OpsError(f"{name}: destroy stage '{title}' failed: {_last_error(result)}")
-            done.append(f"{title}: destroyed")
-        write_audit({"action": "terraform-destroy", "environment": name, "actor": actor(),
-                     "commit": git_commit(), "stages": done, "result": "succeeded"})  # fmt: skip
-    return done
+    def destroy_stage(title: str, targets: list[str]) -> str:
+        if not targets and title.startswith("load balancers"):
+            return cluster.delete_load_balancers(stack.environment)
+        result = run_terraform(
+            stack, stack.directory, "destroy", "-auto-approve", "-input=false", "-no-color", *targets
+        )
+        if result.returncode != 0:
+            raise OpsError(f"{name}: destroy stage '{title}' failed: {_last_error(result)}")
+        return f"{title}: destroyed"
+
+    def stage_step(title: str, targets: list[str]) -> Step:
+        return Step(f"destroy: {title}", lambda: destroy_stage(title, targets))
+
+    steps = [Step("terraform init (providers and backend)", lambda: f"initialised as {preflight(stack)}")]
+    steps += [stage_step(title, targets) for title, targets in stages]
+    with Run(
+        "terraform-destroy", stack.environment, {"stages": [title for title, _ in stages]}, confirm
+    ) as run:
+        run.execute(steps)
+    return [step.detail for step in run.record.steps[1:]]

@@ -7,6 +7,8 @@ the same manifest (toolchain.toml) the same way.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 import shutil
@@ -20,6 +22,7 @@ from voiceops.errors import OpsError
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = ROOT / "toolchain.toml"
 TOOLS_BIN = ROOT / ".tools" / "bin"
+TOOLCHAIN_CACHE = ROOT / "build" / "toolchain-check.json"
 
 
 def state_dir() -> Path:
@@ -185,6 +188,40 @@ def check_all(manifest: Manifest | None = None) -> list[ToolStatus]:
     # Version probes are independent processes; checkov alone takes seconds to start.
     with ThreadPoolExecutor(max_workers=8) as pool:
         return list(pool.map(lambda tool: check_tool(tool, manifest), manifest.tools))
+
+
+def check_all_cached(manifest: Manifest | None = None) -> tuple[list[ToolStatus], bool]:
+    """check_all, skipped when nothing it depends on changed since a check that passed:
+    the same toolchain.toml and the same tool files (path, size, modification time).
+    Returns the statuses and whether they came from the cache (build/, per checkout)."""
+    manifest = manifest or load_manifest()
+    key = _toolchain_fingerprint(manifest)
+    try:
+        cached = json.loads(TOOLCHAIN_CACHE.read_text())
+    except (OSError, ValueError):
+        cached = {}
+    if key in cached:
+        by_name = {tool.name: tool for tool in manifest.tools}
+        return [ToolStatus(by_name[item["name"]], item["path"], item["found"], item["status"])
+                for item in cached[key]], True  # fmt: skip
+    statuses = check_all(manifest)
+    if all(status.ok or status.tool.optional for status in statuses):
+        rows = [{"name": s.tool.name, "path": s.path, "found": s.found, "status": s.status} for s in statuses]
+        kept = dict(list(cached.items())[-3:])  # a few tool sets (a venv rebuilt, a second PATH)
+        TOOLCHAIN_CACHE.parent.mkdir(parents=True, exist_ok=True)
+        TOOLCHAIN_CACHE.write_text(json.dumps({**kept, key: rows}))
+    return statuses, False
+
+
+def _toolchain_fingerprint(manifest: Manifest) -> str:
+    digest = hashlib.sha256(MANIFEST.read_bytes())
+    for tool in manifest.tools:
+        path = locate(tool, manifest)
+        digest.update(f"{tool.name}={path}".encode())
+        if path:
+            stat = Path(path).resolve().stat()
+            digest.update(f":{stat.st_size}:{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()
 
 
 def tool_env(manifest: Manifest | None = None) -> dict[str, str]:

@@ -4,19 +4,18 @@ import json
 
 import pytest
 
-from voiceops import deploy, environments
-from voiceops.deploy import (
+from voiceops import deploy, environments, runs
+from voiceops.deploy import DeployRequest
+from voiceops.errors import OpsError
+from voiceops.runs import (
     ApprovalRequired,
-    DeployLocked,
-    DeployRequest,
     EnvironmentLock,
+    EnvironmentLocked,
+    Run,
     Step,
     StepFailed,
-    StepRecord,
     check_approval,
-    run_steps,
 )
-from voiceops.errors import OpsError
 
 
 def test_non_production_needs_no_approval():
@@ -24,7 +23,7 @@ def test_non_production_needs_no_approval():
 
 
 def test_production_refuses_without_approval(monkeypatch):
-    monkeypatch.delenv(deploy.APPROVAL_VARIABLE, raising=False)
+    monkeypatch.delenv(runs.APPROVAL_VARIABLE, raising=False)
     with pytest.raises(ApprovalRequired, match="production needs 2 approvals"):
         check_approval(environments.load("production"), None)
 
@@ -37,9 +36,9 @@ def test_production_accepts_the_typed_name_only():
 
 def test_production_accepts_the_approved_ci_job(monkeypatch):
     monkeypatch.setenv("CI", "true")
-    monkeypatch.setenv(deploy.APPROVAL_VARIABLE, "live")
+    monkeypatch.setenv(runs.APPROVAL_VARIABLE, "live")
     assert "GitHub environment live" in check_approval(environments.load("live"), None)
-    monkeypatch.setenv(deploy.APPROVAL_VARIABLE, "production")
+    monkeypatch.setenv(runs.APPROVAL_VARIABLE, "production")
     with pytest.raises(ApprovalRequired):
         check_approval(environments.load("live"), None)
 
@@ -47,7 +46,7 @@ def test_production_accepts_the_approved_ci_job(monkeypatch):
 def test_second_lock_names_the_holder():
     with (
         EnvironmentLock("staging"),
-        pytest.raises(DeployLocked, match=r"another deploy to staging is running \(pid \d+"),
+        pytest.raises(EnvironmentLocked, match=r"another run on staging is in progress \(pid \d+"),
         EnvironmentLock("staging"),
     ):
         pass
@@ -64,12 +63,13 @@ def test_failure_undoes_completed_changes_newest_first():
     def broken():
         raise OpsError("boom")
 
-    records: list[StepRecord] = []
     steps = [Step("first", change("first")), Step("second", change("second")), Step("third", broken)]
-    with pytest.raises(StepFailed, match="third failed: boom"):
-        run_steps(steps, records)
+    run = Run("deploy", environments.load("local"), {})
+    with pytest.raises(StepFailed, match="third failed: boom"), run:
+        run.execute(steps)
     assert undone == ["second", "first"]
-    assert [r.status for r in records] == ["undone", "undone", "failed"]
+    assert [r.status for r in run.record.steps] == ["undone", "undone", "failed"]
+    assert run.record.result == "failed"
 
 
 def test_deploy_writes_an_audit_record(isolated_state):
@@ -78,7 +78,7 @@ def test_deploy_writes_an_audit_record(isolated_state):
 
     record = deploy.deploy(DeployRequest(environment="local"), plan)
     stored = json.loads((isolated_state / "audit").glob("*-local-deploy.json").__next__().read_text())
-    assert stored["result"] == "succeeded" == record["result"]
+    assert stored["result"] == "succeeded" == record.result
     assert stored["steps"] == [
         {"name": "noop", "status": "ok", "seconds": stored["steps"][0]["seconds"], "detail": "nothing to do",
          "essential": False}
@@ -99,11 +99,15 @@ def test_failed_deploy_is_audited_and_releases_the_lock(isolated_state):
         pass
 
 
-def test_production_deploy_without_approval_changes_nothing(isolated_state, monkeypatch):
-    monkeypatch.delenv(deploy.APPROVAL_VARIABLE, raising=False)
+def test_production_deploy_without_approval_runs_nothing_and_is_recorded(isolated_state, monkeypatch):
+    monkeypatch.delenv(runs.APPROVAL_VARIABLE, raising=False)
+    planned = []
     with pytest.raises(ApprovalRequired):
-        deploy.deploy(DeployRequest(environment="azure-production"), lambda context: [])
-    assert not (isolated_state / "audit").exists()
+        deploy.deploy(DeployRequest(environment="azure-production"), lambda context: planned.append(1) or [])
+    assert planned == []
+    stored = json.loads(next((isolated_state / "audit").glob("*-azure-production-deploy.json")).read_text())
+    assert stored["result"] == "refused" and "needs 2 approvals" in stored["error"]
+    assert not (isolated_state / "locks" / "azure-production.holder.json").exists()
 
 
 def test_interrupted_deploy_releases_the_lock_and_says_so(isolated_state):
@@ -124,7 +128,7 @@ def test_cloud_deploy_without_credentials_or_cluster_is_incomplete_not_succeeded
     monkeypatch.setenv("HOME", str(isolated_state))
     monkeypatch.setenv("KUBECONFIG", str(isolated_state / "no-kubeconfig"))
     with pytest.raises(
-        deploy.DeployIncomplete, match=r"incomplete: not done here: infrastructure \(terraform\), releases"
+        runs.RunIncomplete, match=r"incomplete: not done here: infrastructure \(terraform\), releases"
     ):
         deploy.deploy(DeployRequest(environment="sandbox"), deploy.plan_for)
     stored = json.loads(next((isolated_state / "audit").glob("*-sandbox-deploy.json")).read_text())
@@ -138,7 +142,7 @@ def test_cloud_deploy_without_credentials_or_cluster_is_incomplete_not_succeeded
 
 def test_a_namespace_environment_leaves_infrastructure_to_the_cluster_owner(isolated_state, monkeypatch):
     monkeypatch.setenv("KUBECONFIG", str(isolated_state / "no-kubeconfig"))
-    with pytest.raises(deploy.DeployIncomplete, match=r"not done here: releases \(see"):
+    with pytest.raises(runs.RunIncomplete, match=r"not done here: releases \(see"):
         deploy.deploy(DeployRequest(environment="development"), deploy.plan_for)
     stored = json.loads(next((isolated_state / "audit").glob("*-development-deploy.json")).read_text())
     infra = next(step for step in stored["steps"] if step["name"] == "infrastructure (terraform)")

@@ -199,7 +199,6 @@ def test_shared_cluster_must_be_owned_by_a_known_environment(tmp_path):
     tenant["cluster"] = {"name": "kind-demo", "kubernetes_version": "1.35", "shared_with": ["nobody"]}
     dump(tmp_path, owner)
     dump(tmp_path, tenant)
-    environments.load.cache_clear()
     with pytest.raises(InvalidEnvironment, match="names unknown environment 'nobody'"):
         environments.load_all(tmp_path)
 

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from voiceops import cluster, operations
-from voiceops.deploy import ApprovalRequired
+from voiceops import cluster, operations, runs
 from voiceops.errors import OpsError
+from voiceops.runs import ApprovalRequired
 
 
 @pytest.fixture
@@ -58,11 +58,13 @@ def test_rollback_checks_its_arguments_before_touching_anything(no_cluster):
         operations.rollback("local", None, None, None)
 
 
-def test_rollback_without_a_cluster_says_so_and_writes_no_record(no_cluster):
-    with pytest.raises(cluster.ClusterUnreachable, match="kube context 'eks-voiceops-sandbox'") as error:
+def test_rollback_without_a_cluster_says_so_and_is_audited_as_failed(no_cluster):
+    with pytest.raises(runs.StepFailed, match="kube context 'eks-voiceops-sandbox'") as error:
         operations.rollback("sandbox", "base", None, None)
     assert error.value.exit_code == 5
-    assert not (no_cluster / "audit").exists()
+    stored = json.loads(next((no_cluster / "audit").glob("*-sandbox-rollback.json")).read_text())
+    assert stored["result"] == "failed" and "no cluster reachable" in stored["error"]
+    assert [step["status"] for step in stored["steps"]] == ["failed"]
 
 
 def test_a_lease_is_held_until_it_expires():
@@ -72,10 +74,10 @@ def test_a_lease_is_held_until_it_expires():
         "renewTime": "2026-11-22T11:50:00.000000Z",
         "leaseDurationSeconds": 1800,
     }
-    assert cluster.lease_holder(fresh, now) == "ci@runner-1"
-    assert cluster.lease_holder(fresh, now + timedelta(minutes=21)) is None
-    assert cluster.lease_holder({"holderIdentity": None}, now) is None
-    assert cluster.lease_holder({}, now) is None
+    assert runs.lease_holder(fresh, now) == "ci@runner-1"
+    assert runs.lease_holder(fresh, now + timedelta(minutes=21)) is None
+    assert runs.lease_holder({"holderIdentity": None}, now) is None
+    assert runs.lease_holder({}, now) is None
 
 
 def test_helm_upgrade_is_atomic_with_the_catalog_timeout_and_the_render_values():
@@ -85,7 +87,7 @@ def test_helm_upgrade_is_atomic_with_the_catalog_timeout_and_the_render_values()
     releases = {release.name: release for release in catalog.releases_for(environment)}
     command = cluster.upgrade_command(environment, releases["kube-prometheus-stack"])
     assert command[:3] == ["upgrade", "--install", "kube-prometheus-stack"]
-    assert {"--atomic", "--wait", "--create-namespace"} <= set(command)
+    assert {"--rollback-on-failure", "--wait", "--create-namespace"} <= set(command)
     assert command[command.index("--timeout") + 1] == "15m"
     assert command[command.index("--version") + 1] == releases["kube-prometheus-stack"].chart.version
     local = cluster.upgrade_command(environment, releases["base"])

@@ -48,7 +48,7 @@ def test_env_list_json_has_every_environment():
 def test_second_concurrent_deploy_is_refused_naming_the_holder(isolated_state):
     import os
 
-    from voiceops.deploy import EnvironmentLock
+    from voiceops.runs import EnvironmentLock
 
     with EnvironmentLock("local"):
         result = subprocess.run(

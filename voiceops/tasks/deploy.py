@@ -29,6 +29,5 @@ def deploy(c, env, dry_run=False, only=None, skip_infra=False, confirm=None):
     )
     record = deployment.deploy(request, deployment.plan_for)
     output.console.print(
-        f"deploy {record['environment']}: {record['result']} in {record['seconds']:.1f}s "
-        f"(audit: {record['audit_file']})"
+        f"deploy {record.environment}: {record.result} in {record.seconds:.1f}s (audit: {record.audit_file})"
     )

@@ -53,8 +53,6 @@ def rollback(c, env, release=None, to_revision=None, confirm=None):
         except ValueError:
             raise operations.OpsError(f"--to-revision must be a number, not {to_revision!r}") from None
     record = operations.rollback(env, release, revision, confirm)
-    for line in record["steps"]:
-        output.console.print(f"    {line}")
     output.console.print(
-        f"rollback {env}: {record['result']} in {record['seconds']:.1f}s (audit: {record['audit_file']})"
+        f"rollback {env}: {record.result} in {record.seconds:.1f}s (audit: {record.audit_file})"
     )

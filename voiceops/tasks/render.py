@@ -2,7 +2,8 @@
 
 from invoke import task
 
-from voiceops import environments, output, render
+from voiceops import chart_schemas, environments, output, render
+from voiceops import scan as scanners
 from voiceops.errors import OpsError
 from voiceops.tasks import reports_errors
 
@@ -63,8 +64,6 @@ def render_(c, env=None, all=False, only=None, json=False):
 @reports_errors
 def schemas(c):
     """Regenerate the charts' values.schema.json from voiceops/chart_schemas.py."""
-    from voiceops import chart_schemas
-
     written = chart_schemas.write_all()
     output.console.print(f"{len(written)} schema(s) rewritten" if written else "schemas up to date")
 
@@ -92,8 +91,6 @@ def lint(c, env=None):
 @reports_errors
 def scan(c, path="build/rendered", framework="kubernetes"):
     """checkov and trivy over rendered manifests (or Terraform); any finding or zero resources fails."""
-    from voiceops import scan as scanners
-
     directory = render.ROOT / path
     results = [scanners.checkov(directory, framework), scanners.trivy(directory)]
     failed = False

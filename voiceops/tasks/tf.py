@@ -86,7 +86,7 @@ def apply(c, env, confirm=None):
     """Apply the saved plan of an environment (made by tf.plan at this commit); never plans anew."""
     record = terraform.apply(env, confirm)
     output.console.print(
-        f"apply {env}: {record['result']} in {record['seconds']:.1f}s (audit: {record['audit_file']})"
+        f"apply {env}: {record.result} in {record.seconds:.1f}s (audit: {record.audit_file})"
     )
 
 
