@@ -14,10 +14,9 @@ from functools import cache
 from pathlib import Path
 from typing import Annotated
 
-import yaml
 from pydantic import Field, ValidationError, model_validator
 
-from voiceops.environments import Cloud, Environment, NamespaceRole, RepoPath, Strict
+from voiceops.environments import Cloud, Environment, NamespaceRole, RepoPath, Strict, load_yaml
 from voiceops.errors import OpsError
 from voiceops.toolchain import ROOT
 
@@ -100,11 +99,9 @@ class Release:
 @cache
 def load(path: Path = CATALOG_PATH) -> Catalog:
     relative = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+    data = load_yaml(path, InvalidCatalog)
     try:
-        data = yaml.safe_load(path.read_text())
         return Catalog.model_validate_json(json.dumps(data))
-    except yaml.YAMLError as error:
-        raise InvalidCatalog(f"{relative}: not valid YAML") from error
     except ValidationError as error:
         problems = "; ".join(
             ".".join(str(part) for part in item["loc"]) + ": " + item["msg"] for item in error.errors()

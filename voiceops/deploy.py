@@ -3,10 +3,11 @@ inside one approved, locked and audited run (voiceops.runs)."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
-from voiceops import catalog, cluster, environments, local, output, render, smoke, terraform, toolchain
+from voiceops import catalog, cluster, environments, local, output, render, runs, smoke, terraform, toolchain
 from voiceops.environments import Cloud, Delivery, Environment
 from voiceops.errors import OpsError
 from voiceops.runs import AuditRecord, Run, Step
@@ -19,6 +20,7 @@ class DeployRequest:
     only: tuple[str, ...] = ()
     skip_infra: bool = False
     confirm: str | None = None
+    auto_approve: bool = False
 
 
 @dataclass
@@ -29,8 +31,11 @@ class DeployContext:
 
 
 def deploy(request: DeployRequest, plan: Callable[[DeployContext], list[Step]]) -> AuditRecord:
-    """Validate, then run the environment's steps inside one approved, locked, audited run."""
+    """Validate everything first (every registry file, the environment, the releases named by
+    --only), then run the environment's steps inside one approved, locked, audited run."""
+    environments.load_all()
     environment = environments.load(request.environment)
+    catalog.select(catalog.releases_for(environment), request.only)
     run = Run("deploy", environment, asdict(request), request.confirm, request.dry_run)
     with run:
         run.execute(plan(DeployContext(request, environment, run)))
@@ -58,9 +63,7 @@ def local_servers(context: DeployContext) -> str:
     if context.request.dry_run:
         states = ", ".join(f"{s.name} {s.state}" for s in local.status())
         return f"skipped (dry run): would start or recover what is not running ({states})"
-    lines: list[str] = []
-    local.up(report=lines.append)
-    return "; ".join(lines)
+    return local.summary(local.up(report=lambda line: output.console.print(f"    {line}")))
 
 
 def render_and_gate(context: DeployContext) -> str:
@@ -113,11 +116,31 @@ def infrastructure(context: DeployContext) -> str:
     except terraform.TerraformUnavailable as error:
         return f"skipped: {error.message}"
     changes = ", ".join(f"{count} to {kind}" for kind, count in meta["changes"].items())
+    output.console.print(f"    plan: {changes}")
     if context.request.dry_run:
         return f"skipped (dry run): plan saved, {changes}"
+    approve_plan(context, changes)
     # Terraform applies forward only: a failure later in the deploy does not undo it.
     terraform.apply_saved(terraform.stack_for(environment.name))
     return f"applied: {changes}"
+
+
+def approve_plan(context: DeployContext, changes: str) -> None:
+    """A plan is applied without a question only in the approved CI job or with --auto-approve;
+    at a terminal the user types yes; anywhere else the deploy stops before applying."""
+    environment = context.environment
+    if context.request.auto_approve or runs.approved_ci_job(environment):
+        return
+    if not sys.stdin.isatty():
+        raise runs.ApprovalRequired(
+            f"the plan for {environment.name} ({changes}) was not applied: no terminal to confirm it; "
+            "re-run with --auto-approve, or review it with --dry-run"
+        )
+    answer = input(f"    apply this plan to {environment.name}? type yes to apply: ")
+    if answer.strip() != "yes":
+        raise runs.ApprovalRequired(
+            f"the plan for {environment.name} was not applied (answer: {answer.strip()!r})"
+        )
 
 
 def cluster_releases(context: DeployContext) -> str | tuple[str, Callable[[], None]]:
@@ -144,7 +167,10 @@ def cluster_releases(context: DeployContext) -> str | tuple[str, Callable[[], No
 def smoke_tests(context: DeployContext) -> str:
     if context.request.dry_run:
         return "skipped (dry run)"
-    return smoke.run_smoke(context.environment)
+    try:
+        return smoke.run_smoke(context.environment)
+    except cluster.ClusterUnreachable as error:
+        return f"skipped: {error.message}"
 
 
 def plan_for(context: DeployContext) -> list[Step]:

@@ -236,15 +236,40 @@ def _format_error(path: Path, error: ValidationError) -> str:
     return f"{relative}: " + "; ".join(problems)
 
 
+class UniqueKeyLoader(yaml.SafeLoader):
+    """A YAML reader for files we own: a key given twice is an error, never "last one wins"."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        self.flatten_mapping(node)
+        seen: dict[object, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (first on line {seen[key]})", key_node.start_mark
+                )
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+def load_yaml(path: Path, error: type[OpsError]) -> object:
+    """One YAML file we own, strictly: a syntax error or a duplicate key raises `error` naming
+    the file and the line."""
+    relative = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+    try:
+        return yaml.load(path.read_text(), Loader=UniqueKeyLoader)  # noqa: S506 (a SafeLoader subclass)
+    except yaml.YAMLError as problem:
+        mark = getattr(problem, "problem_mark", None)
+        where = f" line {mark.line + 1}:" if mark else ""
+        reason = getattr(problem, "problem", None) or "not valid YAML"
+        raise error(f"{relative}:{where} {reason}") from problem
+
+
 def parse_file(path: Path) -> Environment:
     """Load and validate one registry file; errors name the file and the field."""
     relative = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        raise InvalidEnvironment(f"{relative}:{where} is not valid YAML") from error
+    data = load_yaml(path, InvalidEnvironment)
     if not isinstance(data, dict):
         raise InvalidEnvironment(f"{relative}: expected a mapping at the top level")
     try:

@@ -3,8 +3,14 @@ emulator (moto) on 127.0.0.1, on free ports, with data under one directory.
 
 Credentials are generated once, kept in a 0600 file beside the data (never in git)
 and stored in the emulated Secrets Manager, from which clients and smoke tests read
-them. Every operation is idempotent: `up` starts only what is not running and
-provisions only what is missing, so it also recovers a crashed server.
+them; when the store holds a newer version (a rotation), that one is kept.
+
+Every operation is idempotent and converges: `up` starts what is not running and
+provisions every server every time (databases, roles, ACL users, vhosts, queues,
+policies, buckets, secrets), so a run interrupted anywhere is healed by the next.
+Each server is started with VOICEOPS_LOCAL_DIR=<its state directory> in its
+environment: that marks it as ours even when the state files are gone, so status
+and down tell the truth and find everything, epmd included.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import port_for
+import psutil
 
 from voiceops.errors import OpsError
 from voiceops.toolchain import load_manifest, locate, state_dir
@@ -43,6 +50,9 @@ RABBITMQ_USERS = ("api-router", "analytics")
 USAGE_QUEUE = "usage-events"
 BUCKETS = ("voiceops-local-egress", "voiceops-local-backups")
 SERVICES = ("postgres", "redis", "rabbitmq", "moto")
+OWNER_VARIABLE = "VOICEOPS_LOCAL_DIR"
+# Erlang distribution (the node's and the CLI's) on loopback too, as every other port here.
+ERLANG_LOOPBACK = "-kernel inet_dist_use_interface {127,0,0,1}"
 
 
 class LocalError(OpsError):
@@ -100,10 +110,25 @@ def wait_for(check: Callable[[], bool], what: str, timeout: float = 60.0) -> Non
     raise LocalError(f"{what} did not come up within {timeout:.0f}s (see {local_dir()}/*/log)")
 
 
-def run(command: list[str], what: str, env: dict[str, str] | None = None, user: str | None = None) -> str:
+def server_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment every local server starts with: marked as ours (see the module doc)."""
+    return {**os.environ, OWNER_VARIABLE: str(local_dir().resolve()), **(extra or {})}
+
+
+def run(
+    command: list[str],
+    what: str,
+    env: dict[str, str] | None = None,
+    user: str | None = None,
+    detach: bool = False,
+) -> str:
+    """Run a server's command line; `detach` puts it in a session of its own, so a Ctrl-C
+    meant for the deploy does not reach a server it starts."""
     if user:
         command = ["runuser", "-u", user, "--", *command]
-    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=180, check=False)
+    result = subprocess.run(
+        command, capture_output=True, text=True, env=env, timeout=180, check=False, start_new_session=detach
+    )
     if result.returncode != 0:
         detail = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
         raise LocalError(f"{what} failed: {detail[0]}")
@@ -122,24 +147,14 @@ def binary(name: str) -> str:
     return found
 
 
-def pid_alive(pid_file: Path) -> bool:
-    try:
-        pid = int(pid_file.read_text().split()[0])
-        os.kill(pid, 0)
-    except (FileNotFoundError, ValueError, IndexError, ProcessLookupError):
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def allocate_ports(previous: dict[str, int] | None) -> dict[str, int]:
     """Keep earlier ports where free (or ours); pick new free ports otherwise."""
     names = ("postgres", "redis", "rabbitmq", "rabbitmq_dist", "rabbitmq_stream", "epmd", "moto")
+    ours = {port for _, _, port in listening_sockets()}
     ports: dict[str, int] = {}
     for name in names:
         port = (previous or {}).get(name)
-        if port is None or (port_listening(port) and not _ours(name, port)):
+        if port is None or (port_listening(port) and port not in ours):
             port = _free_port(set(ports.values()))
         ports[name] = port
     return ports
@@ -152,10 +167,76 @@ def _free_port(taken: set[int]) -> int:
             return port
 
 
-def _ours(name: str, port: int) -> bool:
-    """A recorded port in use is ours when our server for it is alive."""
-    service = name.split("_")[0] if name != "epmd" else "rabbitmq"
-    return SERVER_CHECKS[service]()
+# ----------------------------------------------------------- our processes
+
+
+def _kind(process: psutil.Process) -> str | None:
+    name, command = process.info["name"] or "", " ".join(process.info["cmdline"] or [])
+    if name == "postgres" or name.startswith("postgres:"):
+        return "postgres"
+    if name.startswith("redis-server"):
+        return "redis"
+    if name == "epmd":
+        return "epmd"
+    if name.startswith("beam"):
+        return "rabbitmq" if "rabbit" in command and "rabbitmqctl" not in command else "erlang-cli"
+    if "moto_server" in command:
+        return "moto"
+    return None
+
+
+def owned_processes() -> dict[str, list[psutil.Process]]:
+    """Processes carrying this state directory's marker (or working in it), by kind (postgres,
+    redis, rabbitmq, epmd, moto). Found from /proc, so the answer holds when the state files
+    are gone."""
+    marker = str(local_dir().resolve())
+    found: dict[str, list[psutil.Process]] = {}
+    for process in psutil.process_iter(["name", "cmdline", "environ", "cwd"]):
+        # Redis rewrites its process title over its environment: it is known by its working
+        # directory, which its configuration puts in ours.
+        cwd = process.info["cwd"] or ""
+        if (process.info["environ"] or {}).get(OWNER_VARIABLE) != marker and not cwd.startswith(
+            marker + os.sep
+        ):
+            continue
+        kind = _kind(process)
+        if kind:
+            found.setdefault(kind, []).append(process)
+    return found
+
+
+def listening_sockets() -> list[tuple[str, str, int]]:
+    """(kind, address, port) of every TCP socket our servers listen on."""
+    owned = {process.pid: kind for kind, processes in owned_processes().items() for process in processes}
+    sockets = set()
+    for connection in psutil.net_connections(kind="tcp"):
+        if connection.status == psutil.CONN_LISTEN and connection.pid in owned:
+            sockets.add((owned[connection.pid], connection.laddr.ip, connection.laddr.port))
+    return sorted(sockets)
+
+
+def _running(kind: str) -> bool:
+    return bool(owned_processes().get(kind))
+
+
+def stop_owned(timeout: float = 10.0) -> list[str]:
+    """Stop every process of ours still alive (what a graceful stop left, or orphans whose
+    state files are gone): SIGTERM (PostgreSQL: SIGINT, its fast shutdown), then SIGKILL, as
+    for a Redis whose directory is gone, which refuses to stop when it cannot save."""
+    owned = owned_processes()
+    processes = [process for group in owned.values() for process in group]
+    pids = {process.pid for process in processes}
+    # Signal only the top of each tree (a postmaster, not its backends); children follow.
+    roots = [process for process in processes if process.ppid() not in pids]
+    for process in roots:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.send_signal(signal.SIGINT if _kind(process) == "postgres" else signal.SIGTERM)
+    _, alive = psutil.wait_procs(processes, timeout=timeout)
+    for process in alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.kill()
+    psutil.wait_procs(alive, timeout=5)
+    return sorted({kind for kind, group in owned.items() if group})
 
 
 def generate_credentials(existing: dict[str, str] | None) -> dict[str, str]:
@@ -230,8 +311,7 @@ def _pg_paths() -> tuple[Path, Path]:
 
 
 def postgres_running() -> bool:
-    data, _ = _pg_paths()
-    return (data / "postmaster.pid").is_file() and pid_alive(data / "postmaster.pid")
+    return _running("postgres")
 
 
 def start_postgres(layout: Layout) -> str:
@@ -252,12 +332,12 @@ def start_postgres(layout: Layout) -> str:
             "initdb", user=user,
         )  # fmt: skip
         password_file.unlink()
-    if postgres_running():
+    if postgres_running():  # perhaps still starting, after an interrupted run: provisioning waits
         return "already running"
     options = f"-p {layout.ports['postgres']} -c listen_addresses={HOST} -k {base}"
     run(
         [str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(base / "log"), "-w", "start"],
-        "pg_ctl start", user=user,
+        "pg_ctl start", env=server_env(), user=user, detach=True,
     )  # fmt: skip
     if not base.is_relative_to(local_dir()):
         return f"started, data in {base} (the postgres user cannot reach {local_dir()})"
@@ -268,10 +348,23 @@ def provision_postgres(layout: Layout) -> None:
     import psycopg
     from psycopg import sql
 
-    admin = psycopg.connect(
-        host=HOST, port=layout.ports["postgres"], user="postgres",
-        password=layout.credentials["postgres/admin"], dbname="postgres", autocommit=True,
-    )  # fmt: skip
+    def connect() -> psycopg.Connection:
+        return psycopg.connect(
+            host=HOST, port=layout.ports["postgres"], user="postgres", connect_timeout=5,
+            password=layout.credentials["postgres/admin"], dbname="postgres", autocommit=True,
+        )  # fmt: skip
+
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            admin = connect()
+            break
+        except psycopg.OperationalError as error:
+            if time.monotonic() > deadline:
+                raise LocalError(
+                    f"PostgreSQL does not accept connections on {HOST}:{layout.ports['postgres']}"
+                ) from error
+            time.sleep(0.2)  # starting up, after a run that was interrupted while starting it
     with admin:
         for database in DATABASES:
             role = sql.Identifier(database)
@@ -286,7 +379,7 @@ def provision_postgres(layout: Layout) -> None:
 
 def stop_postgres() -> None:
     data, _ = _pg_paths()
-    if postgres_running():
+    if postgres_running() and (data / "postmaster.pid").is_file():
         run([str(Path(binary("postgres")).parent / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
             "pg_ctl stop", user=_postgres_user())  # fmt: skip
 
@@ -299,7 +392,7 @@ def _redis_dir() -> Path:
 
 
 def redis_running() -> bool:
-    return pid_alive(_redis_dir() / "redis.pid")
+    return _running("redis")
 
 
 def start_redis(layout: Layout) -> str:
@@ -330,9 +423,10 @@ def start_redis(layout: Layout) -> str:
         + "\n"
     )
     if redis_running():
+        wait_for(lambda: port_listening(layout.ports["redis"]), "redis-server", timeout=20)
         _redis_admin(layout).acl_load()
         return "already running (ACL reloaded)"
-    run([binary("redis-server"), str(config)], "redis-server")
+    run([binary("redis-server"), str(config)], "redis-server", env=server_env(), detach=True)
     wait_for(lambda: port_listening(layout.ports["redis"]), "redis-server", timeout=20)
     return "started"
 
@@ -345,10 +439,6 @@ def _redis_admin(layout: Layout):
     )
 
 
-def stop_redis() -> None:
-    _terminate(_redis_dir() / "redis.pid")
-
-
 # ------------------------------------------------------------------ RabbitMQ
 
 
@@ -358,8 +448,7 @@ def _rabbit_dir() -> Path:
 
 def _rabbit_env(layout: Layout) -> dict[str, str]:
     base = _rabbit_dir()
-    return {
-        **os.environ,
+    return server_env({
         "HOME": str(base),  # where the Erlang cookie lives
         "RABBITMQ_NODENAME": f"voiceops-{layout.ports['rabbitmq']}@localhost",
         "RABBITMQ_NODE_IP_ADDRESS": HOST,
@@ -372,11 +461,13 @@ def _rabbit_env(layout: Layout) -> dict[str, str]:
         "RABBITMQ_PID_FILE": str(base / "rabbitmq.pid"),
         "RABBITMQ_CONFIG_FILE": str(base / "rabbitmq"),
         "RABBITMQ_ENABLED_PLUGINS_FILE": str(base / "enabled_plugins"),
-    }
+        "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": ERLANG_LOOPBACK,
+        "RABBITMQ_CTL_ERL_ARGS": ERLANG_LOOPBACK,
+    })  # fmt: skip
 
 
 def rabbitmq_running() -> bool:
-    return pid_alive(_rabbit_dir() / "rabbitmq.pid")
+    return _running("rabbitmq")
 
 
 def _ctl(layout: Layout, *args: str) -> str:
@@ -400,6 +491,9 @@ def start_rabbitmq(layout: Layout) -> str:
         + "\n"
     )
     if rabbitmq_running():
+        if not port_listening(layout.ports["rabbitmq"]):  # still booting: an interrupted run started it
+            wait_for(lambda: port_listening(layout.ports["rabbitmq"]), "rabbitmq-server", timeout=120)
+            _ctl(layout, "await_startup", "--timeout", "60")
         return "already running"
     server = binary("rabbitmq-server")
     env = _rabbit_env(layout)
@@ -411,28 +505,63 @@ def start_rabbitmq(layout: Layout) -> str:
     return "started"
 
 
+def _rabbit_login(layout: Layout, user: str) -> bool:
+    """Whether a user logs in to the platform vhost with the layout's password (AMQP, fast)."""
+    import pika
+
+    credentials = pika.PlainCredentials(user, layout.credentials[f"rabbitmq/{user}"])
+    parameters = pika.ConnectionParameters(HOST, layout.ports["rabbitmq"], RABBITMQ_VHOST, credentials,
+                                           connection_attempts=1, socket_timeout=5)  # fmt: skip
+    try:
+        pika.BlockingConnection(parameters).close()
+    except pika.exceptions.AMQPError:
+        return False
+    return True
+
+
 def provision_rabbitmq(layout: Layout) -> None:
+    """Converge users, tags, permissions, the vhost, the dead-letter policy and the queues.
+    What already matches is left alone: each rabbitmqctl call costs a second."""
     import pika
 
     users = {"admin": "administrator", **dict.fromkeys(RABBITMQ_USERS, "")}
-    existing = _ctl(layout, "list_users", "--silent", "--formatter", "json")
-    present = {entry["user"] for entry in json.loads(existing or "[]")}
+    listed = json.loads(_ctl(layout, "list_users", "--silent", "--formatter", "json") or "[]")
+    present = {entry["user"]: sorted(entry.get("tags") or []) for entry in listed}
     if "guest" in present:
         _ctl(layout, "delete_user", "guest")
     if RABBITMQ_VHOST not in _ctl(layout, "list_vhosts", "--silent").split():
         _ctl(layout, "add_vhost", RABBITMQ_VHOST)
+    permissions = json.loads(
+        _ctl(layout, "list_permissions", "-p", RABBITMQ_VHOST, "--silent", "--formatter", "json") or "[]"
+    )
+    full = {
+        entry["user"]
+        for entry in permissions
+        if (entry["configure"], entry["write"], entry["read"]) == (".*",) * 3
+    }
     for user, tag in users.items():
         password = layout.credentials[f"rabbitmq/{user}"]
-        if user in present:
-            _ctl(layout, "change_password", user, password)
-        else:
+        if user not in present:
             _ctl(layout, "add_user", user, password)
-        _ctl(layout, "set_user_tags", user, *([tag] if tag else []))
-        _ctl(layout, "set_permissions", "-p", RABBITMQ_VHOST, user, ".*", ".*", ".*")
+        if present.get(user) != ([tag] if tag else []):
+            _ctl(layout, "set_user_tags", user, *([tag] if tag else []))
+        if user not in full:
+            _ctl(layout, "set_permissions", "-p", RABBITMQ_VHOST, user, ".*", ".*", ".*")
+        if user in present and not _rabbit_login(layout, user):
+            _ctl(layout, "change_password", user, password)
     # Seed 002: dead-letter queues for the usage events, applied by policy, not by clients.
-    policy = json.dumps({"dead-letter-exchange": f"{USAGE_QUEUE}.dlx", "delivery-limit": 5})
-    _ctl(layout, "set_policy", "-p", RABBITMQ_VHOST, "--apply-to", "queues", "usage-dead-letter",
-         f"^{USAGE_QUEUE}$", policy)  # fmt: skip
+    definition = {"dead-letter-exchange": f"{USAGE_QUEUE}.dlx", "delivery-limit": 5}
+    policies = json.loads(
+        _ctl(layout, "list_policies", "-p", RABBITMQ_VHOST, "--silent", "--formatter", "json") or "[]"
+    )
+    current = next((item for item in policies if item.get("name") == "usage-dead-letter"), None)
+    if (
+        current is None
+        or json.loads(current["definition"]) != definition
+        or current["pattern"] != f"^{USAGE_QUEUE}$"
+    ):
+        _ctl(layout, "set_policy", "-p", RABBITMQ_VHOST, "--apply-to", "queues", "usage-dead-letter",
+             f"^{USAGE_QUEUE}$", json.dumps(definition))  # fmt: skip
     credentials = pika.PlainCredentials("admin", layout.credentials["rabbitmq/admin"])
     parameters = pika.ConnectionParameters(HOST, layout.ports["rabbitmq"], RABBITMQ_VHOST, credentials)
     with pika.BlockingConnection(parameters) as connection:
@@ -446,12 +575,11 @@ def provision_rabbitmq(layout: Layout) -> None:
 
 
 def stop_rabbitmq(layout: Layout | None) -> None:
+    """A clean stop through rabbitmqctl when the layout (its node name) is known; epmd, which
+    outlives the node, and anything left are stopped with the other processes of ours."""
     if layout and rabbitmq_running():
-        _ctl(layout, "stop")
-    _terminate(_rabbit_dir() / "rabbitmq.pid")
-    if layout:  # epmd outlives the node; it is ours, on our port
-        epmd = shutil.which("epmd") or "/usr/bin/epmd"
-        subprocess.run([epmd, "-port", str(layout.ports["epmd"]), "-kill"], capture_output=True, check=False)
+        with contextlib.suppress(LocalError):
+            _ctl(layout, "stop")
 
 
 # ---------------------------------------------------------------------- moto
@@ -462,21 +590,21 @@ def _moto_dir() -> Path:
 
 
 def moto_running() -> bool:
-    return pid_alive(_moto_dir() / "moto.pid")
+    return _running("moto")
 
 
 def start_moto(layout: Layout) -> str:
     base = _moto_dir()
     base.mkdir(parents=True, exist_ok=True)
     if moto_running():
+        wait_for(lambda: port_listening(layout.ports["moto"]), "moto server")
         return "already running"
     server = str(load_manifest().venv / "bin" / "moto_server")
     log = (base / "log").open("a")
-    process = subprocess.Popen(
+    subprocess.Popen(
         [server, "-H", HOST, "-p", str(layout.ports["moto"])],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=server_env(),
     )  # fmt: skip
-    (base / "moto.pid").write_text(f"{process.pid}\n")
     wait_for(lambda: port_listening(layout.ports["moto"]), "moto server")
     return "started"
 
@@ -545,31 +673,30 @@ def read_secret(layout: Layout, key: str) -> dict:
 # ----------------------------------------------------------------- lifecycle
 
 
-def _terminate(pid_file: Path, timeout: float = 30.0) -> None:
-    if not pid_alive(pid_file):
-        pid_file.unlink(missing_ok=True)
-        return
-    pid = int(pid_file.read_text().split()[0])
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and pid_alive(pid_file):
-        time.sleep(0.2)
-    if pid_alive(pid_file):
-        os.kill(pid, signal.SIGKILL)
-    pid_file.unlink(missing_ok=True)
-
-
-SERVER_CHECKS: dict[str, Callable[[], bool]] = {
-    "postgres": postgres_running,
-    "redis": redis_running,
-    "rabbitmq": rabbitmq_running,
-    "moto": moto_running,
-}
+def adopt_current_credentials(layout: Layout) -> list[str]:
+    """Take each credential's current version from the secret store where it differs from the
+    layout file (a rotation happened there): a re-run never undoes a rotation."""
+    manager = aws_client(layout, "secretsmanager")
+    adopted = []
+    for key, name in layout.secret_names().items():
+        try:
+            current = json.loads(manager.get_secret_value(SecretId=name)["SecretString"])["password"]
+        except manager.exceptions.ResourceNotFoundException:
+            continue
+        if current != layout.credentials[key]:
+            layout.credentials[key] = current
+            adopted.append(key)
+    if adopted:
+        layout.save()
+    return adopted
 
 
 def up(report: Callable[[str], None] = print) -> Layout:
-    """Start and provision every local server; safe to re-run, recovers crashed ones."""
+    """Start every local server that is not running and provision all of them; safe to re-run
+    and to interrupt anywhere: the next run converges to the declared state."""
     previous = Layout.load()
+    if previous is None and owned_processes():
+        report(f"stopped servers whose state files were removed: {', '.join(stop_owned())}")
     layout = Layout(
         ports=allocate_ports(previous.ports if previous else None),
         credentials=generate_credentials(previous.credentials if previous else None),
@@ -578,31 +705,42 @@ def up(report: Callable[[str], None] = print) -> Layout:
         moved = [name for name, port in layout.ports.items() if previous.ports.get(name) != port]
         report(f"ports taken by other programs, moved: {', '.join(moved)}")
     layout.save()
+    # The secret store first: it holds the current credentials every other server is given.
     steps = [
+        ("moto", start_moto, None),
         ("postgres", start_postgres, provision_postgres),
-        ("redis", start_redis, None),
+        ("redis", start_redis, None),  # its ACL users are written and reloaded by the start
         ("rabbitmq", start_rabbitmq, provision_rabbitmq),
-        ("moto", start_moto, provision_moto),
     ]
-    credentials_changed = previous is None or previous.credentials != layout.credentials
     for name, start, provision in steps:
         started = time.monotonic()
+        report(f"{name}: starting")
         outcome = start(layout)
-        # Data persists on disk, so a server that kept running keeps its provisioning;
-        # moto holds everything in memory and is cheap to re-seed, so it always is.
-        if provision and (outcome == "started" or credentials_changed or name == "moto"):
+        if name == "moto" and (adopted := adopt_current_credentials(layout)):
+            report(f"credentials rotated in the secret store, kept: {', '.join(adopted)}")
+        if provision:
+            report(f"{name}: provisioning")
             provision(layout)
         report(f"{name}: {outcome} on {HOST}:{layout.ports[name]} ({time.monotonic() - started:.1f}s)")
+    report("moto: provisioning buckets and secrets")
+    provision_moto(layout)
     return layout
 
 
+def summary(layout: Layout) -> str:
+    return f"{len(SERVICES)} servers running and provisioned on {HOST} ({len(layout.ports)} ports)"
+
+
 def down(keep_data: bool = True, report: Callable[[str], None] = print) -> None:
+    """Stop every server of ours (found by its marker, so also without the state files)."""
     layout = Layout.load()
-    stop_postgres()
-    stop_redis()
-    stop_rabbitmq(layout)
-    _terminate(_moto_dir() / "moto.pid")
-    report("local servers stopped")
+    if running := sorted(owned_processes()):
+        stop_postgres()
+        stop_rabbitmq(layout)
+        stop_owned()
+        report(f"stopped: {', '.join(running)}")
+    else:
+        report("nothing was running")
     if not keep_data:
         _, postgres_base = _pg_paths()
         directories = [local_dir()]
@@ -631,11 +769,16 @@ class ServiceStatus:
 
 
 def status() -> list[ServiceStatus]:
+    """Each server's state from the processes themselves; ports from the layout file, or from
+    what our processes listen on when that file is gone."""
     layout = Layout.load()
+    owned = owned_processes()
+    listening: dict[str, list[int]] = {}
+    for kind, _, port in listening_sockets():
+        listening.setdefault(kind, []).append(port)
     result = []
     for name in SERVICES:
-        port = layout.ports[name] if layout else None
-        result.append(
-            ServiceStatus(name, port, SERVER_CHECKS[name](), bool(port) and port_listening(port))  # type: ignore[arg-type]
-        )
+        port = layout.ports[name] if layout else min(listening.get(name, [0])) or None
+        running = bool(owned.get(name))
+        result.append(ServiceStatus(name, port, running, port is not None and port_listening(port)))
     return result

@@ -20,6 +20,7 @@ class Status:
     cloud: str
     delivery: str
     cluster: str  # reachable, or why not
+    unreachable: str | None = None  # why the cluster did not answer; the task then exits 5
     releases: list[dict] = field(default_factory=list)  # name, namespace, revision, status / health
     deploys: list[dict] = field(default_factory=list)  # newest first
 
@@ -37,10 +38,10 @@ def audit_trail(name: str, limit: int = 5) -> list[dict]:
         records.append(
             {
                 "when": data.get("started") or path.name[:16],
-                "action": data.get("action", "?"),
-                "actor": data.get("actor", "?"),
-                "commit": data.get("commit", "?"),
-                "result": data.get("result", "?"),
+                "action": data.get("action"),
+                "actor": data.get("actor"),
+                "commit": data.get("commit"),
+                "result": data.get("result"),
                 "seconds": data.get("seconds"),
             }
         )
@@ -56,16 +57,16 @@ def status(name: str) -> Status:
     if environment.cloud is Cloud.LOCAL:
         result.cluster = "none (local servers only)"
         result.releases = [
-            {"name": server.name, "namespace": "-", "revision": "-", "status": server.state}
+            {"name": server.name, "namespace": None, "revision": None, "status": server.state}
             for server in local.status()
         ]
         return result
     try:
         cluster.require_reachable(environment)
     except cluster.ClusterUnreachable as error:
-        result.cluster = f"unreachable: {error.message}"
+        result.cluster, result.unreachable = f"unreachable: {error.message}", error.message
         result.releases = [
-            {"name": release.name, "namespace": release.namespace, "revision": "-", "status": "unknown"}
+            {"name": release.name, "namespace": release.namespace, "revision": None, "status": "unknown"}
             for release in catalog.releases_for(environment)
         ]
         return result
@@ -78,8 +79,8 @@ def status(name: str) -> Status:
                 {
                     "name": item["metadata"]["name"],
                     "namespace": item["spec"]["destination"]["namespace"],
-                    "revision": sync.get("revision", "-")[:12],
-                    "status": f"{sync.get('status', '?')}/{health.get('status', '?')}",
+                    "revision": (sync.get("revision") or "")[:12] or None,
+                    "status": f"{sync.get('status', 'Unknown')}/{health.get('status', 'Unknown')}",
                 }
             )
         return result

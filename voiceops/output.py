@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -19,7 +20,7 @@ def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> 
     for column in columns:
         view.add_column(column)
     for row in rows:
-        view.add_row(*(str(cell) for cell in row))
+        view.add_row(*("-" if cell is None else str(cell) for cell in row))
     console.print(view)
 
 
@@ -31,5 +32,14 @@ def duration(minutes: int) -> str:
 
 
 def emit_json(data: Any) -> None:
+    """JSON on stdout; missing values are null, never a placeholder string."""
     json.dump(data, sys.stdout, indent=2, sort_keys=True, default=str)
     sys.stdout.write("\n")
+    sys.stdout.flush()
+
+
+def reader_gone() -> None:
+    """The reader closed the pipe (`| head`): it has what it wanted. Point stdout at
+    /dev/null so Python's exit-time flush does not fail a second time."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())

@@ -62,6 +62,13 @@ def git_commit() -> str:
     return result.stdout.strip() if result.returncode == 0 else "unknown"
 
 
+def approved_ci_job(environment: Environment) -> bool:
+    """Whether this is the deploy workflow's job that the environment's reviewers approved."""
+    approved = os.environ.get(APPROVAL_VARIABLE)
+    in_ci = os.environ.get("CI") == "true"
+    return bool(approved) and in_ci and approved == environment.approvals.github_environment
+
+
 def check_approval(environment: Environment, confirm: str | None) -> str:
     """Production-class work needs the typed environment name, or the approved CI job's flag.
 
@@ -77,9 +84,9 @@ def check_approval(environment: Environment, confirm: str | None) -> str:
                 f"--confirm {confirm!r} does not match the environment name {environment.name!r}"
             )
         return f"typed confirmation by {actor()}"
-    approved = os.environ.get(APPROVAL_VARIABLE)
-    if approved and os.environ.get("CI") == "true" and approved == environment.approvals.github_environment:
-        return f"GitHub environment {approved} ({environment.approvals.required} reviewers)"
+    if approved_ci_job(environment):
+        reviewers = environment.approvals.required
+        return f"GitHub environment {environment.approvals.github_environment} ({reviewers} reviewers)"
     raise ApprovalRequired(
         f"{environment.name} needs {environment.approvals.required} approvals: "
         f"re-run with --confirm {environment.name}, or deploy through the approved CI job"
@@ -276,7 +283,10 @@ class Run:
     def __enter__(self) -> Run:
         self._started = time.monotonic()
         try:
-            self.record.approval = check_approval(self.environment, self.confirm)
+            if self.dry_run:
+                self.record.approval = "not needed: a dry run changes nothing"
+            else:
+                self.record.approval = check_approval(self.environment, self.confirm)
             self._lock.__enter__()
         except OpsError as refusal:
             self._refused(refusal)

@@ -22,7 +22,7 @@ from pathlib import Path
 from voiceops import cluster, environments, output, scan, toolchain
 from voiceops.environments import Cloud, Environment
 from voiceops.errors import OpsError
-from voiceops.runs import AuditRecord, Run, Step, actor, git_commit
+from voiceops.runs import ApprovalRequired, AuditRecord, Run, Step, actor, git_commit
 from voiceops.toolchain import ROOT
 
 INFRA = ROOT / "infra" / "terraform"
@@ -443,7 +443,7 @@ def destroy(name: str, confirm: str | None, dry_run: bool) -> list[str]:
     typed environment name."""
     stack = stack_for(name)
     if confirm != name:
-        raise OpsError(f"destroying {name} needs --confirm {name}; nothing was changed")
+        raise ApprovalRequired(f"destroying {name} needs --confirm {name}; nothing was changed")
     stages = destroy_stages(stack)
     if dry_run:
         return [f"would destroy: {title}" for title, _ in stages]

@@ -62,7 +62,7 @@ def test_terraform_delivered_deploy_applies_the_checked_plan_once(standins, aws,
     standins.reachable(sandbox)
     aws.state_bucket(SANDBOX_BUCKET)
 
-    record = deploy.deploy(DeployRequest("sandbox"), deploy.plan_for)
+    record = deploy.deploy(DeployRequest("sandbox", auto_approve=True), deploy.plan_for)
 
     assert record.result == "succeeded", record.error
     stored = audit("sandbox")
@@ -102,6 +102,16 @@ def test_terraform_delivered_deploy_applies_the_checked_plan_once(standins, aws,
     assert not (terraform.BUILD / "sandbox" / "plan.tfplan").exists(), "a saved plan applies once"
     # the render ran for real: our charts rendered by the real helm into build/rendered/sandbox
     assert len(list((deploy.render.BUILD_DIR / "sandbox").glob("*-platform.yaml"))) == 1
+
+
+def test_without_a_terminal_or_auto_approve_the_plan_is_shown_not_applied(standins, aws):
+    aws.state_bucket(SANDBOX_BUCKET)
+    with pytest.raises(StepFailed, match=r"1 to create, 1 to update.*not applied: no terminal") as error:
+        deploy.deploy(DeployRequest("sandbox"), deploy.plan_for)
+    assert error.value.exit_code == 3
+    assert standins.calls("terraform", "apply") == []
+    assert (terraform.BUILD / "sandbox" / "plan.tfplan").exists(), "the reviewed plan is kept for tf.apply"
+    assert audit("sandbox")["result"] == "failed"
 
 
 def test_a_missing_state_bucket_stops_before_terraform_runs(standins, aws):

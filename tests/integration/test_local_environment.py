@@ -1,19 +1,27 @@
 """The local environment against real servers: up, smoke, idempotence, crash recovery,
-a taken port, data kept across down/up. Servers run under a fresh state directory."""
+interrupts at every step, a taken port, data kept across down/up, and state files that
+vanish under running servers. Servers run under a fresh state directory."""
 
+import json
 import os
 import signal
 import socket
 import stat
+import subprocess
+import sys
 import tempfile
+import time
 from pathlib import Path
 
+import pika
 import psycopg
 import pytest
+import redis
 
 from voiceops import environments, local, smoke
 
 pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +45,36 @@ def states():
     return {s.name: s.state for s in local.status()}
 
 
+def assert_healthy(layout: local.Layout) -> None:
+    """Every server up, and every credential in the secret store works where it belongs."""
+    assert set(states().values()) == {"running"}, states()
+    for database in local.DATABASES:
+        secret = local.read_secret(layout, f"postgres/{database}")
+        with psycopg.connect(host=secret["host"], port=secret["port"], user=secret["username"],
+                             password=secret["password"], dbname=secret["dbname"]) as connection:  # fmt: skip
+            assert connection.execute("SELECT current_user").fetchone() == (database,)
+    for user in local.REDIS_USERS:
+        secret = local.read_secret(layout, f"redis/{user}")
+        assert redis.Redis(
+            host=secret["host"], port=secret["port"], username=user, password=secret["password"]
+        ).ping()
+    for user in local.RABBITMQ_USERS:
+        secret = local.read_secret(layout, f"rabbitmq/{user}")
+        credentials = pika.PlainCredentials(user, secret["password"])
+        parameters = pika.ConnectionParameters(secret["host"], secret["port"], secret["vhost"], credentials)
+        with pika.BlockingConnection(parameters) as connection:
+            connection.channel().queue_declare(local.USAGE_QUEUE, passive=True)
+
+
+def kill(kind: str) -> None:
+    """A crash: SIGKILL every process of one server."""
+    processes = local.owned_processes().get(kind, [])
+    for process in processes:
+        process.kill()
+    for process in processes:
+        process.wait(10)
+
+
 def test_all_servers_run_and_smoke_tests_pass(environment):
     assert set(states().values()) == {"running"}
     assert "passed" in smoke.run_smoke(environments.load("local"))
@@ -47,36 +85,81 @@ def test_up_again_changes_nothing(environment):
     again = local.up(report=lines.append)
     assert again.ports == environment.ports
     assert again.credentials == environment.credentials
-    assert all("already running" in line for line in lines[:3]), lines
+    outcomes = [line for line in lines if " on 127.0.0.1:" in line]
+    assert len(outcomes) == 4 and all("already running" in line for line in outcomes), lines
 
 
 def test_a_crashed_server_shows_in_status_and_up_recovers_it(environment):
-    pid = int((local.local_dir() / "redis" / "redis.pid").read_text())
-    os.kill(pid, signal.SIGKILL)
-    local.wait_for(lambda: not local.redis_running(), "redis to die", timeout=10)
+    kill("redis")
     assert states()["redis"] == "stopped"
     lines = []
     local.up(report=lines.append)
     assert any(line.startswith("redis: started") for line in lines)
-    assert states()["redis"] == "running"
+    assert_healthy(environment)
 
 
-def test_data_survives_down_and_up(environment):
+def test_a_rotated_credential_in_the_store_is_kept(environment):
+    manager = local.aws_client(environment, "secretsmanager")
+    name = f"{local.PREFIX}/postgres/analytics"
+    secret = json.loads(manager.get_secret_value(SecretId=name)["SecretString"])
+    secret["password"] = local.new_password()
+    manager.put_secret_value(SecretId=name, SecretString=json.dumps(secret))
+    lines = []
+    layout = local.up(report=lines.append)
+    assert any("kept: postgres/analytics" in line for line in lines)
+    assert layout.credentials["postgres/analytics"] == secret["password"]
+    assert local.Layout.load().credentials["postgres/analytics"] == secret["password"]
+    assert_healthy(layout)
+
+
+# Each point: a server's step during which Ctrl-C arrives; before a "starting" point the
+# server is crashed first, so the interrupted run really starts it.
+INTERRUPT_POINTS = [
+    ("moto", "starting"),
+    ("postgres", "starting"),
+    ("postgres", "provisioning"),
+    ("redis", "starting"),
+    ("rabbitmq", "starting"),
+    ("rabbitmq", "provisioning"),
+    ("moto", "provisioning"),
+]
+
+
+@pytest.mark.parametrize(("server", "step"), INTERRUPT_POINTS, ids=[f"{s}-{p}" for s, p in INTERRUPT_POINTS])
+def test_an_interrupted_deploy_is_healed_by_the_next_run(environment, server, step):
+    if step == "starting":
+        kill(server)
+    deploy = subprocess.Popen(
+        [sys.executable, "-m", "invoke", "deploy", "--env", "local"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    for line in deploy.stdout:
+        if line.strip().startswith(f"{server}: {step}"):
+            time.sleep(0.1)  # inside the step, not on its first line
+            os.killpg(deploy.pid, signal.SIGINT)  # Ctrl-C reaches the whole foreground group
+            break
+    else:
+        deploy.kill()
+        pytest.fail(f"the deploy never reached {server}: {step}")
+    _, errors = deploy.communicate(timeout=120)
+    assert deploy.returncode == 130, errors
+    assert errors.strip().splitlines()[-1] == "interrupted: stopped by the user (Ctrl-C)"
+    audits = sorted((Path(os.environ["VOICEOPS_STATE_DIR"]) / "audit").glob("*-local-deploy.json"))
+    assert json.loads(audits[-1].read_text())["result"] == "interrupted"
+    assert_healthy(local.up(report=lambda line: None))
+
+
+def test_data_survives_down_and_up_and_a_taken_port_is_moved(environment):
     secret = local.read_secret(environment, "postgres/api")
     params = {k: secret[k] for k in ("host", "port", "password", "dbname")} | {"user": secret["username"]}
     with psycopg.connect(**params, autocommit=True) as connection:
         connection.execute("CREATE TABLE IF NOT EXISTS kept (id int)")
         connection.execute("INSERT INTO kept VALUES (1)")
+    layout = local.Layout.load()
     local.down(keep_data=True, report=lambda line: None)
     assert set(states().values()) == {"stopped"}
-    local.up(report=lambda line: None)
-    with psycopg.connect(**params) as connection:
-        assert connection.execute("SELECT count(*) FROM kept").fetchone()[0] >= 1
-
-
-def test_a_port_taken_by_another_program_is_moved(environment):
-    local.down(keep_data=True, report=lambda line: None)
-    taken = environment.ports["moto"]
+    assert local.owned_processes() == {}, "epmd and everything else stopped too"
+    taken = layout.ports["moto"]
     with socket.socket() as squatter:
         squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         squatter.bind(("127.0.0.1", taken))
@@ -87,4 +170,24 @@ def test_a_port_taken_by_another_program_is_moved(environment):
         # other ports may move too (one freed a moment ago can still be held); moto must be named
         reports = [line.split("moved:", 1)[1] for line in lines if "moved:" in line]
         assert reports and "moto" in reports[0].replace(" ", "").split(",")
+    secret = local.read_secret(moved, "postgres/api")
+    params = {k: secret[k] for k in ("host", "port", "password", "dbname")} | {"user": secret["username"]}
+    with psycopg.connect(**params) as connection:
+        assert connection.execute("SELECT count(*) FROM kept").fetchone()[0] >= 1
     assert "passed" in smoke.run_smoke(environments.load("local"))
+
+
+def test_status_and_down_tell_the_truth_when_the_state_files_are_gone(environment):
+    ports = local.Layout.load().ports
+    for path in local.local_dir().iterdir():  # PostgreSQL's data stays: only our own files go
+        if path.name != "postgres":
+            subprocess.run(["rm", "-rf", str(path)], check=True)
+    assert local.Layout.load() is None
+    found = {item.name: item for item in local.status()}
+    assert {name: item.state for name, item in found.items()} == dict.fromkeys(local.SERVICES, "running")
+    assert found["postgres"].port == ports["postgres"] and found["moto"].port == ports["moto"]
+    lines = []
+    local.down(report=lines.append)
+    assert lines == ["stopped: epmd, moto, postgres, rabbitmq, redis"]
+    assert local.owned_processes() == {}
+    assert set(states().values()) == {"stopped"}

@@ -15,6 +15,14 @@ def test_service_listens_on_loopback_only(host, layout, service):
     assert not host.socket(f"tcp://0.0.0.0:{port}").is_listening
 
 
+def test_every_port_the_environment_opened_is_on_loopback(layout):
+    """Not only the ports we chose: whatever our processes listen on (Erlang distribution, epmd, ...)."""
+    sockets = local.listening_sockets()
+    assert {"postgres", "redis", "rabbitmq", "epmd", "moto"} <= {kind for kind, _, _ in sockets}
+    assert [item for item in sockets if item[1] not in ("127.0.0.1", "::1")] == []
+    assert layout.ports["rabbitmq_dist"] in {port for kind, _, port in sockets if kind == "rabbitmq"}
+
+
 @pytest.mark.parametrize("database", local.DATABASES)
 def test_each_service_reaches_its_own_database(layout, database):
     secret = local.read_secret(layout, f"postgres/{database}")

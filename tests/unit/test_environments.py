@@ -189,7 +189,16 @@ def test_name_must_match_the_file(tmp_path):
 def test_malformed_yaml_names_the_line(tmp_path):
     path = tmp_path / "demo.yaml"
     path.write_text("name: demo\ncluster: [unclosed\n")
-    with pytest.raises(InvalidEnvironment, match=r"demo\.yaml: line \d+ is not valid YAML"):
+    with pytest.raises(InvalidEnvironment, match=r"demo\.yaml: line 3: expected ',' or ']'"):
+        parse_file(path)
+
+
+def test_a_key_given_twice_is_an_error_naming_file_and_lines(tmp_path):
+    path = tmp_path / "demo.yaml"
+    path.write_text("name: demo\ncloud: aws\ndescription: x\ncloud: azure\n")
+    with pytest.raises(
+        InvalidEnvironment, match=r"demo\.yaml: line 4: duplicate key 'cloud' \(first on line 2\)"
+    ):
         parse_file(path)
 
 

@@ -78,6 +78,11 @@ def test_the_package_has_no_import_cycle():
 
 
 def test_the_cycle_finder_finds_the_cycle_this_package_once_had():
-    graph = {"deploy": {"terraform", "cluster"}, "terraform": {"deploy"}, "cluster": {"deploy"}, "smoke": set()}
+    graph = {
+        "deploy": {"terraform", "cluster"},
+        "terraform": {"deploy"},
+        "cluster": {"deploy"},
+        "smoke": set(),
+    }
     assert find_cycle(graph) == ["cluster", "deploy", "cluster"]
     assert find_cycle({"runs": {"cluster"}, "cluster": set()}) is None

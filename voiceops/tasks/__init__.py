@@ -1,5 +1,8 @@
 """Invoke task modules. Each task parses its arguments, calls one function of the
-package and turns an OpsError into a one-line message and a non-zero exit."""
+package and turns the outcome into the exit-code contract (README, "Exit codes"):
+0 success, 3 approval missing, 4 environment locked, 5 cannot reach a cluster or
+cloud / no credentials / tool missing, 130 interrupted, 1 anything else. Errors are
+one line: `error: <message>`."""
 
 from __future__ import annotations
 
@@ -9,11 +12,17 @@ from typing import Any
 
 from invoke.exceptions import Exit
 
+from voiceops import output
 from voiceops.errors import OpsError
+
+INTERRUPTED = 130  # 128 + SIGINT, as shells report a Ctrl-C
+DEFAULT_ENVIRONMENT = "local"
+ENV_HELP = "environment name (default: local; see env.list)"
 
 
 def reports_errors(body: Callable[..., Any]) -> Callable[..., Any]:
-    """Wrap a task body so domain errors end the run with `error: <message>`."""
+    """Wrap a task body so domain errors end the run with `error: <message>` and their
+    exit code, and an interrupt with one line and exit 130."""
 
     @functools.wraps(body)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -21,5 +30,10 @@ def reports_errors(body: Callable[..., Any]) -> Callable[..., Any]:
             return body(*args, **kwargs)
         except OpsError as error:
             raise Exit(f"error: {error.message}", code=error.exit_code) from None
+        except BrokenPipeError:
+            output.reader_gone()
+            return None
+        except KeyboardInterrupt:
+            raise Exit("interrupted: stopped by the user (Ctrl-C)", code=INTERRUPTED) from None
 
     return wrapper

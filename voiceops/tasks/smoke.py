@@ -4,11 +4,15 @@ from invoke import task
 
 from voiceops import environments, output
 from voiceops import smoke as smoke_tests
-from voiceops.tasks import reports_errors
+from voiceops.tasks import DEFAULT_ENVIRONMENT, ENV_HELP, reports_errors
 
 
-@task(help={"env": "environment name (see env.list)"})
+@task(help={"env": ENV_HELP})
 @reports_errors
-def smoke(c, env):
-    """Run the smoke tests against an environment (local: its servers on 127.0.0.1)."""
+def smoke(c, env=DEFAULT_ENVIRONMENT):
+    """Run the smoke tests against an environment; exit 5 when its cluster cannot be reached.
+
+    Default --env local: testinfra against the servers on 127.0.0.1.
+    Example: invoke smoke --env sandbox
+    """
     output.console.print(smoke_tests.run_smoke(environments.load(env)))

@@ -3,7 +3,7 @@
 from invoke import task
 
 from voiceops import infra_policy, output, terraform, terraform_docs
-from voiceops.tasks import reports_errors
+from voiceops.tasks import DEFAULT_ENVIRONMENT, reports_errors
 
 
 @task(help={"check": "only report files that need formatting (non-zero exit if any)"})
@@ -64,10 +64,14 @@ def requirements(c, json=False):
     infra_policy.enforce()
 
 
-@task(help={"env": "environment whose stack to plan (see env.list)"})
+@task(help={"env": "environment whose stack to plan (see env.list; local has none)"})
 @reports_errors
-def plan(c, env):
-    """Plan a stack into build/terraform/<env>/ (saved plan and JSON), then policy-check the JSON."""
+def plan(c, env=DEFAULT_ENVIRONMENT):
+    """Plan a stack into build/terraform/<env>/ (saved plan and JSON), then policy-check the JSON.
+
+    Needs the cloud's credentials and Terraform's providers (exit 5 without them).
+    Example: invoke tf.plan --env sandbox
+    """
     meta = terraform.plan(env)
     changes = ", ".join(f"{count} to {kind}" for kind, count in meta["changes"].items())
     output.console.print(
@@ -77,13 +81,16 @@ def plan(c, env):
 
 @task(
     help={
-        "env": "environment to apply",
+        "env": "environment to apply (see env.list)",
         "confirm": "type the environment name (production-class environments)",
     }
 )
 @reports_errors
-def apply(c, env, confirm=None):
-    """Apply the saved plan of an environment (made by tf.plan at this commit); never plans anew."""
+def apply(c, env=DEFAULT_ENVIRONMENT, confirm=None):
+    """Apply the saved plan of an environment (made by tf.plan at this commit); never plans anew.
+
+    Example: invoke tf.apply --env live --confirm live
+    """
     record = terraform.apply(env, confirm)
     output.console.print(
         f"apply {env}: {record.result} in {record.seconds:.1f}s (audit: {record.audit_file})"
@@ -92,14 +99,18 @@ def apply(c, env, confirm=None):
 
 @task(
     help={
-        "env": "environment to tear down",
+        "env": "environment to tear down (see env.list)",
         "confirm": "type the environment name: required for every destroy",
         "dry_run": "list the stages without changing anything",
     }
 )
 @reports_errors
-def destroy(c, env, confirm=None, dry_run=False):
-    """Destroy a stack in stages: Kubernetes load balancers, then Helm releases, then the rest."""
+def destroy(c, env=DEFAULT_ENVIRONMENT, confirm=None, dry_run=False):
+    """Destroy a stack in stages: Kubernetes load balancers, then Helm releases, then the rest.
+
+    Always needs --confirm with the environment name (exit 3 without it).
+    Example: invoke tf.destroy --env sandbox --confirm sandbox --dry-run
+    """
     for line in terraform.destroy(env, confirm, dry_run):
         output.console.print(line)
 
