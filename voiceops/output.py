@@ -3,16 +3,30 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 # Pipes and CI logs get a wide fixed width instead of rich's 80-column fallback.
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 180)
+
+
+@contextmanager
+def progress(label: str) -> Iterator[None]:
+    """A spinner with the elapsed time while long work runs, at a terminal only: logs and
+    pipes get the result lines, not animation."""
+    if not console.is_terminal:
+        yield
+        return
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+        bar.add_task(label, total=None)
+        yield
 
 
 def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
@@ -36,10 +50,3 @@ def emit_json(data: Any) -> None:
     json.dump(data, sys.stdout, indent=2, sort_keys=True, default=str)
     sys.stdout.write("\n")
     sys.stdout.flush()
-
-
-def reader_gone() -> None:
-    """The reader closed the pipe (`| head`): it has what it wanted. Point stdout at
-    /dev/null so Python's exit-time flush does not fail a second time."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())

@@ -356,7 +356,8 @@ class Run:
             started = time.monotonic()
             output.console.print(f"[bold]==>[/bold] {step.name} ...")
             try:
-                result = step.run()
+                with output.progress(step.name):
+                    result = step.run()
             except OpsError as error:
                 record.status, record.detail = "failed", error.message
                 record.seconds = round(time.monotonic() - started, 3)

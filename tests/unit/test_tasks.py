@@ -1,64 +1,148 @@
-"""The task tree as users call it: one-line errors and non-zero exits on bad input."""
+"""The task CLI as users meet it: every task's --help, one-line errors, the exit-code
+contract (README, "Exit codes") and machine-readable output. Each case is a real
+`invoke` process; they run side by side to keep the suite quick."""
+
+from __future__ import annotations
 
 import json
+import os
+import re
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+import pytest
+
+from voiceops.runs import EnvironmentLock
 
 ROOT = Path(__file__).resolve().parents[2]
 INVOKE = [sys.executable, "-m", "invoke"]
+NO_CLOUD = ("AWS_ACCESS_KEY_ID", "AWS_PROFILE", "AWS_WEB_IDENTITY_TOKEN_FILE", "ARM_CLIENT_ID", "ARM_USE_MSI",
+            "LINODE_TOKEN", "VOICEOPS_APPROVED_ENVIRONMENT", "CI")  # fmt: skip
 
 
-def invoke(*args):
-    return subprocess.run([*INVOKE, *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
+def clean_env(state: Path) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if key not in NO_CLOUD}
+    return env | {"VOICEOPS_STATE_DIR": str(state), "HOME": str(state / "home"),
+                  "KUBECONFIG": str(state / "no-kubeconfig")}  # fmt: skip
+
+
+def invoke(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*INVOKE, *args], cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
+
+
+def task_names() -> list[str]:
+    listing = invoke("--list", "--list-format=flat").stdout
+    return re.findall(r"^  (\S+)\s", listing, flags=re.MULTILINE)
 
 
 def test_task_tree_lists_the_tasks():
-    listing = invoke("--list").stdout
-    for name in ("deploy", "env.list", "env.show", "tools.check", "tools.lock"):
-        assert name in listing
+    names = task_names()
+    for name in (
+        "deploy",
+        "status",
+        "rollback",
+        "env.list",
+        "env.show",
+        "tools.check",
+        "local.down",
+        "tf.apply",
+    ):
+        assert name in names
 
 
-def test_unknown_environment_is_one_line_and_non_zero():
-    result = invoke("deploy", "--env", "nosuch")
-    assert result.returncode != 0
-    lines = result.stderr.strip().splitlines()
-    assert lines == [lines[0]]
-    assert lines[0].startswith("error: unknown environment 'nosuch'; valid environments: azure-production")
+def test_every_task_has_help_with_an_example():
+    names = task_names()
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = dict(zip(names, pool.map(lambda name: invoke(name, "--help"), names), strict=True))
+    broken = {name: result.stderr.strip() for name, result in results.items() if result.returncode != 0}
+    assert broken == {}
+    missing = [name for name, result in results.items() if "Example: invoke" not in result.stdout]
+    assert missing == []
 
 
-def test_production_deploy_without_approval_exits_3():
-    result = invoke("deploy", "--env", "production")
-    assert result.returncode == 3
-    assert "--confirm production" in result.stderr
+# (arguments, exit code, text in the error line or output) — the README's exit-code table.
+CONTRACT = [
+    (
+        ("deploy", "--env", "nosuch"),
+        1,
+        "error: unknown environment 'nosuch'; valid environments: azure-production",
+    ),
+    (("env.show", "--env", "prod"), 1, "error: unknown environment 'prod'"),
+    (("deploy", "--env", "local", "--only", "nosuch"), 1, "error: release(s) nosuch not in this environment"),
+    (("deploy", "--env", "production"), 3, "--confirm production"),
+    (("rollback", "--env", "live", "--release", "base"), 3, "live needs 2 approvals"),
+    (("tf.apply", "--env", "live"), 3, "live needs 2 approvals"),
+    (("tf.destroy", "--env", "sandbox"), 3, "needs --confirm sandbox"),
+    (("status", "--env", "sandbox"), 5, "no cluster reachable through kube context 'eks-voiceops-sandbox'"),
+    (("smoke", "--env", "sandbox"), 5, "no cluster reachable"),
+    (("rollback", "--env", "sandbox", "--release", "base"), 5, "no cluster reachable"),
+    (("tf.plan", "--env", "sandbox"), 5, "no aws credentials"),
+    (
+        ("tf.destroy", "--env", "sandbox", "--confirm", "sandbox", "--dry-run"),
+        0,
+        "would destroy: every remaining",
+    ),
+    (("deploy", "--env", "production", "--dry-run"), 0, "deploy production: dry-run"),
+    (("status",), 0, "local: local, delivered by helm"),
+]
+
+
+@pytest.fixture(scope="module")
+def contract_results(tmp_path_factory):
+    state = tmp_path_factory.mktemp("state")
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return list(pool.map(lambda case: invoke(*case[0], env=clean_env(state)), CONTRACT))
+
+
+@pytest.mark.parametrize("index", range(len(CONTRACT)), ids=[" ".join(case[0]) for case in CONTRACT])
+def test_exit_code_contract(contract_results, index):
+    _, code, text = CONTRACT[index]
+    result = contract_results[index]
+    assert result.returncode == code, result.stdout[-500:] + result.stderr
+    if code == 0:
+        assert text in result.stdout
+    else:
+        lines = result.stderr.strip().splitlines()
+        assert lines[-1].startswith("error: ") and text in lines[-1], result.stderr
+
+
+def test_a_mistyped_only_is_refused_before_any_server_starts(contract_results):
+    index = next(i for i, case in enumerate(CONTRACT) if "--only" in case[0])
+    assert "local servers" not in contract_results[index].stdout
+
+
+def test_status_json_is_valid_with_nulls_and_survives_a_closed_pipe(tmp_path):
+    env = clean_env(tmp_path)
+    result = invoke("status", "--env", "sandbox", "--json", env=env)
+    assert result.returncode == 5
+    data = json.loads(result.stdout)
+    assert all(item["revision"] is None for item in data["releases"])
+    assert data["unreachable"].startswith("no cluster reachable")
+    # a reader that has gone before anything is written, as `| head -c 0` would be
+    reader = subprocess.Popen([*INVOKE, "status", "--env", "local", "--json"], cwd=ROOT, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    reader.stdout.close()
+    errors = reader.stderr.read().decode()
+    reader.wait(timeout=60)
+    assert "Traceback" not in errors and "Error" not in errors, errors
+
+
+def test_second_concurrent_run_is_refused_naming_the_holder(isolated_state):
+    env = clean_env(isolated_state)
+    with EnvironmentLock("local"):
+        results = [invoke("deploy", "--env", "local", env=env), invoke("local.down", env=env)]
+    for result in results:
+        assert result.returncode == 4, result.stderr
+        assert f"pid {os.getpid()}" in result.stderr and "nothing was changed" in result.stderr
 
 
 def test_env_show_json_round_trips():
     result = invoke("env.show", "--env", "azure-production", "--json")
     assert result.returncode == 0, result.stderr
-    data = json.loads(result.stdout)
-    assert data["regions"]["secondary"] == ["westeurope", "southeastasia"]
+    assert json.loads(result.stdout)["regions"]["secondary"] == ["westeurope", "southeastasia"]
 
 
 def test_env_list_json_has_every_environment():
-    data = json.loads(invoke("env.list", "--json").stdout)
-    assert len(data) == 8
-
-
-def test_second_concurrent_deploy_is_refused_naming_the_holder(isolated_state):
-    import os
-
-    from voiceops.runs import EnvironmentLock
-
-    with EnvironmentLock("local"):
-        result = subprocess.run(
-            [*INVOKE, "deploy", "--env", "local"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            env={**os.environ, "VOICEOPS_STATE_DIR": str(isolated_state)},
-        )
-    assert result.returncode == 4
-    assert f"pid {os.getpid()}" in result.stderr
-    assert "nothing was changed" in result.stderr
+    assert len(json.loads(invoke("env.list", "--json").stdout)) == 8

@@ -12,7 +12,6 @@ from typing import Any
 
 from invoke.exceptions import Exit
 
-from voiceops import output
 from voiceops.errors import OpsError
 
 INTERRUPTED = 130  # 128 + SIGINT, as shells report a Ctrl-C
@@ -30,9 +29,6 @@ def reports_errors(body: Callable[..., Any]) -> Callable[..., Any]:
             return body(*args, **kwargs)
         except OpsError as error:
             raise Exit(f"error: {error.message}", code=error.exit_code) from None
-        except BrokenPipeError:
-            output.reader_gone()
-            return None
         except KeyboardInterrupt:
             raise Exit("interrupted: stopped by the user (Ctrl-C)", code=INTERRUPTED) from None
 

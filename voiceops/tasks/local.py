@@ -14,8 +14,9 @@ def _say(line: str) -> None:
 @task
 @reports_errors
 def up(c):
-    """Start (or recover) PostgreSQL, Redis, RabbitMQ and the AWS emulator on 127.0.0.1, and
-    provision them all; safe to re-run after an interrupt or a crash. Holds the local lock.
+    """Start (or recover) and provision PostgreSQL, Redis, RabbitMQ and the AWS emulator on 127.0.0.1.
+
+    Safe to re-run after an interrupt or a crash: every run converges. Holds the local lock.
 
     Example: invoke local.up
     """
@@ -26,8 +27,9 @@ def up(c):
 @task(help={"purge": "also delete the data directory (databases, queues, credentials)"})
 @reports_errors
 def down(c, purge=False):
-    """Stop every local server this checkout started (epmd included, even without its state
-    files); data is kept unless --purge. Waits for no one: refused while a deploy holds the lock.
+    """Stop every local server this checkout started, epmd included; data is kept unless --purge.
+
+    Finds them even when .state/local is gone. Refused (exit 4) while a deploy holds the lock.
 
     Example: invoke local.down --purge
     """

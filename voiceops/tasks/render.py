@@ -23,8 +23,13 @@ class GateFailed(OpsError):
 )
 @reports_errors
 def render_(c, env=None, all=False, only=None, json=False):
-    """Render charts and overlays into build/rendered/<env>/ and run the schema and policy gate."""
-    results = render.render_targets(env, all, tuple(only or ()))
+    """Render charts and overlays into build/rendered/<env>/ and run the schema and policy gate.
+
+    Give --env NAME, or --all for every environment.
+    Example: invoke render --env production --only platform
+    """
+    with output.progress("rendering and checking " + ("every environment" if all else str(env))):
+        results = render.render_targets(env, all, tuple(only or ()))
     if json:
         output.emit_json([render.summary(result) for result in results])
     else:
@@ -63,7 +68,10 @@ def render_(c, env=None, all=False, only=None, json=False):
 @task(name="schemas")
 @reports_errors
 def schemas(c):
-    """Regenerate the charts' values.schema.json from voiceops/chart_schemas.py."""
+    """Regenerate the charts' values.schema.json from voiceops/chart_schemas.py.
+
+    Example: invoke charts.schemas
+    """
     written = chart_schemas.write_all()
     output.console.print(f"{len(written)} schema(s) rewritten" if written else "schemas up to date")
 
@@ -71,7 +79,10 @@ def schemas(c):
 @task(name="lint", help={"env": "environment (default: all)"})
 @reports_errors
 def lint(c, env=None):
-    """helm lint --strict every local chart with each environment's values layers."""
+    """helm lint --strict every local chart with each environment's values layers.
+
+    Default: every environment. Example: invoke charts.lint --env sandbox
+    """
     targets = [environments.load(env)] if env else environments.load_all()
     failures = render.lint(targets)
     for environment, release, error in failures:
@@ -90,9 +101,14 @@ def lint(c, env=None):
 )
 @reports_errors
 def scan(c, path="build/rendered", framework="kubernetes"):
-    """checkov and trivy over rendered manifests (or Terraform); any finding or zero resources fails."""
+    """checkov and trivy over rendered manifests (or Terraform); any finding or zero resources fails.
+
+    Default: build/rendered (run invoke render first).
+    Example: invoke charts.scan --path build/rendered/preview
+    """
     directory = render.ROOT / path
-    results = [scanners.checkov(directory, framework), scanners.trivy(directory)]
+    with output.progress(f"checkov and trivy over {path}"):
+        results = [scanners.checkov(directory, framework), scanners.trivy(directory)]
     failed = False
     for result in results:
         output.console.print(

@@ -9,7 +9,10 @@ from voiceops.tasks import DEFAULT_ENVIRONMENT, reports_errors
 @task(help={"check": "only report files that need formatting (non-zero exit if any)"})
 @reports_errors
 def fmt(c, check=False):
-    """terraform fmt over infra/terraform."""
+    """terraform fmt over infra/terraform (rewrites files unless --check).
+
+    Example: invoke tf.fmt --check
+    """
     files = terraform.fmt(check)
     verb = "would reformat" if check else "reformatted"
     output.console.print(
@@ -20,7 +23,10 @@ def fmt(c, check=False):
 @task(name="test")
 @reports_errors
 def test_(c):
-    """terraform test in every provider-free logic module (offline)."""
+    """terraform test in every provider-free logic module (offline).
+
+    Example: invoke tf.test
+    """
     results = terraform.test_modules()
     output.table(
         "terraform test (modules/logic)",
@@ -32,8 +38,12 @@ def test_(c):
 @task
 @reports_errors
 def scan(c):
-    """checkov and trivy over infra/terraform: zero unsuppressed findings, and at least one resource seen."""
-    results = terraform.scan_infra()
+    """checkov and trivy over infra/terraform: zero unsuppressed findings, and at least one resource seen.
+
+    Example: invoke tf.scan
+    """
+    with output.progress("checkov and trivy over infra/terraform"):
+        results = terraform.scan_infra()
     output.table(
         "Terraform scanners",
         ["scanner", "resources/files", "passed", "findings"],
@@ -49,7 +59,10 @@ def scan(c):
 @task(help={"json": "print machine-readable JSON"})
 @reports_errors
 def requirements(c, json=False):
-    """Seed requirements of the Terraform code and the file implementing each; fails on a broken one."""
+    """Seed requirements of the Terraform code and the file implementing each; fails on a broken one.
+
+    Example: invoke tf.requirements --json
+    """
     outcomes = infra_policy.evaluate()
     rows = [
         [item.requirement.seed, item.requirement.text, item.requirement.where, item.problem or "ok"]
@@ -118,7 +131,10 @@ def destroy(c, env=DEFAULT_ENVIRONMENT, confirm=None, dry_run=False):
 @task(help={"check": "fail if a README's generated section is out of date instead of rewriting it"})
 @reports_errors
 def docs(c, check=False):
-    """Regenerate the inputs/outputs section of every module README from its HCL."""
+    """Regenerate the inputs/outputs section of every module README from its HCL.
+
+    Example: invoke tf.docs --check
+    """
     directories = terraform_docs.module_dirs()
     if check:
         stale = [str(path.relative_to(terraform.INFRA)) for path in directories if terraform_docs.stale(path)]

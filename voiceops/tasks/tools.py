@@ -9,7 +9,10 @@ from voiceops.tasks import reports_errors
 
 @task(help={"json": "print machine-readable JSON"})
 def check(c, json=False):
-    """Table of every tool: required and found version, path, status; exit 1 if a required one is not OK."""
+    """Table of every tool: required and found version, path, status; exit 5 if a required one is not OK.
+
+    Example: invoke tools.check --json
+    """
     statuses = toolchain.check_all()
     if json:
         output.emit_json(
@@ -44,14 +47,17 @@ def check(c, json=False):
     failed = [s.tool.name for s in statuses if not s.ok and not s.tool.optional]
     if failed:
         raise Exit(
-            f"error: required tools not OK: {', '.join(failed)} (run python3 scripts/bootstrap.py)", code=1
+            f"error: required tools not OK: {', '.join(failed)} (run python3 scripts/bootstrap.py)", code=5
         )
 
 
 @task
 @reports_errors
 def lock(c):
-    """Re-resolve requirements/*.in into the pinned lock files bootstrap installs."""
+    """Re-resolve requirements/*.in into the pinned lock files bootstrap installs (needs PyPI).
+
+    Example: invoke tools.lock
+    """
     manifest = toolchain.load_manifest()
     for lock_file in (manifest.venv_lock, manifest.checkov_lock):
         source = lock_file.with_suffix(".in")
