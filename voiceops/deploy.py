@@ -73,11 +73,14 @@ def render_and_gate(context: DeployContext) -> str:
     if not gate.passed:
         problems = [f"{v.rule}: {v.message}" for v in gate.violations] + gate.schemas.errors
         raise OpsError(f"policy gate: {len(problems)} problem(s), first: {problems[0]}")
-    rendered = [item for item in result.files if item.status == "rendered"]
+    names = {
+        item.name for item in catalog.select(catalog.releases_for(context.environment), context.request.only)
+    }
+    rendered = len([item for item in result.files if item.status == "rendered" and item.name in names])
     return (
-        f"{len(rendered)} releases, {result.objects} objects in {result.directory.relative_to(render.ROOT)}; "
-        f"{gate.schemas.validated} schema-checked, policy clean; "
-        f"{len(result.missing)} upstream charts not cached (no network)"
+        f"{rendered} of {len(names)} releases rendered ({len(result.missing)} upstream charts not "
+        f"cached), {result.objects} objects in {result.directory.relative_to(render.ROOT)}; "
+        f"{gate.schemas.validated} schema-checked, policy clean"
     )
 
 
@@ -92,7 +95,7 @@ def local_cluster(context: DeployContext) -> str | tuple[str, Callable[[], None]
     if missing:
         return (
             f"skipped: no local Kubernetes cluster reachable ({' and '.join(missing)} not available); "
-            f"{len(releases)} releases in {waves} waves rendered and checked, not installed"
+            f"{len(releases)} releases in {waves} waves not installed"
         )
     if context.request.dry_run:
         return f"skipped (dry run): would create the kind cluster, then install {len(releases)} releases"
@@ -150,7 +153,7 @@ def cluster_releases(context: DeployContext) -> str | tuple[str, Callable[[], No
     try:
         cluster.require_reachable(environment)
     except cluster.ClusterUnreachable as error:
-        return f"skipped: {error.message}; {len(releases)} releases rendered and checked, not installed"
+        return f"skipped: {error.message}; {len(releases)} releases not installed"
     if context.request.dry_run:
         waves = len(catalog.waves(releases))
         return f"skipped (dry run): would install {len(releases)} releases in {waves} waves"
