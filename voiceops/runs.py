@@ -12,10 +12,13 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import signal
 import socket
 import subprocess
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -254,6 +257,19 @@ class AuditRecord:
         return path
 
 
+@contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Ignore Ctrl-C while a short block runs (main thread only: signals are set there)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 class Run:
     """`with Run(...) as run:` approves, locks and audits one mutating run.
 
@@ -338,14 +354,15 @@ class Run:
             record.result = "succeeded"
         record.seconds = round(time.monotonic() - self._started, 3)
         record.finished = datetime.now(UTC).isoformat(timespec="seconds")
-        try:
-            record.write()
-        finally:
+        with _sigint_ignored():  # a second Ctrl-C must not cut the record or the release short
             try:
-                if self._lease is not None:
-                    self._lease.release()
+                record.write()
             finally:
-                self._lock.__exit__(None, None, None)
+                try:
+                    if self._lease is not None:
+                        self._lease.release()
+                finally:
+                    self._lock.__exit__(None, None, None)
 
     def execute(self, steps: list[Step]) -> None:
         """Run steps in order; on failure undo what earlier steps changed, newest first."""

@@ -104,14 +104,22 @@ def test_terraform_delivered_deploy_applies_the_checked_plan_once(standins, aws,
     assert len(list((deploy.render.BUILD_DIR / "sandbox").glob("*-platform.yaml"))) == 1
 
 
-def test_without_a_terminal_or_auto_approve_the_plan_is_shown_not_applied(standins, aws):
+def test_without_a_terminal_the_plan_is_kept_for_tf_apply_which_takes_the_run(standins, aws):
     aws.state_bucket(SANDBOX_BUCKET)
     with pytest.raises(StepFailed, match=r"1 to create, 1 to update.*not applied: no terminal") as error:
         deploy.deploy(DeployRequest("sandbox"), deploy.plan_for)
     assert error.value.exit_code == 3
     assert standins.calls("terraform", "apply") == []
-    assert (terraform.BUILD / "sandbox" / "plan.tfplan").exists(), "the reviewed plan is kept for tf.apply"
     assert audit("sandbox")["result"] == "failed"
+    # the reviewed plan is applied by tf.apply, in a run of its own
+    record = terraform.apply("sandbox", None)
+    assert record.result == "succeeded"
+    stored = audit("sandbox", "terraform-apply")
+    assert stored["steps"][0]["detail"].startswith("applied: 1 to create")
+    assert stored["cluster_lock"].startswith("none: no cluster reachable")
+    with pytest.raises(StepFailed, match="no saved plan"):
+        terraform.apply("sandbox", None)
+    assert audit("sandbox", "terraform-apply")["result"] == "failed"
 
 
 def test_a_missing_state_bucket_stops_before_terraform_runs(standins, aws):
@@ -146,19 +154,6 @@ def test_plan_without_providers_says_so_in_one_line(aws, tmp_path, monkeypatch):
         terraform.plan("sandbox")
     assert "\n" not in error.value.message
     assert not (terraform.BUILD / "sandbox" / "plan.tfplan").exists()
-
-
-def test_tf_apply_takes_the_run_and_applies_the_saved_plan(standins, aws):
-    aws.state_bucket(SANDBOX_BUCKET)
-    terraform.plan("sandbox")
-    record = terraform.apply("sandbox", None)
-    assert record.result == "succeeded"
-    stored = audit("sandbox", "terraform-apply")
-    assert stored["steps"][0]["detail"].startswith("applied: 1 to create")
-    assert stored["cluster_lock"].startswith("none: no cluster reachable")
-    with pytest.raises(StepFailed, match="no saved plan"):
-        terraform.apply("sandbox", None)
-    assert audit("sandbox", "terraform-apply")["result"] == "failed"
 
 
 # --- Helm delivery: waves in catalog order, parallel within a wave, undo newest first -----------

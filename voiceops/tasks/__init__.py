@@ -7,6 +7,7 @@ one line: `error: <message>`."""
 from __future__ import annotations
 
 import functools
+import signal
 from collections.abc import Callable
 from typing import Any
 
@@ -30,6 +31,9 @@ def reports_errors(body: Callable[..., Any]) -> Callable[..., Any]:
         except OpsError as error:
             raise Exit(f"error: {error.message}", code=error.exit_code) from None
         except KeyboardInterrupt:
+            # The run is recorded and its lock released; a second Ctrl-C must not turn this
+            # orderly exit into a death by signal.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
             raise Exit("interrupted: stopped by the user (Ctrl-C)", code=INTERRUPTED) from None
 
     return wrapper
