@@ -1,4 +1,5 @@
-"""Every check as a nox session; `nox` with no arguments runs the full offline gate.
+"""Every check as a nox session; `nox` with no arguments runs the full offline gate: the
+`gate` session, which runs the others in two lanes side by side (see LANES).
 
 Sessions use the tools scripts/bootstrap.py installed (python=False): the project
 venv, checkov's own venv and the pinned binaries in .tools/bin. Tags group them by
@@ -6,6 +7,10 @@ layer so CI can run one layer: `nox -t python`.
 """
 
 import shutil
+import subprocess
+import sys
+import threading
+import time
 from pathlib import Path
 
 import nox
@@ -14,6 +19,7 @@ from voiceops.toolchain import tool_env
 
 nox.options.default_venv_backend = "none"
 nox.options.error_on_external_run = False
+nox.options.sessions = ["gate"]
 
 ENV = tool_env()
 WORKFLOWS = ".github/workflows"
@@ -129,3 +135,48 @@ def workflows(session: nox.Session) -> None:
 def toolchain(session: nox.Session) -> None:
     """Every required tool present at its pinned version."""
     run(session, "invoke", "tools.check")
+
+
+# The gate's two lanes, run side by side (two cores here). Within a lane sessions run in
+# order: the checks lane renders into build/ before it scans it and deploys `local` after;
+# the servers lane keeps its state, plans and renders in temporary directories.
+LANES = {
+    "servers": ("e2e", "integration"),
+    "checks": ("ruff", "yamllint", "unit", "charts", "manifests", "smoke", "policy", "terraform",
+               "infra_scan", "registry", "workflows", "toolchain"),
+}  # fmt: skip
+
+
+@nox.session(python=False, tags=["gate"])
+def gate(session: nox.Session) -> None:
+    """The full offline gate: every other session, in the two lanes of LANES at once."""
+    sessions = set(nox.registry.get()) - {"gate"}
+    laned = [name for lane in LANES.values() for name in lane]
+    if sorted(laned) != sorted(sessions):
+        session.error(f"LANES must name every session once: {sorted(set(laned) ^ sessions) or 'duplicates'}")
+    started = time.monotonic()
+    lanes = {
+        name: subprocess.Popen([sys.executable, "-m", "nox", "-s", *members], env=ENV, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        for name, members in LANES.items()
+    }  # fmt: skip
+    finished: dict[str, float] = {}
+
+    def relay(name: str, process: subprocess.Popen) -> None:
+        for line in process.stdout:
+            print(f"[{name}] {line}", end="", flush=True)
+        process.wait()
+        finished[name] = time.monotonic() - started
+
+    readers = [threading.Thread(target=relay, args=item) for item in lanes.items()]
+    for reader in readers:
+        reader.start()
+    for reader in readers:
+        reader.join()
+    for name, process in lanes.items():
+        session.log(
+            f"lane {name}: {'passed' if process.returncode == 0 else 'FAILED'} in {finished[name]:.0f}s"
+        )
+    failed = [name for name, process in lanes.items() if process.returncode != 0]
+    if failed:
+        session.error(f"gate failed in lane(s): {', '.join(failed)}")

@@ -18,7 +18,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from voiceops.environments import Cloud, Environment, NamespaceRole, RepoPath, Strict, load_yaml
 from voiceops.errors import OpsError
-from voiceops.toolchain import ROOT
+from voiceops.toolchain import ROOT, shown
 
 CATALOG_PATH = ROOT / "charts" / "releases.yaml"
 
@@ -98,7 +98,7 @@ class Release:
 
 @cache
 def load(path: Path = CATALOG_PATH) -> Catalog:
-    relative = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+    relative = shown(path)
     data = load_yaml(path, InvalidCatalog)
     try:
         return Catalog.model_validate_json(json.dumps(data))

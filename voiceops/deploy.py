@@ -79,7 +79,7 @@ def render_and_gate(context: DeployContext) -> str:
     rendered = len([item for item in result.files if item.status == "rendered" and item.name in names])
     return (
         f"{rendered} of {len(names)} releases rendered ({len(result.missing)} upstream charts not "
-        f"cached), {result.objects} objects in {result.directory.relative_to(render.ROOT)}; "
+        f"cached), {result.objects} objects in {toolchain.shown(result.directory)}; "
         f"{gate.schemas.validated} schema-checked, policy clean"
     )
 

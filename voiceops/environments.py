@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from voiceops.errors import OpsError
 from voiceops.output import duration
-from voiceops.toolchain import ROOT
+from voiceops.toolchain import ROOT, shown
 
 ENVIRONMENTS_DIR = ROOT / "environments"
 
@@ -232,7 +232,7 @@ def _format_error(path: Path, error: ValidationError) -> str:
         if item["type"] == "extra_forbidden":
             message = "unknown field"
         problems.append(f"{field}: {message}")
-    relative = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+    relative = shown(path)
     return f"{relative}: " + "; ".join(problems)
 
 
@@ -256,7 +256,7 @@ class UniqueKeyLoader(yaml.SafeLoader):
 def load_yaml(path: Path, error: type[OpsError]) -> object:
     """One YAML file we own, strictly: a syntax error or a duplicate key raises `error` naming
     the file and the line."""
-    relative = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+    relative = shown(path)
     try:
         return yaml.load(path.read_text(), Loader=UniqueKeyLoader)  # noqa: S506 (a SafeLoader subclass)
     except yaml.YAMLError as problem:
@@ -268,7 +268,7 @@ def load_yaml(path: Path, error: type[OpsError]) -> object:
 
 def parse_file(path: Path) -> Environment:
     """Load and validate one registry file; errors name the file and the field."""
-    relative = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+    relative = shown(path)
     data = load_yaml(path, InvalidEnvironment)
     if not isinstance(data, dict):
         raise InvalidEnvironment(f"{relative}: expected a mapping at the top level")

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
+from filelock import FileLock
 
 from voiceops import catalog, environments, policy, toolchain
 from voiceops.environments import Delivery, Environment
@@ -27,6 +28,8 @@ from voiceops.toolchain import ROOT
 BUILD_DIR = ROOT / "build" / "rendered"
 CHART_CACHE = ROOT / ".cache" / "charts"
 ARGOCD_APPS_CHART = ROOT / "charts" / "argocd-apps"
+COMMON_CHART = ROOT / "charts" / "common"
+DEPENDENCY_LOCK = ROOT / "build" / "chart-dependencies.lock"
 
 
 class RenderFailed(OpsError):
@@ -79,16 +82,30 @@ def _run(command: list[str], what: str) -> str:
 
 
 def build_dependencies(chart_dir: Path) -> None:
-    """Vendor the common library into a chart (file:// dependency, offline), once per process."""
+    """Vendor the common library into a chart (file:// dependency, offline): once per process,
+    and only when the vendored copy is missing or older than the library, under a lock shared
+    by every process of this checkout (gate sessions run side by side and read these files)."""
     with _dependency_lock:
         if chart_dir in _dependencies_built or not (chart_dir / "Chart.yaml").is_file():
             return
         if "dependencies:" in (chart_dir / "Chart.yaml").read_text():
-            _run(
-                ["helm", "dependency", "build", "--skip-refresh", str(chart_dir)],
-                f"{chart_dir.name} dependencies",
-            )
+            DEPENDENCY_LOCK.parent.mkdir(parents=True, exist_ok=True)
+            with FileLock(DEPENDENCY_LOCK):
+                if not _vendored_current(chart_dir):
+                    _run(
+                        ["helm", "dependency", "build", "--skip-refresh", str(chart_dir)],
+                        f"{chart_dir.name} dependencies",
+                    )
         _dependencies_built.add(chart_dir)
+
+
+def _vendored_current(chart_dir: Path) -> bool:
+    """Whether every vendored dependency archive is newer than every file of the library."""
+    archives = list((chart_dir / "charts").glob("*.tgz"))
+    if not archives:
+        return False
+    library = max(path.stat().st_mtime for path in COMMON_CHART.rglob("*") if path.is_file())
+    return min(path.stat().st_mtime for path in archives) >= library
 
 
 def count_objects(text: str) -> int:
@@ -164,10 +181,10 @@ def render_gitops(environment: Environment, directory: Path) -> list[RenderedFil
 
 
 def render_environment(
-    environment: Environment, only: tuple[str, ...] = (), out_dir: Path = BUILD_DIR, workers: int = 4
+    environment: Environment, only: tuple[str, ...] = (), out_dir: Path | None = None, workers: int = 4
 ) -> EnvironmentRender:
     releases = catalog.select(catalog.releases_for(environment), only)
-    directory = out_dir / environment.name
+    directory = (out_dir or BUILD_DIR) / environment.name
     if directory.exists():
         shutil.rmtree(directory)
     directory.mkdir(parents=True)
@@ -182,7 +199,7 @@ def render_environment(
 
 
 def render_all(
-    environments: Iterable[Environment], out_dir: Path = BUILD_DIR, workers: int = 4
+    environments: Iterable[Environment], out_dir: Path | None = None, workers: int = 4
 ) -> list[EnvironmentRender]:
     environments = list(environments)
     with ThreadPoolExecutor(max_workers=max(1, min(len(environments), 2))) as pool:

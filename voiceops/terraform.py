@@ -23,7 +23,7 @@ from voiceops import cluster, environments, output, scan, toolchain
 from voiceops.environments import Cloud, Environment
 from voiceops.errors import OpsError
 from voiceops.runs import ApprovalRequired, AuditRecord, Run, Step, actor, git_commit
-from voiceops.toolchain import ROOT
+from voiceops.toolchain import ROOT, shown
 
 INFRA = ROOT / "infra" / "terraform"
 LOGIC_MODULES = INFRA / "modules" / "logic"
@@ -78,11 +78,6 @@ class Stack:
     @property
     def plan_meta(self) -> Path:
         return self.work_dir / "plan.meta.json"
-
-
-def shown(path: Path) -> str:
-    """A path as users see it: relative to the checkout when inside it."""
-    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
 def stack_for(name: str) -> Stack:

@@ -25,6 +25,11 @@ TOOLS_BIN = ROOT / ".tools" / "bin"
 TOOLCHAIN_CACHE = ROOT / "build" / "toolchain-check.json"
 
 
+def shown(path: Path) -> str:
+    """A path as users see it: relative to the checkout when inside it."""
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
 def state_dir() -> Path:
     """Where runs keep locks, audit records and local data (VOICEOPS_STATE_DIR overrides)."""
     return Path(os.environ.get("VOICEOPS_STATE_DIR") or ROOT / ".state")
@@ -209,7 +214,9 @@ def check_all_cached(manifest: Manifest | None = None) -> tuple[list[ToolStatus]
         rows = [{"name": s.tool.name, "path": s.path, "found": s.found, "status": s.status} for s in statuses]
         kept = dict(list(cached.items())[-3:])  # a few tool sets (a venv rebuilt, a second PATH)
         TOOLCHAIN_CACHE.parent.mkdir(parents=True, exist_ok=True)
-        TOOLCHAIN_CACHE.write_text(json.dumps({**kept, key: rows}))
+        staged = TOOLCHAIN_CACHE.with_name(f"{TOOLCHAIN_CACHE.name}.{os.getpid()}")
+        staged.write_text(json.dumps({**kept, key: rows}))
+        staged.replace(TOOLCHAIN_CACHE)  # whole or not at all: gate sessions read it side by side
     return statuses, False
 
 
