@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 from voiceops import infra_policy
@@ -18,6 +20,28 @@ def _cell(value: object) -> str:
     return text.replace("|", "\\|")
 
 
+def hcl_literal(value: object) -> str:
+    """A default as it is written in HCL: null, true, "text", ["a", "b"], { min = 2, max = 10 }."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(hcl_literal(item) for item in value) + "]"
+    if isinstance(value, dict):
+        if not value:
+            return "{}"
+        fields = (f"{_hcl_key(str(key))} = {hcl_literal(item)}" for key, item in value.items())
+        return "{ " + ", ".join(fields) + " }"
+    return json.dumps(str(value))
+
+
+def _hcl_key(key: str) -> str:
+    return key if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key) else json.dumps(key)
+
+
 def interface(directory: Path) -> str:
     """Markdown tables of a module's inputs and outputs."""
     variables = infra_policy.parse_file(directory / "variables.tf").get("variable", {})
@@ -26,7 +50,7 @@ def interface(directory: Path) -> str:
     if variables:
         lines += ["| name | type | default | description |", "| --- | --- | --- | --- |"]
         for name, body in variables.items():
-            default = f"`{_cell(body['default'])}`" if "default" in body else "required"
+            default = f"`{_cell(hcl_literal(body['default']))}`" if "default" in body else "required"
             lines.append(f"| `{name}` | `{_cell(body['type'])}` | {default} | {_cell(body['description'])} |")
     else:
         lines.append("None.")

@@ -188,3 +188,13 @@ def test_module_readme_goes_stale_when_an_input_changes(tmp_path):
         'variable "size" {\n  description = "Node count."\n  type = number\n}\n'
     )
     assert terraform_docs.stale(tmp_path)
+
+
+def test_module_readmes_show_defaults_as_hcl_literals():
+    from voiceops.terraform_docs import hcl_literal
+
+    assert hcl_literal(None) == "null" and hcl_literal(True) == "true" and hcl_literal(False) == "false"
+    assert hcl_literal({"min": 2, "max": 10}) == "{ min = 2, max = 10 }"
+    assert hcl_literal(["api", "graphql"]) == '["api", "graphql"]'
+    assert hcl_literal({"rtc-tcp": {"port": 7881}}) == '{ "rtc-tcp" = { port = 7881 } }'
+    assert hcl_literal("db.r6g.large") == '"db.r6g.large"' and hcl_literal({}) == "{}"
