@@ -23,6 +23,7 @@ nox.options.sessions = ["gate"]
 
 ENV = tool_env()
 WORKFLOWS = ".github/workflows"
+ACTIONS = ".github/actions"
 
 
 def run(session: nox.Session, program: str, *args: str) -> None:
@@ -123,12 +124,14 @@ def registry(session: nox.Session) -> None:
 
 @nox.session(python=False, tags=["workflows"])
 def workflows(session: nox.Session) -> None:
-    """GitHub workflows: schema (offline, vendored) and security lint."""
+    """GitHub workflows and our composite actions: schema (offline, vendored) and security lint."""
     files = sorted(str(path) for path in Path(WORKFLOWS).glob("*.yml"))
-    if not files:
-        session.error(f"no workflows found under {WORKFLOWS}")
+    actions = sorted(str(path) for path in Path(ACTIONS).glob("*/action.yml"))
+    if not files or not actions:
+        session.error(f"no workflows under {WORKFLOWS} or no actions under {ACTIONS}")
     run(session, "check-jsonschema", "--builtin-schema", "vendor.github-workflows", *files)
-    run(session, "zizmor", "--offline", "--min-severity", "low", WORKFLOWS)
+    run(session, "check-jsonschema", "--builtin-schema", "vendor.github-actions", *actions)
+    run(session, "zizmor", "--offline", "--min-severity", "low", WORKFLOWS, *actions)
 
 
 @nox.session(python=False, tags=["tools"])
