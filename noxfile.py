@@ -160,7 +160,7 @@ def gate(session: nox.Session) -> None:
     started = time.monotonic()
     lanes = {
         name: subprocess.Popen([sys.executable, "-m", "nox", "-s", *members], env=ENV, text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, errors="replace")
         for name, members in LANES.items()
     }  # fmt: skip
     finished: dict[str, float] = {}

@@ -1,14 +1,8 @@
 """Invoke entry point: assembles the task collections; the logic lives in voiceops/."""
 
-import signal
-
 from invoke import Collection
 
 from voiceops.tasks import deploy, env, local, operations, render, smoke, tf, tools
-
-# A reader that closes the pipe early (`invoke status --json | head`) ends us quietly, as it
-# ends any Unix filter, instead of with a BrokenPipeError traceback.
-signal.signal(signal.SIGPIPE, signal.SIG_DFL)
 
 namespace = Collection()
 namespace.add_collection(Collection.from_module(env))

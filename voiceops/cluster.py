@@ -92,10 +92,13 @@ class ReleaseChange:
 
 
 def current_revision(environment: Environment, release: catalog.Release) -> int | None:
+    """The release's revision; None only when helm says it does not exist (then undo uninstalls)."""
     result = helm(environment, "status", release.name, "-n", release.namespace, "-o", "json", timeout=60)
-    if result.returncode != 0:
+    if result.returncode == 0:
+        return int(json.loads(result.stdout)["version"])
+    if "not found" in result.stderr:
         return None
-    return int(json.loads(result.stdout)["version"])
+    raise OpsError(f"helm status {release.name}: {_last_line(result)}")
 
 
 def upgrade_command(environment: Environment, release: catalog.Release) -> list[str]:
@@ -141,13 +144,16 @@ def install_waves(
         if problems:
             raise OpsError(f"could not undo {len(problems)} release(s): {'; '.join(problems)}")
 
-    def install(
-        release: catalog.Release,
-    ) -> tuple[catalog.Release, int | None, subprocess.CompletedProcess[str]]:
-        previous = current_revision(environment, release)
-        if release.chart.local:
-            render.build_dependencies(render.ROOT / str(release.chart.path))
-        return release, previous, helm(environment, *upgrade_command(environment, release))
+    def install(release: catalog.Release) -> tuple[catalog.Release, int | None, str | None]:
+        """One release; its error line instead of an exception, so the wave's undo always runs."""
+        try:
+            previous = current_revision(environment, release)
+            if release.chart.local:
+                render.build_dependencies(render.ROOT / str(release.chart.path))
+            result = helm(environment, *upgrade_command(environment, release))
+        except (OpsError, subprocess.TimeoutExpired) as error:
+            return release, None, str(error)
+        return release, previous, None if result.returncode == 0 else _last_line(result)
 
     for wave in catalog.waves(releases):
         number = wave[0].wave
@@ -155,11 +161,11 @@ def install_waves(
         with ThreadPoolExecutor(max_workers=min(8, len(wave))) as pool:
             results = list(pool.map(install, wave))
         failed = []
-        for release, previous, result in results:
-            if result.returncode == 0:
+        for release, previous, problem in results:
+            if problem is None:
                 changes.append(ReleaseChange(release.name, release.namespace, previous))
             else:
-                failed.append(f"{release.name}: {_last_line(result)}")
+                failed.append(f"{release.name}: {problem}")
         if failed:
             try:
                 undo()

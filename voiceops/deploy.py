@@ -139,7 +139,7 @@ def approve_plan(context: DeployContext, changes: str) -> None:
             f"the plan for {environment.name} ({changes}) was not applied: no terminal to confirm it; "
             "re-run with --auto-approve, or review it with --dry-run"
         )
-    answer = input(f"    apply this plan to {environment.name}? type yes to apply: ")
+    answer = output.ask(f"    apply this plan to {environment.name}? type yes to apply: ")
     if answer.strip() != "yes":
         raise runs.ApprovalRequired(
             f"the plan for {environment.name} was not applied (answer: {answer.strip()!r})"

@@ -190,19 +190,26 @@ def owned_processes() -> dict[str, list[psutil.Process]]:
     redis, rabbitmq, epmd, moto). Found from /proc, so the answer holds when the state files
     are gone."""
     marker = str(local_dir().resolve())
+    legacy = _pid_file_pids()
     found: dict[str, list[psutil.Process]] = {}
     for process in psutil.process_iter(["name", "cmdline", "environ", "cwd"]):
+        kind = _kind(process)
+        marked = (process.info["environ"] or {}).get(OWNER_VARIABLE) == marker
         # Redis rewrites its process title over its environment: it is known by its working
         # directory, which its configuration puts in ours.
-        cwd = process.info["cwd"] or ""
-        if (process.info["environ"] or {}).get(OWNER_VARIABLE) != marker and not cwd.startswith(
-            marker + os.sep
-        ):
-            continue
-        kind = _kind(process)
-        if kind:
+        redis_here = kind == "redis" and (process.info["cwd"] or "").startswith(marker + os.sep)
+        if kind and (marked or redis_here or process.pid in legacy):
             found.setdefault(kind, []).append(process)
     return found
+
+
+def _pid_file_pids() -> set[int]:
+    """Servers started before they carried the marker are known by the pid files they left."""
+    pids = set()
+    for pid_file in [*local_dir().glob("*/*.pid"), *local_dir().glob("postgres/data/postmaster.pid")]:
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            pids.add(int(pid_file.read_text().split()[0]))
+    return pids
 
 
 def listening_sockets() -> list[tuple[str, str, int]]:
@@ -227,7 +234,11 @@ def stop_owned(timeout: float = 10.0) -> list[str]:
     processes = [process for group in owned.values() for process in group]
     pids = {process.pid for process in processes}
     # Signal only the top of each tree (a postmaster, not its backends); children follow.
-    roots = [process for process in processes if process.ppid() not in pids]
+    roots = []
+    for process in processes:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            if process.ppid() not in pids:
+                roots.append(process)
     for process in roots:
         with contextlib.suppress(psutil.NoSuchProcess):
             process.send_signal(signal.SIGINT if _kind(process) == "postgres" else signal.SIGTERM)
@@ -735,6 +746,8 @@ def down(keep_data: bool = True, report: Callable[[str], None] = print) -> None:
     """Stop every server of ours (found by its marker, so also without the state files)."""
     layout = Layout.load()
     if running := sorted(owned_processes()):
+        if layout and moto_running():  # moto forgets on stop: keep what was rotated in it first
+            adopt_current_credentials(layout)
         stop_postgres()
         stop_rabbitmq(layout)
         stop_owned()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -12,8 +14,41 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+
+class ReaderSafeStdout(io.TextIOBase):
+    """Standard output that outlives its reader: once `| head` has closed the pipe, output goes
+    to /dev/null and the task carries on (a deploy is not cut short by its log reader)."""
+
+    def write(self, text: str) -> int:
+        try:
+            return sys.stdout.write(text)
+        except BrokenPipeError:
+            self._reader_gone()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            self._reader_gone()
+
+    def isatty(self) -> bool:
+        return sys.stdout.isatty()
+
+    def fileno(self) -> int:
+        return sys.stdout.fileno()
+
+    @staticmethod
+    def _reader_gone() -> None:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+stdout = ReaderSafeStdout()
 # Pipes and CI logs get a wide fixed width instead of rich's 80-column fallback.
-console = Console(highlight=False, width=None if sys.stdout.isatty() else 180)
+console = Console(file=stdout, highlight=False, width=None if sys.stdout.isatty() else 180)
+
+
+_spinners: list[Progress] = []
 
 
 @contextmanager
@@ -24,9 +59,27 @@ def progress(label: str) -> Iterator[None]:
         yield
         return
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=True) as bar:
+    # No stdout redirection: the console writes through `stdout` above, which writes to sys.stdout.
+    with Progress(
+        *columns, console=console, transient=True, redirect_stdout=False, redirect_stderr=False
+    ) as bar:
+        _spinners.append(bar)
         bar.add_task(label, total=None)
-        yield
+        try:
+            yield
+        finally:
+            _spinners.remove(bar)
+
+
+def ask(question: str) -> str:
+    """A question at the terminal, with any spinner stopped while the user types."""
+    for bar in _spinners:
+        bar.stop()
+    try:
+        return console.input(question)
+    finally:
+        for bar in _spinners:
+            bar.start()
 
 
 def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
@@ -47,6 +100,5 @@ def duration(minutes: int) -> str:
 
 def emit_json(data: Any) -> None:
     """JSON on stdout; missing values are null, never a placeholder string."""
-    json.dump(data, sys.stdout, indent=2, sort_keys=True, default=str)
-    sys.stdout.write("\n")
-    sys.stdout.flush()
+    stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+    stdout.flush()

@@ -25,7 +25,7 @@ from voiceops.environments import Delivery, Environment
 from voiceops.errors import OpsError
 from voiceops.toolchain import ROOT
 
-BUILD_DIR = ROOT / "build" / "rendered"
+BUILD_DIR = toolchain.BUILD_ROOT / "rendered"
 CHART_CACHE = ROOT / ".cache" / "charts"
 ARGOCD_APPS_CHART = ROOT / "charts" / "argocd-apps"
 COMMON_CHART = ROOT / "charts" / "common"
@@ -251,7 +251,7 @@ def render_targets(env: str | None, everything: bool, only: tuple[str, ...]) -> 
 def summary(result: GateResult) -> dict:
     return {
         "environment": result.render.environment,
-        "directory": str(result.render.directory.relative_to(ROOT)),
+        "directory": toolchain.shown(result.render.directory),
         "objects": result.render.objects,
         "schema_checked": result.schemas.validated,
         "custom_resources": result.schemas.custom_resources,

@@ -157,34 +157,50 @@ class ClusterLease:
         self.namespace = environment.namespaces[NamespaceRole.PLATFORM]
         self.identity = f"{actor()}@{socket.gethostname()}:{os.getpid()}"
 
-    def _body(self, resource_version: str | None) -> str:
+    def _body(self, resource_version: str | None, holder: str | None) -> str:
         stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         metadata: dict[str, Any] = {"name": self.name, "namespace": self.namespace}
         if resource_version:
             metadata["resourceVersion"] = resource_version
         return json.dumps({
             "apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": metadata,
-            "spec": {"holderIdentity": self.identity, "leaseDurationSeconds": LEASE_SECONDS,
+            "spec": {"holderIdentity": holder, "leaseDurationSeconds": LEASE_SECONDS,
                      "acquireTime": stamp, "renewTime": stamp},
         })  # fmt: skip
 
     def _taken_just_now(self) -> EnvironmentLocked:
         return EnvironmentLocked(f"another run on {self.environment.name} took the cluster lease just now")
 
+    def _kubectl(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        try:
+            return cluster.kubectl(self.environment, "--request-timeout=10s", *args, timeout=30, stdin=stdin)
+        except subprocess.TimeoutExpired as error:
+            raise cluster.ClusterUnreachable(
+                f"the cluster did not answer about the lease ({error})"
+            ) from None
+
+    def _read(self) -> dict | None:
+        found = self._kubectl("get", "lease", self.name, "-n", self.namespace, "-o", "json")
+        if found.returncode == 0:
+            return json.loads(found.stdout)
+        if "NotFound" in found.stderr:
+            return None
+        raise cluster.ClusterUnreachable(f"cannot read the lease: {found.stderr.strip()[:200]}")
+
+    def _write(
+        self, verb: str, resource_version: str | None, holder: str | None
+    ) -> subprocess.CompletedProcess:
+        return self._kubectl(verb, "-f", "-", stdin=self._body(resource_version, holder))
+
     def acquire(self) -> str:
-        found = cluster.kubectl(
-            self.environment, "get", "lease", self.name, "-n", self.namespace, "-o", "json"
-        )
-        if found.returncode != 0:
-            if "NotFound" not in found.stderr:
-                raise cluster.ClusterUnreachable(f"cannot read the lease: {found.stderr.strip()[:200]}")
-            created = cluster.kubectl(self.environment, "create", "-f", "-", stdin=self._body(None))
+        lease = self._read()
+        if lease is None:
+            created = self._write("create", None, self.identity)
             if created.returncode != 0:
                 if "AlreadyExists" in created.stderr:
                     raise self._taken_just_now()
                 raise cluster.ClusterUnreachable(f"cannot create the lease: {created.stderr.strip()[:200]}")
             return f"Lease {self.namespace}/{self.name}"
-        lease = json.loads(found.stdout)
         spec = lease.get("spec") or {}
         holder = lease_holder(spec, datetime.now(UTC))
         if holder and holder != self.identity:
@@ -192,18 +208,37 @@ class ClusterLease:
                 f"another run on {self.environment.name} holds the cluster lease ({holder} since "
                 f"{spec.get('acquireTime')}); nothing was changed"
             )
-        replaced = cluster.kubectl(
-            self.environment, "replace", "-f", "-", stdin=self._body(lease["metadata"]["resourceVersion"])
-        )
+        replaced = self._write("replace", lease["metadata"]["resourceVersion"], self.identity)
         if replaced.returncode != 0:
             if "Conflict" in replaced.stderr or "modified" in replaced.stderr:
                 raise self._taken_just_now()
             raise cluster.ClusterUnreachable(f"cannot take the lease: {replaced.stderr.strip()[:200]}")
         return f"Lease {self.namespace}/{self.name}"
 
-    def release(self) -> None:
-        cluster.kubectl(self.environment, "patch", "lease", self.name, "-n", self.namespace,
-                        "--type", "merge", "-p", json.dumps({"spec": {"holderIdentity": None}}))  # fmt: skip
+    def renew(self) -> None:
+        """Between steps: a long run keeps its Lease; one lost meanwhile stops the run."""
+        lease = self._read()
+        holder = lease_holder((lease or {}).get("spec") or {}, datetime.now(UTC)) if lease else None
+        if lease is None or holder not in (None, self.identity):
+            raise EnvironmentLocked(
+                f"the cluster lease of {self.environment.name} was lost ({holder or 'gone'})"
+            )
+        renewed = self._write("replace", lease["metadata"]["resourceVersion"], self.identity)
+        if renewed.returncode != 0:
+            raise EnvironmentLocked(f"the cluster lease of {self.environment.name} could not be renewed")
+
+    def release(self) -> str:
+        """Free the Lease only while it is still ours, so another run's Lease is never cleared."""
+        try:
+            lease = self._read()
+            if lease is None or (lease.get("spec") or {}).get("holderIdentity") != self.identity:
+                return "not released: no longer ours"
+            freed = self._write("replace", lease["metadata"]["resourceVersion"], None)
+        except OpsError as error:
+            return f"not released ({error.message}); it expires by itself"
+        if freed.returncode != 0:
+            return f"not released ({freed.stderr.strip()[:120]}); it expires by itself"
+        return "released"
 
 
 # --- steps and the audit record -------------------------------------------------------------
@@ -310,15 +345,19 @@ class Run:
         try:
             self.record.cluster_lock = self._take_lease()
         except BaseException as error:
+            if self._lease is not None:
+                self._lease.release()  # a create that went through before the interrupt
             self._lock.__exit__(None, None, None)
-            if isinstance(error, OpsError):
+            if isinstance(error, OpsError | KeyboardInterrupt):
                 self._refused(error)
             raise
         return self
 
-    def _refused(self, refusal: OpsError) -> None:
+    def _refused(self, refusal: OpsError | KeyboardInterrupt) -> None:
         """A run turned away before it changed anything is audited too (who tried, and why not)."""
-        self.record.result, self.record.error = "refused", refusal.message
+        interrupted = isinstance(refusal, KeyboardInterrupt)
+        self.record.result = "interrupted" if interrupted else "refused"
+        self.record.error = "interrupted by the user (SIGINT)" if interrupted else refusal.message
         self.record.finished = datetime.now(UTC).isoformat(timespec="seconds")
         self.record.write()
 
@@ -329,10 +368,8 @@ class Run:
             cluster.require_reachable(self.environment)
         except cluster.ClusterUnreachable as error:
             return f"none: {error.message}"
-        lease = ClusterLease(self.environment)
-        taken = lease.acquire()
-        self._lease = lease
-        return taken
+        self._lease = ClusterLease(self.environment)
+        return self._lease.acquire()
 
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
@@ -356,11 +393,11 @@ class Run:
         record.finished = datetime.now(UTC).isoformat(timespec="seconds")
         with _sigint_ignored():  # a second Ctrl-C must not cut the record or the release short
             try:
-                record.write()
+                if self._lease is not None:
+                    record.cluster_lock += f"; {self._lease.release()}"
             finally:
                 try:
-                    if self._lease is not None:
-                        self._lease.release()
+                    record.write()
                 finally:
                     self._lock.__exit__(None, None, None)
 
@@ -368,6 +405,8 @@ class Run:
         """Run steps in order; on failure undo what earlier steps changed, newest first."""
         undo_stack: list[tuple[StepRecord, Callable[[], None]]] = []
         for step in steps:
+            if self._lease is not None:
+                self._lease.renew()
             record = StepRecord(step.name, essential=step.essential)
             self.record.steps.append(record)
             started = time.monotonic()
@@ -375,7 +414,12 @@ class Run:
             try:
                 with output.progress(step.name):
                     result = step.run()
-            except OpsError as error:
+            except Exception as failure:  # any failure: what earlier steps changed is undone
+                error = (
+                    failure
+                    if isinstance(failure, OpsError)
+                    else OpsError(f"{type(failure).__name__}: {failure}")
+                )
                 record.status, record.detail = "failed", error.message
                 record.seconds = round(time.monotonic() - started, 3)
                 message = f"{step.name} failed: {error.message}"
@@ -384,12 +428,12 @@ class Run:
                     try:
                         undo()
                         done.status = "undone"
-                    except OpsError as undo_error:
+                    except Exception as undo_error:
                         done.status = "undo failed"
-                        message += f"; undoing {done.name} failed: {undo_error.message}"
+                        message += f"; undoing {done.name} failed: {undo_error}"
                 failed = StepFailed(message)
                 failed.exit_code = error.exit_code  # a cluster out of reach stays exit 5 inside a step
-                raise failed from error
+                raise failed from failure
             except KeyboardInterrupt:
                 record.status, record.detail = "interrupted", "interrupted by the user"
                 record.seconds = round(time.monotonic() - started, 3)

@@ -27,7 +27,7 @@ from voiceops.toolchain import ROOT, shown
 
 INFRA = ROOT / "infra" / "terraform"
 LOGIC_MODULES = INFRA / "modules" / "logic"
-BUILD = ROOT / "build" / "terraform"
+BUILD = toolchain.BUILD_ROOT / "terraform"
 CLI_CONFIG = INFRA / "terraform.rc"
 PLAN_MAX_AGE = timedelta(hours=24)
 

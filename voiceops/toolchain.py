@@ -22,6 +22,9 @@ from voiceops.errors import OpsError
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = ROOT / "toolchain.toml"
 TOOLS_BIN = ROOT / ".tools" / "bin"
+# Build outputs (rendered manifests, plans); VOICEOPS_BUILD_DIR moves them, e.g. for a run
+# beside the gate's own. Caches of the checkout stay in build/.
+BUILD_ROOT = Path(os.environ.get("VOICEOPS_BUILD_DIR") or ROOT / "build")
 TOOLCHAIN_CACHE = ROOT / "build" / "toolchain-check.json"
 
 

@@ -265,12 +265,6 @@ def kubectl(args: list[str]) -> int:
             raise Refused(f'Error from server (NotFound): leases.coordination.k8s.io "{rest[1]}" not found')
         print(json.dumps(lease))
         return 0
-    if action == "patch" and rest[0] == "lease":
-        with state() as data:
-            lease = data["leases"][f"{namespace}/{rest[1]}"]
-            lease["spec"].update(json.loads(flags["p"][-1])["spec"])
-            lease["metadata"]["resourceVersion"] = str(int(lease["metadata"]["resourceVersion"]) + 1)
-        return 0
     if action == "get" and rest[0] == "applications.argoproj.io":
         label = flags.get("l", flags.get("selector", [""]))[-1]
         key, _, value = label.partition("=")
@@ -368,7 +362,10 @@ def terraform(args: list[str]) -> int:
         return 0
     if command == "plan":
         out = flags["out"][-1]
-        Path(out).write_bytes(b"standin-plan\n" + chdir.encode())
+        content = f"standin-plan {chdir} {time.time_ns()}\n"
+        Path(out).write_text(content)
+        with state() as data:
+            data.setdefault("plans", {})[out] = content
         print("Plan: 3 to add, 1 to change, 0 to destroy.")
         return 0
     if command == "show":
@@ -379,6 +376,8 @@ def terraform(args: list[str]) -> int:
     if command == "apply":
         if not Path(positional[0]).is_file():
             raise Refused(f"Error: Failed to load {positional[0]!r} as a plan file")
+        if read_state().get("plans", {}).get(positional[0]) != Path(positional[0]).read_text():
+            raise Refused("Error: Saved plan is stale: it was not made by the last plan of this stack")
         time.sleep(read_state().get("apply_seconds", 0))
         print("Apply complete! Resources: 3 added, 1 changed, 0 destroyed.")
         return 0

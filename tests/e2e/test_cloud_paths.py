@@ -47,7 +47,9 @@ def audit(name: str, action: str = "deploy") -> dict:
 
 
 def released(standins, name: str) -> bool:
-    return all(not lease["spec"].get("holderIdentity") for lease in standins.state()["leases"].values())
+    """The run's Lease was taken (it exists) and let go (no holder)."""
+    lease = standins.state()["leases"].get(f"platform/voiceops-run-{name}")
+    return lease is not None and lease["spec"]["holderIdentity"] is None
 
 
 def argv(call: dict) -> list[str]:
@@ -79,7 +81,7 @@ def test_terraform_delivered_deploy_applies_the_checked_plan_once(standins, aws,
         == "applied: 1 to create, 1 to update, 0 to delete, 0 to replace"
     )
     assert steps["releases"]["detail"].startswith("installed by the Terraform apply")
-    assert stored["cluster_lock"] == "Lease platform/voiceops-run-sandbox"
+    assert stored["cluster_lock"] == "Lease platform/voiceops-run-sandbox; released"
     assert released(standins, "sandbox")
     assert smoke_suites == ["sandbox"]
 
@@ -255,8 +257,9 @@ def test_an_expired_lease_is_taken_over(standins, helm_delivered, smoke_suites):
     standins.update(leases={"platform/voiceops-run-sandbox": lease})
     record = deploy.deploy(DeployRequest("sandbox", skip_infra=True, only=("base",)), deploy.plan_for)
     assert record.result == "succeeded"
-    replaced = [call for call in standins.calls("kubectl") if "replace" in argv(call)]
-    assert len(replaced) == 1 and released(standins, "sandbox")
+    assert standins.calls("kubectl", "create") == [], "the expired Lease was taken over, not made anew"
+    assert audit("sandbox")["cluster_lock"] == "Lease platform/voiceops-run-sandbox; released"
+    assert released(standins, "sandbox")
 
 
 def test_a_production_class_deploy_without_approval_runs_nothing(standins, monkeypatch):
@@ -356,3 +359,26 @@ def test_gitops_rollback_needs_approval_and_syncs_the_previous_revision(standins
     rows = {row["name"]: row for row in status.releases}
     assert rows["production-platform"]["revision"] == "0000aaaa1111"
     assert rows["production-platform"]["status"] == "Synced/Healthy"
+
+
+def test_a_lease_lost_during_a_run_stops_it_and_is_not_cleared(standins, helm_delivered):
+    """Leases are renewed between steps; one taken over meanwhile (ours expired) stops the run,
+    and the other holder's Lease is left as it is."""
+    standins.reachable(helm_delivered)
+    key = "platform/voiceops-run-sandbox"
+
+    def taken_over() -> str:
+        lease = standins.state()["leases"][key]
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        lease["spec"].update(holderIdentity="ci@runner-9:99", acquireTime=now, renewTime=now)
+        lease["metadata"]["resourceVersion"] = "99"
+        standins.update(leases={key: lease})
+        return "another deployer took the lease"
+
+    steps = [runs.Step("slow step", taken_over), runs.Step("next step", lambda: "never runs")]
+    with pytest.raises(EnvironmentLocked, match=r"lease of sandbox was lost \(ci@runner-9:99\)"):
+        deploy.deploy(DeployRequest("sandbox", skip_infra=True), lambda context: steps)
+    stored = audit("sandbox")
+    assert stored["result"] == "failed" and [step["name"] for step in stored["steps"]] == ["slow step"]
+    assert stored["cluster_lock"].endswith("not released: no longer ours")
+    assert standins.state()["leases"][key]["spec"]["holderIdentity"] == "ci@runner-9:99"

@@ -129,9 +129,11 @@ INTERRUPT_POINTS = [
 def test_an_interrupted_deploy_is_healed_by_the_next_run(environment, server, step):
     if step == "starting":
         kill(server)
+    build = Path(os.environ["VOICEOPS_STATE_DIR"]) / "build"  # not the build/ other gate sessions read
     deploy = subprocess.Popen(
         [sys.executable, "-m", "invoke", "deploy", "--env", "local"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        env={**os.environ, "VOICEOPS_BUILD_DIR": str(build)}, cwd=ROOT,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
     )  # fmt: skip
     for line in deploy.stdout:
         if line.strip().startswith(f"{server}: {step}"):
