@@ -124,7 +124,7 @@ def infrastructure(context: DeployContext) -> str:
         return f"skipped (dry run): plan saved, {changes}"
     approve_plan(context, changes)
     # Terraform applies forward only: a failure later in the deploy does not undo it.
-    terraform.apply_saved(terraform.stack_for(environment.name))
+    terraform.apply_saved(terraform.stack_for(environment.name), shown_sha256=meta["sha256"])
     return f"applied: {changes}"
 
 

@@ -389,9 +389,14 @@ def saved_plan(stack: Stack, now: datetime | None = None) -> dict:
     return meta
 
 
-def apply_saved(stack: Stack) -> dict:
-    """Apply the saved plan (never a fresh one). The caller holds the environment's run."""
+def apply_saved(stack: Stack, shown_sha256: str | None = None) -> dict:
+    """Apply the saved plan (never a fresh one). The caller holds the environment's run; with
+    `shown_sha256`, only the very plan that was shown and approved."""
     meta = saved_plan(stack)
+    if shown_sha256 is not None and meta["sha256"] != shown_sha256:
+        raise PlanRejected(
+            f"{stack.environment.name}: the saved plan changed after it was approved; plan again"
+        )
     preflight(stack)  # credentials, providers and backend, as the plan had them
     output.console.print(f"==> terraform apply {shown(stack.plan_file)}")
     result = run_terraform(stack, stack.directory, "apply", "-input=false", "-no-color", str(stack.plan_file))

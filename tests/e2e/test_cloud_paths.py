@@ -382,3 +382,18 @@ def test_a_lease_lost_during_a_run_stops_it_and_is_not_cleared(standins, helm_de
     assert stored["result"] == "failed" and [step["name"] for step in stored["steps"]] == ["slow step"]
     assert stored["cluster_lock"].endswith("not released: no longer ours")
     assert standins.state()["leases"][key]["spec"]["holderIdentity"] == "ci@runner-9:99"
+
+
+def test_a_plan_replaced_after_approval_is_not_applied(standins, aws, monkeypatch):
+    """Another `tf.plan` between the question and the apply: the approved plan is gone."""
+    aws.state_bucket(SANDBOX_BUCKET)
+    original = deploy.approve_plan
+
+    def approve_then_plan_again(context, changes):
+        original(context, changes)
+        terraform.plan("sandbox")
+
+    monkeypatch.setattr(deploy, "approve_plan", approve_then_plan_again)
+    with pytest.raises(StepFailed, match="changed after it was approved"):
+        deploy.deploy(DeployRequest("sandbox", auto_approve=True), deploy.plan_for)
+    assert standins.calls("terraform", "apply") == []
