@@ -1,9 +1,9 @@
 """The release catalog (charts/releases.yaml): every Helm release, written once.
 
-`invoke render` and `invoke deploy` read it here; the Argo CD applications read
-the same file as the values of charts/argocd-apps, and the AWS stacks through
-yamldecode(). This module decides, for one environment, which releases apply,
-in which namespace, with which values files and in which wave.
+This module is the one place that decides, for one environment, which releases
+apply, in which namespace, with which values files and in which wave. `invoke
+render` and `invoke deploy` call it; Terraform and Argo CD read its result from
+the files voiceops/resolved.py generates.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Annotated
 
 from pydantic import Field, ValidationError, model_validator
 
+from voiceops import environments
 from voiceops.environments import Cloud, Environment, NamespaceRole, RepoPath, Strict, load_yaml
 from voiceops.errors import OpsError
 from voiceops.toolchain import ROOT, shown
@@ -95,6 +96,10 @@ class Release:
     def chart(self) -> ChartSource:
         return self.spec.chart
 
+    @property
+    def timeout_seconds(self) -> int:
+        return int(self.spec.timeout.removesuffix("m")) * 60
+
 
 @cache
 def load(path: Path = CATALOG_PATH) -> Catalog:
@@ -120,6 +125,25 @@ def releases_for(environment: Environment, catalog: Catalog | None = None) -> li
         layers = (ROOT / layer / f"{name}.yaml" for layer in environment.helm.values_layers)
         selected.append(Release(name, spec, namespace, tuple(path for path in layers if path.is_file())))
     return sorted(selected, key=lambda release: (release.wave, release.name))
+
+
+def file_values(environment: Environment, release: Release) -> dict[str, Path]:
+    """Values given as whole files: the charts of this repository read the registry entry."""
+    return {"registry": environments.registry_file(environment.name)} if release.chart.local else {}
+
+
+def values_arguments(environment: Environment, release: Release) -> list[str]:
+    """The values of a release as helm arguments: template, lint and upgrade all take these."""
+    arguments = []
+    for path in release.values_files:
+        arguments += ["--values", str(path)]
+    for name, path in file_values(environment, release).items():
+        arguments += ["--set-file", f"{name}={path}"]
+    return arguments
+
+
+def all_waves(catalog: Catalog | None = None) -> list[int]:
+    return sorted({spec.wave for spec in (catalog or load()).releases.values()})
 
 
 def select(releases: list[Release], only: tuple[str, ...]) -> list[Release]:

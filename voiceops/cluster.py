@@ -16,11 +16,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from voiceops import catalog, environments, render, toolchain
+from voiceops import catalog, gitops, render, toolchain
 from voiceops.environments import Cloud, Environment
 from voiceops.errors import OpsError
-
-ARGO_NAMESPACE = "system"  # charts/argocd-apps values: argocd.namespace
 
 
 class ClusterUnreachable(OpsError):
@@ -115,11 +113,7 @@ def upgrade_command(environment: Environment, release: catalog.Release) -> list[
                "--timeout", release.spec.timeout]  # fmt: skip
     if not source.local:
         command += ([] if oci else ["--repo", str(source.repository)]) + ["--version", str(source.version)]
-    for values in release.values_files:
-        command += ["--values", str(values)]
-    if source.local:
-        command += ["--set-file", f"registry={environments.registry_file(environment.name)}"]
-    return command
+    return command + catalog.values_arguments(environment, release)
 
 
 def install_waves(
@@ -181,13 +175,9 @@ def install_waves(
 # --- Argo CD ------------------------------------------------------------------------------------
 
 
-def application_name(environment: Environment, release: str) -> str:
-    return f"{environment.name}-{release}"[:63].rstrip("-")
-
-
 def applications(environment: Environment) -> list[dict]:
     result = kubectl(
-        environment, "get", "applications.argoproj.io", "-n", ARGO_NAMESPACE,
+        environment, "get", "applications.argoproj.io", "-n", gitops.argocd_namespace(environment),
         "-l", f"voiceops.io/environment={environment.name}", "-o", "json",
     )  # fmt: skip
     if result.returncode != 0:
@@ -198,7 +188,8 @@ def applications(environment: Environment) -> list[dict]:
 def sync_application(environment: Environment, name: str, revision: str, requester: str) -> None:
     """Ask Argo CD to sync one application to a revision (the `operation` field its CLI sets)."""
     operation = {"operation": {"initiatedBy": {"username": requester}, "sync": {"revision": revision}}}
-    result = kubectl(environment, "patch", "applications.argoproj.io", name, "-n", ARGO_NAMESPACE,
+    namespace = gitops.argocd_namespace(environment)
+    result = kubectl(environment, "patch", "applications.argoproj.io", name, "-n", namespace,
                      "--type", "merge", "-p", json.dumps(operation))  # fmt: skip
     if result.returncode != 0:
         raise OpsError(f"{name}: sync request refused: {result.stderr.strip()[:200]}")
@@ -227,7 +218,7 @@ def rollback_application(
     environment: Environment, release: str, to_revision: int | None, requester: str
 ) -> str:
     """Argo CD rollback: sync to an earlier entry of the application's history (seed 002)."""
-    name = application_name(environment, release)
+    name = gitops.application_name(environment, release)
     item = next((app for app in applications(environment) if app["metadata"]["name"] == name), None)
     if item is None:
         raise OpsError(f"no Argo CD application {name} in {environment.name}")

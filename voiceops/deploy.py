@@ -7,7 +7,19 @@ import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
-from voiceops import catalog, cluster, environments, local, output, render, runs, smoke, terraform, toolchain
+from voiceops import (
+    catalog,
+    cluster,
+    environments,
+    gitops,
+    local,
+    output,
+    render,
+    runs,
+    smoke,
+    terraform,
+    toolchain,
+)
 from voiceops.environments import Cloud, Delivery, Environment
 from voiceops.errors import OpsError
 from voiceops.runs import AuditRecord, Run, Step
@@ -160,7 +172,7 @@ def cluster_releases(context: DeployContext) -> str | tuple[str, Callable[[], No
     if environment.delivery is Delivery.TERRAFORM:
         return "installed by the Terraform apply (helm_release, seed 000)"
     if environment.delivery is Delivery.GITOPS:
-        names = [cluster.application_name(environment, release.name) for release in releases]
+        names = [gitops.application_name(environment, release.name) for release in releases]
         for name in names:
             cluster.sync_application(environment, name, context.run.record.commit, context.run.record.actor)
         return cluster.wait_healthy(environment, names)

@@ -92,6 +92,14 @@ class Cluster(Strict):
     shared_with: tuple[Name, ...] = ()
     node_pools: tuple[NodePool, ...] = ()
 
+    @model_validator(mode="after")
+    def pool_names_unique(self) -> Cluster:
+        names = [pool.name for pool in self.node_pools]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"node pool names repeat: {', '.join(repeated)}")
+        return self
+
 
 class Network(Strict):
     cidr: str

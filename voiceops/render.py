@@ -2,7 +2,7 @@
 
 Every local chart of the catalog is rendered with `helm template` and the
 environment's values layers; GitOps environments also get their Kustomize
-overlay and the Argo CD Applications it produces. Upstream charts are rendered
+overlay, which holds the Argo CD Applications (voiceops/gitops.py). Upstream charts are rendered
 from the chart cache (.cache/charts, filled by `helm pull` where the network
 allows); when a chart is not there it is reported, never silently dropped.
 """
@@ -27,7 +27,6 @@ from voiceops.toolchain import ROOT
 
 BUILD_DIR = toolchain.BUILD_ROOT / "rendered"
 CHART_CACHE = ROOT / ".cache" / "charts"
-ARGOCD_APPS_CHART = ROOT / "charts" / "argocd-apps"
 COMMON_CHART = ROOT / "charts" / "common"
 DEPENDENCY_LOCK = ROOT / "build" / "chart-dependencies.lock"
 
@@ -124,11 +123,7 @@ def template_command(environment: Environment, release: catalog.Release, chart: 
         "--namespace", release.namespace,
         "--kube-version", kube_version(environment),
     ]  # fmt: skip
-    for values in release.values_files:
-        command += ["--values", str(values)]
-    if release.chart.local:
-        command += ["--set-file", f"registry={environments.registry_file(environment.name)}"]
-    return command
+    return command + catalog.values_arguments(environment, release)
 
 
 def cached_chart(source: catalog.ChartSource) -> Path | None:
@@ -159,25 +154,14 @@ def render_release(environment: Environment, release: catalog.Release, directory
 
 
 def render_gitops(environment: Environment, directory: Path) -> list[RenderedFile]:
-    """The Kustomize overlay and the Argo CD Applications its root Application renders."""
+    """The Kustomize overlay: the AppProject and the Argo CD Applications, as Argo CD applies them."""
     if environment.kustomize is None:
         raise RenderFailed(f"{environment.name}: gitops delivery without a kustomize overlay")
     overlay = environment.kustomize.overlay
     overlay_text = _run(["kubectl", "kustomize", str(ROOT / overlay)], f"{environment.name} overlay")
     overlay_path = directory / "000-argocd-overlay.yaml"
     overlay_path.write_text(overlay_text)
-    apps_command = ["helm", "template", "argocd-apps", str(ARGOCD_APPS_CHART)]
-    apps_command += ["--kube-version", kube_version(environment), "--values", str(catalog.CATALOG_PATH)]
-    apps_command += ["--set-file", f"registry={environments.registry_file(environment.name)}"]
-    apps_text = _run(apps_command, f"{environment.name} argocd applications")
-    apps_path = directory / "000-argocd-applications.yaml"
-    apps_path.write_text(apps_text)
-    return [
-        RenderedFile("argocd-overlay", overlay, "rendered", overlay_path, count_objects(overlay_text)),
-        RenderedFile(
-            "argocd-applications", "charts/argocd-apps", "rendered", apps_path, count_objects(apps_text)
-        ),
-    ]
+    return [RenderedFile("argocd-overlay", overlay, "rendered", overlay_path, count_objects(overlay_text))]
 
 
 def render_environment(

@@ -10,10 +10,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import yaml
 
 from voiceops import catalog, deploy, environments, operations, runs, terraform
 from voiceops.deploy import DeployRequest
 from voiceops.runs import ApprovalRequired, EnvironmentLocked, StepFailed
+from voiceops.toolchain import ROOT
 
 SANDBOX_BUCKET = "voiceops-sandbox-terraform-state"
 
@@ -312,18 +314,16 @@ def test_helm_rollback_and_status(standins):
 
 
 def applications(environment, automated: bool) -> dict:
+    """The Applications of the environment's committed overlay, as Argo CD would hold them once synced."""
+    overlay = ROOT / environment.kustomize.overlay / "applications.yaml"
     apps = {}
-    for release in catalog.releases_for(environment):
-        name = f"{environment.name}-{release.name}"
-        apps[name] = {
-            "metadata": {"name": name, "labels": {"voiceops.io/environment": environment.name}},
-            "spec": {"destination": {"namespace": release.namespace},
-                     "syncPolicy": {"automated": {"prune": True}} if automated else {}},
-            "status": {"sync": {"status": "Synced", "revision": "1111aaaa2222"},
-                       "health": {"status": "Healthy"},
-                       "history": [{"id": 0, "revision": "0000aaaa1111"},
-                                   {"id": 1, "revision": "1111aaaa2222"}]},
-        }  # fmt: skip
+    for app in yaml.safe_load_all(overlay.read_text()):
+        assert ("automated" in app["spec"]["syncPolicy"]) is automated
+        app["status"] = {"sync": {"status": "Synced", "revision": "1111aaaa2222"},
+                         "health": {"status": "Healthy"},
+                         "history": [{"id": 0, "revision": "0000aaaa1111"},
+                                     {"id": 1, "revision": "1111aaaa2222"}]}  # fmt: skip
+        apps[app["metadata"]["name"]] = app
     return apps
 
 

@@ -1,12 +1,13 @@
-"""The release catalog, the Argo CD applications built from it, our chart schemas and
+"""The release catalog, the Argo CD applications generated from it, our chart schemas and
 the values we pass the upstream charts."""
 
+import os
 import subprocess
 
 import pytest
 import yaml
 
-from voiceops import catalog, chart_schemas, environments, render, toolchain
+from voiceops import catalog, chart_schemas, environments, gitops, render, toolchain
 from voiceops.toolchain import ROOT
 
 VALUES = ROOT / "charts" / "values"
@@ -20,24 +21,45 @@ GITOPS = [env.name for env in environments.load_all() if env.delivery is environ
 
 
 @pytest.mark.parametrize("name", GITOPS)
-def test_argocd_applications_match_the_catalog(rendered, name):
+def test_argocd_applications_name_only_files_that_exist(rendered, name):
+    """No Application leans on ignoreMissingValueFiles: every values file, chart path and file
+    parameter it names is in the repository, and production-class ones never sync by themselves."""
     environment = environments.load(name)
-    applications = {
-        m["metadata"]["labels"]["voiceops.io/release"]: m
-        for m in rendered(name)
-        if m["kind"] == "Application" and "voiceops.io/release" in m["metadata"]["labels"]
-    }
-    expected = {release.name: release for release in catalog.releases_for(environment)}
-    assert set(applications) == set(expected)
-    for release_name, application in applications.items():
-        release = expected[release_name]
-        assert application["spec"]["destination"]["namespace"] == release.namespace
-        assert application["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"] == str(release.wave)
-        chart_source = application["spec"]["sources"][1]
-        if release.chart.local:
-            assert chart_source["path"] == release.chart.path
-        else:
-            assert chart_source["targetRevision"] == release.chart.version
+    applications = [m for m in rendered(name) if m["kind"] == "Application"]
+    assert len(applications) == len(catalog.releases_for(environment))
+    for application in applications:
+        values_source, chart_source = application["spec"]["sources"]
+        assert values_source["ref"] == "values"
+        for path in chart_source["helm"]["valueFiles"]:
+            assert (ROOT / path.removeprefix("$values/")).is_file(), path
+        if "path" in chart_source:
+            chart_dir = ROOT / chart_source["path"]
+            assert (chart_dir / "Chart.yaml").is_file()
+            for parameter in chart_source["helm"]["fileParameters"]:
+                assert (chart_dir / parameter["path"]).resolve().is_file(), parameter
+        assert ("automated" in application["spec"]["syncPolicy"]) is not environment.production_class
+
+
+def test_preview_patches_give_each_pull_request_its_own_objects(tmp_path):
+    """Kustomize applies the preview ApplicationSet's patches, as Argo CD does, for pull request 7."""
+    bootstrap = yaml.safe_load((gitops.BOOTSTRAP_DIR / "eks-voiceops-sandbox.yaml").read_text())
+    source = bootstrap["spec"]["template"]["spec"]["source"]
+    patches = [
+        {**patch, "patch": patch["patch"].replace("{{ .number }}", "7")}
+        for patch in source["kustomize"]["patches"]
+    ]
+    kustomization = {"resources": [os.path.relpath(ROOT / source["path"], tmp_path)], "patches": patches}
+    (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump(kustomization))
+    built = subprocess.run(
+        ["kubectl", "kustomize", "--load-restrictor", "LoadRestrictionsNone", str(tmp_path)],
+        env=toolchain.tool_env(), capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    objects = list(yaml.safe_load_all(built))
+    applications = [o for o in objects if o["kind"] == "Application"]
+    assert applications and all(a["metadata"]["name"].endswith("-pr-7") for a in applications)
+    assert {a["spec"]["destination"]["namespace"] for a in applications} == {"preview-pr-7"}
+    assert {a["spec"]["project"] for a in applications} == {"voiceops-preview-pr-7"}
+    assert [o["metadata"]["name"] for o in objects if o["kind"] == "AppProject"] == ["voiceops-preview-pr-7"]
 
 
 def test_every_environment_gets_base_and_its_namespaces():

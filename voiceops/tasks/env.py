@@ -1,8 +1,9 @@
-"""env.list / env.show: the environment registry."""
+"""env.list, env.show, env.generate: the environment registry and what is generated from it."""
 
 from invoke import task
 
-from voiceops import environments, output
+from voiceops import environments, output, toolchain
+from voiceops import generate as generated
 from voiceops.tasks import DEFAULT_ENVIRONMENT, ENV_HELP, reports_errors
 
 
@@ -36,3 +37,21 @@ def show(c, env=DEFAULT_ENVIRONMENT, json=False):
         output.emit_json(environment.model_dump(mode="json"))
     else:
         output.console.print(environments.to_yaml(environment), end="")
+
+
+@task(help={"check": "change nothing; exit 1 when a committed file is stale (the gate runs this)"})
+@reports_errors
+def generate(c, check=False):
+    """Write the resolved environments (environments/resolved/) and the Argo CD overlays and
+    bootstraps (kustomize/) from the registry and the release catalog.
+
+    Example: invoke env.generate --check
+    """
+    if check:
+        checked = generated.check()
+        output.console.print(f"{checked} generated files are current")
+        return
+    touched = generated.write(generated.generated_files(), generated.owned_directories())
+    for path in touched:
+        output.console.print(f"{'wrote' if path.exists() else 'removed'} {toolchain.shown(path)}")
+    output.console.print(f"{len(touched)} file(s) changed")

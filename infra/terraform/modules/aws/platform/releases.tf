@@ -1,19 +1,7 @@
-# Seed 000: Terraform installs every release through helm_release, reading the one
-# release catalog (charts/releases.yaml), one wave after another.
-module "catalog" {
-  source = "../../logic/release-catalog"
-
-  repository_root = module.context.repository_root
-  environment = {
-    name          = module.context.name
-    cloud         = module.context.cloud
-    namespaces    = module.context.namespaces
-    values_layers = module.context.values_layers
-  }
-}
-
+# Seed 000: Terraform installs every release through helm_release, one wave after another,
+# from the releases the resolved environment lists per wave (environments/resolved/<env>.json).
 locals {
-  releases = var.install_releases ? module.catalog.releases : {}
+  release_waves = module.context.release_waves
   # What only Terraform knows, handed to the charts next to their values files.
   extra_values = {
     livekit-egress = yamlencode({ egress = { s3 = { bucket = module.egress_bucket.id, region = local.primary } } })
@@ -30,49 +18,47 @@ resource "kubernetes_manifest" "node_pool" {
 module "wave_operators" {
   source = "../../kubernetes/release-wave"
 
-  wave          = -20
-  releases      = local.releases
-  registry_file = module.catalog.registry_file
-  extra_values  = local.extra_values
-  depends_on    = [kubernetes_manifest.node_pool, module.eks]
+  releases     = var.install_releases ? local.release_waves["-20"] : {}
+  extra_values = local.extra_values
+  depends_on   = [kubernetes_manifest.node_pool, module.eks]
 }
 
 module "wave_cluster_objects" {
   source = "../../kubernetes/release-wave"
 
-  wave          = -10
-  releases      = local.releases
-  registry_file = module.catalog.registry_file
-  extra_values  = local.extra_values
-  depends_on    = [module.wave_operators]
+  releases     = var.install_releases ? local.release_waves["-10"] : {}
+  extra_values = local.extra_values
+  depends_on   = [module.wave_operators]
 }
 
 module "wave_cluster_services" {
   source = "../../kubernetes/release-wave"
 
-  wave          = 0
-  releases      = local.releases
-  registry_file = module.catalog.registry_file
-  extra_values  = local.extra_values
-  depends_on    = [module.wave_cluster_objects]
+  releases     = var.install_releases ? local.release_waves["0"] : {}
+  extra_values = local.extra_values
+  depends_on   = [module.wave_cluster_objects]
 }
 
 module "wave_media" {
   source = "../../kubernetes/release-wave"
 
-  wave          = 5
-  releases      = local.releases
-  registry_file = module.catalog.registry_file
-  extra_values  = local.extra_values
-  depends_on    = [module.wave_cluster_services]
+  releases     = var.install_releases ? local.release_waves["5"] : {}
+  extra_values = local.extra_values
+  depends_on   = [module.wave_cluster_services]
 }
 
 module "wave_applications" {
   source = "../../kubernetes/release-wave"
 
-  wave          = 10
-  releases      = local.releases
-  registry_file = module.catalog.registry_file
-  extra_values  = local.extra_values
-  depends_on    = [module.wave_media]
+  releases     = var.install_releases ? local.release_waves["10"] : {}
+  extra_values = local.extra_values
+  depends_on   = [module.wave_media]
+}
+
+check "every_catalog_wave_is_installed" {
+  assert {
+    # a wave added to the catalog needs a wave module here, or its releases would never install
+    condition     = toset(keys(local.release_waves)) == toset(["-20", "-10", "0", "5", "10"])
+    error_message = "the resolved environment has waves ${join(", ", keys(local.release_waves))}; this module installs -20, -10, 0, 5 and 10."
+  }
 }

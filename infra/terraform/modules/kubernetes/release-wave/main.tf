@@ -1,9 +1,5 @@
-locals {
-  releases = { for name, release in var.releases : name => release if release.wave == var.wave }
-}
-
 resource "helm_release" "this" {
-  for_each = local.releases
+  for_each = var.releases
 
   name             = each.key
   namespace        = each.value.namespace
@@ -12,14 +8,15 @@ resource "helm_release" "this" {
   repository       = each.value.repository
   version          = each.value.version
 
-  # Same layering as `invoke render`: each values layer in order, then what Terraform adds.
+  # Same values as `invoke render` and `invoke deploy`: the values files in layer order, the
+  # whole-file values (the registry for our charts), then what only Terraform knows.
   values = concat(
     [for path in each.value.values_files : file(path)],
-    each.value.local ? [yamlencode({ registry = file(var.registry_file) })] : [],
-    contains(keys(var.extra_values), each.key) ? [var.extra_values[each.key]] : [],
+    [for name, path in each.value.file_values : yamlencode({ (name) = file(path) })],
+    try([var.extra_values[each.key]], []),
   )
 
-  dependency_update = each.value.local
+  dependency_update = each.value.dependency_update
   atomic            = true
   cleanup_on_fail   = true
   wait              = true

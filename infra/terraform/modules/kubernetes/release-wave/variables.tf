@@ -1,25 +1,15 @@
-variable "wave" {
-  description = "The catalog wave this instance installs; the caller orders instances with depends_on."
-  type        = number
-}
-
 variable "releases" {
-  description = "The release-catalog module's releases output (all waves; this module keeps its own)."
+  description = "One wave's releases from the resolved environment (release_waves[<wave>]): helm_release arguments, paths relative to the stack."
   type = map(object({
-    namespace       = string
-    wave            = number
-    local           = bool
-    chart           = string
-    repository      = string
-    version         = string
-    timeout_seconds = number
-    values_files    = list(string)
+    namespace         = string
+    chart             = string
+    repository        = string
+    version           = string
+    dependency_update = bool
+    timeout_seconds   = number
+    values_files      = list(string)
+    file_values       = map(string)
   }))
-}
-
-variable "registry_file" {
-  description = "environments/<env>.yaml: local charts read it as .Values.registry (as `invoke render` passes it with --set-file)."
-  type        = string
 }
 
 variable "extra_values" {

@@ -1,5 +1,5 @@
 variable "name" {
-  description = "Registry environment name: reads environments/<name>.yaml."
+  description = "Registry environment name: reads environments/resolved/<name>.json (invoke env.generate)."
   type        = string
 
   validation {
@@ -9,13 +9,8 @@ variable "name" {
 
   validation {
     # Inline, not through locals: those depend on var.name and would form a cycle.
-    condition     = fileexists("${coalesce(var.registry_dir, abspath("${path.module}/../../../../../environments"))}/${var.name}.yaml")
-    error_message = "unknown environment ${var.name}: environments/${var.name}.yaml does not exist."
-  }
-
-  validation {
-    condition     = try(yamldecode(file("${coalesce(var.registry_dir, abspath("${path.module}/../../../../../environments"))}/${var.name}.yaml")).name, var.name) == var.name
-    error_message = "environments/${var.name}.yaml: name does not match the file name."
+    condition     = fileexists("${coalesce(var.registry_dir, abspath("${path.module}/../../../../../environments"))}/resolved/${var.name}.json")
+    error_message = "unknown environment ${var.name}: environments/resolved/${var.name}.json does not exist (invoke env.generate writes it from environments/${var.name}.yaml)."
   }
 }
 
@@ -31,7 +26,7 @@ variable "stack_dir" {
   default     = null
 
   validation {
-    condition     = var.stack_dir == null || endswith(coalesce(var.stack_dir, "-"), try(local.raw.terraform.stack, "(none)"))
-    error_message = "this stack is not the one environments/${var.name}.yaml names in terraform.stack (${try(local.raw.terraform.stack, "none")})."
+    condition     = var.stack_dir == null || endswith(coalesce(var.stack_dir, "-"), try(local.environment.terraform.stack, "(none)"))
+    error_message = "this stack is not the one environments/${var.name}.yaml names in terraform.stack (${try(local.environment.terraform.stack, "none")})."
   }
 }

@@ -9,40 +9,21 @@ variable "cloud" {
 }
 
 variable "pools" {
-  description = "Node pools as environments/<env>.yaml writes them (cluster.node_pools)."
+  description = "Node pools of the resolved environment (cluster.node_pools): bounds, taint syntax and unique names are checked by the registry schema."
   type = list(object({
     name          = string
     instance_type = string
     min_nodes     = number
     max_nodes     = number
-    taints        = optional(list(string), [])
-    autoscaling   = optional(bool, true)
-    gpu           = optional(bool, false)
-    spot          = optional(bool, false)
+    taints        = list(string)
+    autoscaling   = bool
+    gpu           = bool
+    spot          = bool
   }))
 
   validation {
-    condition     = length(var.pools) > 0 && length(var.pools) == length(distinct([for pool in var.pools : pool.name]))
-    error_message = "pools must hold at least one pool, and pool names must be unique."
-  }
-
-  validation {
-    condition     = alltrue([for pool in var.pools : pool.min_nodes >= 0 && pool.min_nodes <= pool.max_nodes && pool.max_nodes <= 100])
-    error_message = "every pool needs 0 <= min_nodes <= max_nodes <= 100."
-  }
-
-  validation {
-    condition     = alltrue([for pool in var.pools : pool.autoscaling || pool.min_nodes == pool.max_nodes])
-    error_message = "a pool without autoscaling needs min_nodes == max_nodes."
-  }
-
-  validation {
-    condition = alltrue(flatten([
-      for pool in var.pools : [
-        for taint in pool.taints : can(regex("^[a-z0-9./-]+=[a-z0-9-]+:(NoSchedule|NoExecute|PreferNoSchedule)$", taint))
-      ]
-    ]))
-    error_message = "taints must read key=value:Effect with Effect NoSchedule, NoExecute or PreferNoSchedule."
+    condition     = length(var.pools) > 0
+    error_message = "pools must hold at least one pool."
   }
 
   validation {

@@ -38,19 +38,14 @@ output "terraform" {
   value       = module.environment.terraform
 }
 
-output "values_layers" {
-  description = "Helm values directories, in order."
-  value       = module.environment.values_layers
-}
-
 output "disaster_recovery" {
   description = "RTO/RPO targets and recovery network, or null."
   value       = module.environment.disaster_recovery
 }
 
-output "repository_root" {
-  description = "Absolute path of the repository."
-  value       = module.environment.repository_root
+output "release_waves" {
+  description = "Wave -> release name -> helm_release arguments, as the resolved environment gives them."
+  value       = module.environment.release_waves
 }
 
 output "names" {

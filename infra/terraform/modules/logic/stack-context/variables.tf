@@ -1,10 +1,10 @@
 variable "environment" {
-  description = "Registry environment the calling stack builds (environments/<name>.yaml)."
+  description = "Registry environment the calling stack builds (environments/<name>.yaml, read resolved)."
   type        = string
 
   validation {
     # Inline: locals would depend on this variable and form a cycle.
-    condition     = try(yamldecode(file("${coalesce(var.registry_dir, abspath("${path.module}/../../../../../environments"))}/${var.environment}.yaml")).terraform != null, false)
+    condition     = try(jsondecode(file("${coalesce(var.registry_dir, abspath("${path.module}/../../../../../environments"))}/resolved/${var.environment}.json")).environment.terraform != null, false)
     error_message = "environments/${var.environment}.yaml has no terraform section: only cloud environments owning a cluster have a stack."
   }
 }

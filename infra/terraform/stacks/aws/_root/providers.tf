@@ -1,7 +1,7 @@
 locals {
   # The registry entry this stack builds; the stack directory names it once.
   environment = basename(abspath(path.root))
-  registry    = yamldecode(file("${path.root}/../../../../../environments/${local.environment}.yaml"))
+  registry    = jsondecode(file("${path.root}/../../../../../environments/resolved/${local.environment}.json")).environment
 }
 
 provider "aws" {
@@ -14,7 +14,7 @@ provider "aws" {
 # Seed 003's recovery region; environments without one point it at the primary, unused.
 provider "aws" {
   alias  = "disaster_recovery"
-  region = try(coalesce(local.registry.regions.disaster_recovery), local.registry.regions.primary)
+  region = coalesce(local.registry.regions.disaster_recovery, local.registry.regions.primary)
   default_tags {
     tags = { environment = local.environment, managed-by = "terraform" }
   }

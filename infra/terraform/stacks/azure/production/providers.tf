@@ -1,6 +1,6 @@
 locals {
   environment = "azure-production"
-  registry    = yamldecode(file("${path.root}/../../../../../environments/${local.environment}.yaml"))
+  registry    = jsondecode(file("${path.root}/../../../../../environments/resolved/${local.environment}.json")).environment
 }
 
 provider "azurerm" {

@@ -1,7 +1,7 @@
 locals {
   # production owns the shared LKE cluster (development and staging name it in cluster.shared_with).
   environment = "production"
-  registry    = yamldecode(file("${path.root}/../../../../../environments/${local.environment}.yaml"))
+  registry    = jsondecode(file("${path.root}/../../../../../environments/resolved/${local.environment}.json")).environment
 }
 
 provider "linode" {

@@ -49,3 +49,14 @@ run "rejects_an_unknown_environment" {
   }
   expect_failures = [var.name]
 }
+
+run "releases_come_resolved_per_wave" {
+  variables {
+    name = "sandbox"
+  }
+
+  assert {
+    condition     = length(output.release_waves) == 5 && output.release_waves["-10"]["base"].chart == "../../../../../charts/base" && output.release_waves["-10"]["base"].dependency_update
+    error_message = "every catalog wave is a key; our charts come as paths relative to the stack, built before install"
+  }
+}

@@ -3,9 +3,9 @@
 
 run "seed_003_aws_layout" {
   variables {
-    cidr               = yamldecode(file("../../../../../environments/live.yaml")).network.cidr
+    cidr               = jsondecode(file("../../../../../environments/resolved/live.json")).environment.network.cidr
     availability_zones = 3
-    subnets            = yamldecode(file("../../../../../environments/live.yaml")).network.subnets
+    subnets            = jsondecode(file("../../../../../environments/resolved/live.json")).environment.network.subnets
     per_zone           = ["public", "private"]
   }
 
@@ -31,7 +31,7 @@ run "seed_004_azure_layout_kept_inside_the_vnet" {
   variables {
     cidr               = "10.0.0.0/16"
     availability_zones = 3
-    subnets            = yamldecode(file("../../../../../environments/azure-production.yaml")).network.subnets
+    subnets            = jsondecode(file("../../../../../environments/resolved/azure-production.json")).environment.network.subnets
   }
 
   assert {
