@@ -11,6 +11,7 @@ from voiceops import (
     catalog,
     cluster,
     environments,
+    generate,
     gitops,
     local,
     output,
@@ -68,7 +69,12 @@ def check_toolchain() -> str:
 
 def validate_registry(context: DeployContext) -> str:
     registry = environments.load_all()
-    return f"{context.environment.name} valid; registry of {len(registry)} environments consistent"
+    # Terraform and Argo CD read the generated files: a registry edit must reach them first
+    generated = generate.check()
+    return (
+        f"{context.environment.name} valid; registry of {len(registry)} environments consistent; "
+        f"{generated} generated files current"
+    )
 
 
 def local_servers(context: DeployContext) -> str:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from voiceops import cluster, environments, output, scan, toolchain
+from voiceops import cluster, environments, generate, output, scan, toolchain
 from voiceops.environments import Cloud, Environment
 from voiceops.errors import OpsError
 from voiceops.runs import ApprovalRequired, AuditRecord, Run, Step, actor, git_commit
@@ -325,6 +325,7 @@ def check_plan(plan_json: Path) -> scan.ScanResult:
 def plan(name: str) -> dict:
     """Plan the environment's stack into a saved plan plus its JSON, then check the JSON."""
     stack = stack_for(name)
+    generate.check()  # the stack reads environments/resolved/<env>.json: never plan from a stale one
     caller = preflight(stack)
     output.console.print(f"==> terraform plan {stack.directory.relative_to(ROOT)}")
     result = run_terraform(
