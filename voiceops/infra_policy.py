@@ -1,32 +1,49 @@
-"""Seed requirements of the Terraform code, checked on the HCL itself (python-hcl2).
+"""Seed requirements as data (infra/seed-requirements.yaml), checked on the code itself.
 
-Each requirement names its seed, the file that implements it and what must hold
-there. `invoke tf.requirements` prints the table and fails on any broken one; the
-policy tests prove every check fails once its requirement is taken away.
+Each row names a requirement of the seeds, its status (implemented, deviates or
+out-of-scope, the last two with their reason) and, where the repository can show it,
+an address and a check. An address is a Terraform address inside a module directory
+(every .tf file of the directory is parsed and merged, so a resource may move between
+files) or a field of a YAML file (the registry, the release catalog, Helm values).
+A check is one operator of a closed set. This module only interprets rows:
+`invoke tf.requirements` prints them and fails on a malformed row or on a check that
+does not hold.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+import json
+import os
+import re
 from dataclasses import dataclass
+from enum import StrEnum
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import hcl2
 import yaml
+from pydantic import Field, ValidationError, field_validator, model_validator
 
+from voiceops.environments import Strict, load_yaml
 from voiceops.errors import OpsError
-from voiceops.toolchain import ROOT
+from voiceops.toolchain import ROOT, shown
 
 INFRA = ROOT / "infra" / "terraform"
-ENVIRONMENTS = ROOT / "environments"
-MISSING = object()
+REQUIREMENTS_FILE = ROOT / "infra" / "seed-requirements.yaml"
+MISSING: Any = object()
 
 
 class RequirementsBroken(OpsError):
     pass
+
+
+class InvalidRequirements(OpsError):
+    pass
+
+
+# --- HCL --------------------------------------------------------------------------------
 
 
 def _clean(value: Any) -> Any:
@@ -70,51 +87,225 @@ def _merge(target: dict, block: dict) -> None:
             target[key] = value
 
 
-@dataclass
-class Tree:
-    """Every .tf file under infra/terraform (parsed) and every registry file (loaded)."""
+# --- addresses and paths ------------------------------------------------------------------
 
-    infra: dict[str, dict[str, Any]]  # path relative to infra/terraform -> parsed file
-    registry: dict[str, dict[str, Any]]  # environment name -> registry document
-
-    def get(self, file: str, *path: str) -> Any:
-        """The value at `path` in `file`; a `key=value` step picks one of several repeated blocks."""
-        node: Any = self.infra.get(file, MISSING)
-        for step in path:
-            if node is MISSING:
-                return MISSING
-            if isinstance(node, list):
-                node = _select(node, step)
-                continue
-            node = node.get(step, MISSING) if isinstance(node, dict) else MISSING
-        if isinstance(node, list) and len(node) == 1 and isinstance(node[0], dict):
-            return node[0]
-        return node
-
-    def module_calls(self, module_dir: str) -> list[tuple[str, str, dict]]:
-        """(file, name, body) of every module block whose source is infra/terraform/<module_dir>."""
-        calls = []
-        for file, parsed in self.infra.items():
-            for name, body in parsed.get("module", {}).items():
-                source = body.get("source", "")
-                if (
-                    isinstance(source, str)
-                    and (INFRA / Path(file).parent / source).resolve() == (INFRA / module_dir).resolve()
-                ):
-                    calls.append((file, name, body))
-        return calls
+# var.<name>: the value a module receives (its default and every caller's argument);
+# variable.<name>: the declaration block itself (type, default, validation).
+ADDRESS = re.compile(
+    r"(?P<kind>var|variable|module|local)\.(?P<name>[a-z0-9_-]+)"
+    r"|data\.(?P<data_type>[a-z0-9_]+)\.(?P<data_name>[a-z0-9_-]+)"
+    r"|(?P<type>[a-z][a-z0-9]*_[a-z0-9_]+)\.(?P<resource_name>[a-z0-9_-]+)"
+)
+KIND_BLOCKS = {"var": "variable", "variable": "variable", "module": "module", "local": "locals"}
+STEP = re.compile(r"(?P<name>[^.\[\]]+)(?:\[(?P<key>[A-Za-z0-9_]+)=(?P<value>[^\]]+)\])?")
 
 
-def _select(blocks: list, step: str) -> Any:
-    if "=" in step:
-        key, _, wanted = step.partition("=")
-        for block in blocks:
-            if isinstance(block, dict) and str(block.get(key)) == wanted:
-                return block
-        return MISSING
-    # `dynamic` blocks parse as a list of one-key dicts: pick the one holding `step`
-    holders = [block for block in blocks if isinstance(block, dict) and step in block]
-    return holders[0][step] if len(holders) == 1 else MISSING
+@dataclass(frozen=True)
+class Step:
+    """One step of an attribute or field path: `rule` or `rule[name=rate-limit]`."""
+
+    name: str
+    selector: tuple[str, str] | None = None
+
+
+@cache
+def parse_path(text: str) -> tuple[Step, ...]:
+    """`a.b[key=value].c` as steps; a selector picks the list item whose `key` is `value`."""
+    steps, position = [], 0
+    while True:
+        match = STEP.match(text, position)
+        if not match:
+            raise ValueError(f"{text!r} is no path (steps `name` or `name[key=value]` joined by dots)")
+        selector = (match["key"], match["value"]) if match["key"] else None
+        steps.append(Step(match["name"], selector))
+        position = match.end()
+        if position == len(text):
+            return tuple(steps)
+        if text[position] != ".":
+            raise ValueError(f"{text!r} is no path: unexpected {text[position]!r}")
+        position += 1
+
+
+def _block_key(address: str) -> tuple[str, ...]:
+    """Where a Terraform address lives in a merged module document."""
+    match = ADDRESS.fullmatch(address)
+    if match is None:
+        raise ValueError(f"{address!r} is no Terraform address")
+    if match["kind"]:
+        return (KIND_BLOCKS[match["kind"]], match["name"])
+    if match["data_type"]:
+        return ("data", match["data_type"], match["data_name"])
+    return ("resource", match["type"], match["resource_name"])
+
+
+# --- the data file's schema ---------------------------------------------------------------
+
+
+class Status(StrEnum):
+    IMPLEMENTED = "implemented"  # the check must hold
+    DEVIATES = "deviates"  # the repository does it differently, or not yet: the reason says which
+    OUT_OF_SCOPE = "out-of-scope"  # not this repository's to do: the reason says whose
+
+
+OPERATORS = ("equals", "at_least", "at_most", "contains", "matches", "present", "absent")
+
+
+class Check(Strict):
+    """Exactly one operator. contains: list items, mapping keys or substrings, all of them."""
+
+    equals: Any = None
+    at_least: int | float | None = None
+    at_most: int | float | None = None
+    contains: Any = None
+    matches: str | None = None
+    present: Literal[True] | None = None
+    absent: Literal[True] | None = None
+
+    @model_validator(mode="after")
+    def one_operator(self) -> Check:
+        if len(self.model_fields_set) != 1:
+            raise ValueError(f"give exactly one operator of {', '.join(OPERATORS)}")
+        if self.matches is not None:
+            try:
+                re.compile(self.matches)
+            except re.error as error:
+                raise ValueError(f"matches: {error}") from error
+        return self
+
+    @property
+    def operator(self) -> str:
+        return next(iter(self.model_fields_set))
+
+    @property
+    def expected(self) -> Any:
+        return getattr(self, self.operator)
+
+    def __str__(self) -> str:
+        if self.operator in ("present", "absent"):
+            return self.operator
+        return f"{self.operator} {json.dumps(self.expected)}"
+
+
+class Where(Strict):
+    """A Terraform address in a module directory, or a field of a YAML file of the repository."""
+
+    module: str | None = Field(None, pattern=r"^(modules|stacks)/[a-z0-9_-]+(/[a-z0-9_-]+)*$")
+    address: str | None = None
+    attribute: str | None = None
+    file: str | None = Field(None, pattern=r"^[a-z0-9_.][a-z0-9_./-]*\.ya?ml$")
+    field: str | None = None
+
+    @field_validator("address")
+    @classmethod
+    def known_address(cls, value: str | None) -> str | None:
+        if value is not None:
+            _block_key(value)
+        return value
+
+    @field_validator("file")
+    @classmethod
+    def inside_the_repository(cls, value: str | None) -> str | None:
+        if value is not None and ".." in value.split("/"):
+            raise ValueError("a path inside the repository, without ..")
+        return value
+
+    @field_validator("attribute", "field")
+    @classmethod
+    def well_formed_path(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_path(value)
+        return value
+
+    @model_validator(mode="after")
+    def one_form(self) -> Where:
+        given = {name for name in ("module", "address", "attribute", "file", "field") if getattr(self, name)}
+        if given not in ({"module", "address"}, {"module", "address", "attribute"}, {"file", "field"}):
+            raise ValueError("give module + address (+ attribute), or file + field")
+        return self
+
+    def __str__(self) -> str:
+        if self.file is not None:
+            return f"{self.file} {self.field}"
+        return f"{self.module} {self.address}" + (f".{self.attribute}" if self.attribute else "")
+
+
+class Requirement(Strict):
+    id: str = Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")
+    seed: Literal["000", "001", "002", "003", "004"]
+    section: str = Field(min_length=1)
+    requirement: str = Field(min_length=1)
+    status: Status
+    reason: str | None = Field(None, min_length=1)
+    where: Where | None = None
+    check: Check | None = None
+
+    @model_validator(mode="after")
+    def consistent(self) -> Requirement:
+        if (self.where is None) != (self.check is None):
+            raise ValueError("where and check go together")
+        if self.status is Status.IMPLEMENTED:
+            if self.check is None:
+                raise ValueError("an implemented requirement needs where and check")
+            if self.reason is not None:
+                raise ValueError("an implemented requirement takes no reason")
+        elif self.reason is None:
+            raise ValueError(f"status {self.status} needs a reason")
+        return self
+
+
+class RequirementsFile(Strict):
+    requirements: tuple[Requirement, ...]
+
+    @model_validator(mode="after")
+    def unique_ids(self) -> RequirementsFile:
+        if not self.requirements:
+            raise ValueError("requirements: no row")
+        seen: set[str] = set()
+        for item in self.requirements:
+            if item.id in seen:
+                raise ValueError(f"id {item.id} given twice")
+            seen.add(item.id)
+        return self
+
+
+def load_requirements(path: Path | None = None) -> tuple[Requirement, ...]:
+    """The rows of the data file; an error names the file, the row and the field."""
+    path = path or REQUIREMENTS_FILE
+    if not path.is_file():
+        raise InvalidRequirements(f"{shown(path)}: no such file")
+    data = load_yaml(path, InvalidRequirements)
+    try:
+        # JSON mode: strict types, yet YAML lists and strings fill tuples and enums
+        return RequirementsFile.model_validate_json(json.dumps(data, default=str)).requirements
+    except ValidationError as error:
+        raise InvalidRequirements(f"{shown(path)}: {_problems(data, error)}") from error
+
+
+def _problems(data: Any, error: ValidationError) -> str:
+    rows = data.get("requirements") if isinstance(data, dict) else None
+    problems: list[str] = []
+    for item in error.errors():
+        location = list(item["loc"])
+        where = ""
+        if len(location) >= 2 and location[0] == "requirements" and isinstance(location[1], int):
+            index = location[1]
+            row = rows[index] if isinstance(rows, list) and index < len(rows) else None
+            row_id = row.get("id") if isinstance(row, dict) else None
+            where = f"requirements[{index}]" + (f" ({row_id})" if row_id else "")
+            location = location[2:]
+        # pydantic names the union member it tried (e.g. `int`); the field is what users wrote
+        location = [part for part in location if not (isinstance(part, str) and part in ("int", "float"))]
+        field_name = ".".join(str(part) for part in location)
+        message = "unknown field" if item["type"] == "extra_forbidden" else item["msg"]
+        message = message.removeprefix("Value error, ")
+        located = ": ".join(part for part in (where, field_name) if part)
+        # a union reports once per member it tried: the first says enough
+        if not any(problem.startswith(f"{located}: ") for problem in problems):
+            problems.append(": ".join(part for part in (located, message) if part))
+    return "; ".join(problems)
+
+
+# --- the tree the checks read -------------------------------------------------------------
 
 
 @cache
@@ -122,726 +313,249 @@ def _parsed(path: Path, mtime: float) -> dict[str, Any]:
     return parse_file(path)
 
 
-def load_tree(infra: Path = INFRA, registry: Path = ENVIRONMENTS) -> Tree:
+@dataclass
+class Tree:
+    """Every .tf file under infra/terraform (parsed) and the YAML files the rows read."""
+
+    infra: dict[str, dict[str, Any]]  # path relative to infra/terraform -> parsed file
+    repository: Path
+    documents: dict[str, Any]  # YAML path relative to the repository -> loaded on first use
+
+    def files_of(self, directory: str) -> list[dict[str, Any]]:
+        return [parsed for file, parsed in self.infra.items() if os.path.dirname(file) == directory]
+
+    def module(self, directory: str) -> dict[str, Any]:
+        """Every .tf file of a directory as one document. Block bodies are shared with the files,
+        so a change to a body through this view is a change to the file's."""
+        merged: dict[str, Any] = {}
+        for parsed in self.files_of(directory):
+            for kind, blocks in parsed.items():
+                target = merged.setdefault(kind, {})
+                for label, body in blocks.items():
+                    if kind in ("resource", "data"):  # labelled by type, then by name
+                        target.setdefault(label, {}).update(body)
+                    else:
+                        target[label] = body
+        return merged
+
+    def callers(self, directory: str) -> list[tuple[str, str, dict[str, Any]]]:
+        """(calling directory, module name, body) of every module block whose source is `directory`."""
+        calls = []
+        for file, parsed in self.infra.items():
+            caller = os.path.dirname(file)
+            for name, body in parsed.get("module", {}).items():
+                source = body.get("source")
+                if isinstance(source, str) and os.path.normpath(os.path.join(caller, source)) == directory:
+                    calls.append((caller, name, body))
+        return calls
+
+    def document(self, path: str) -> Any:
+        if path not in self.documents:
+            location = self.repository / path
+            self.documents[path] = yaml.safe_load(location.read_text()) if location.is_file() else MISSING
+        return self.documents[path]
+
+
+def load_tree(infra: Path = INFRA, repository: Path = ROOT) -> Tree:
     files = {
         str(path.relative_to(infra)): copy.deepcopy(_parsed(path, path.stat().st_mtime))
         for path in sorted(infra.rglob("*.tf"))
         if ".terraform" not in path.parts
     }
-    environments = {path.stem: yaml.safe_load(path.read_text()) for path in sorted(registry.glob("*.yaml"))}
-    return Tree(files, environments)
+    return Tree(files, repository, {})
 
 
-# --- requirement kinds -------------------------------------------------------------------
+def _holder(node: Any, name: str, hcl: bool) -> Any:
+    """The mapping that holds `name`: the node itself or, in HCL, the one block of a list of
+    blocks (python-hcl2 parses blocks, `dynamic` ones too, as lists of mappings)."""
+    if isinstance(node, dict):
+        return node if name in node else MISSING
+    if hcl and isinstance(node, list):
+        holders = [item for item in node if isinstance(item, dict) and name in item]
+        return holders[0] if len(holders) == 1 else MISSING
+    return MISSING
 
 
-@dataclass(frozen=True)
-class Requirement:
-    seed: str
-    text: str
-    where: str  # the file that implements it, relative to the repository
-    check: Callable[[Tree], str | None]  # None when the requirement holds, else the problem
-    # Takes the requirement away from a copy of the tree (the policy tests' breaker).
-    remove: Callable[[Tree], None]
+def _pick(items: Any, selector: tuple[str, str]) -> Any:
+    key, wanted = selector
+    if not isinstance(items, list):
+        return MISSING
+    chosen = [item for item in items if isinstance(item, dict) and str(item.get(key)) == wanted]
+    return chosen[0] if len(chosen) == 1 else MISSING
 
 
-def _matches(actual: Any, expected: Any) -> bool:
-    return expected(actual) if callable(expected) else actual == expected
-
-
-def attribute(seed: str, text: str, file: str, path: tuple[str, ...], expected: Any) -> Requirement:
-    """An attribute of a block in one file must hold a value (or pass a predicate)."""
-
-    def check(tree: Tree) -> str | None:
-        actual = tree.get(file, *path)
-        if actual is MISSING:
-            return f"{'.'.join(path)} is missing"
-        if not _matches(actual, expected):
-            return f"{'.'.join(path)} is {actual!r}"
-        return None
-
-    def remove(tree: Tree) -> None:
-        parent = tree.get(file, *path[:-1])
-        if isinstance(parent, dict):
-            parent.pop(path[-1], None)
-
-    return Requirement(seed, text, f"infra/terraform/{file}", check, remove)
-
-
-def module_default(seed: str, text: str, module_dir: str, variable: str, expected: Any) -> Requirement:
-    """A module variable's default must hold the value, and no caller may pass another."""
-    file = f"{module_dir}/variables.tf"
-
-    def check(tree: Tree) -> str | None:
-        default = tree.get(file, "variable", variable, "default")
-        if default is MISSING or not _matches(default, expected):
-            return f"variable {variable} defaults to {None if default is MISSING else default!r}"
-        for caller, name, body in tree.module_calls(module_dir):
-            if variable in body and not _matches(body[variable], expected):
-                return f"{caller}: module {name} sets {variable} = {body[variable]!r}"
-        return None
-
-    def remove(tree: Tree) -> None:
-        block = tree.get(file, "variable", variable)
-        if isinstance(block, dict):
-            block.pop("default", None)
-
-    return Requirement(seed, text, f"infra/terraform/{file}", check, remove)
-
-
-def block(seed: str, text: str, file: str, path: tuple[str, ...]) -> Requirement:
-    """A block must exist (a resource, a module call)."""
-
-    def check(tree: Tree) -> str | None:
-        return None if tree.get(file, *path) is not MISSING else f"{'.'.join(path)} is missing"
-
-    def remove(tree: Tree) -> None:
-        parent = tree.get(file, *path[:-1])
-        if isinstance(parent, dict):
-            parent.pop(path[-1], None)
-
-    return Requirement(seed, text, f"infra/terraform/{file}", check, remove)
-
-
-def registry(seed: str, text: str, environment: str, path: tuple[str, ...], expected: Any) -> Requirement:
-    """A registry fact every stack reads (environments/<env>.yaml)."""
-
-    def check(tree: Tree) -> str | None:
-        node = _registry_node(tree, environment, path)
-        if node is MISSING or not _matches(node, expected):
-            return f"{'.'.join(path)} is {None if node is MISSING else node!r}"
-        return None
-
-    def remove(tree: Tree) -> None:
-        parent = _registry_node(tree, environment, path[:-1])
-        if isinstance(parent, dict):
-            parent.pop(path[-1], None)
-
-    return Requirement(seed, text, f"environments/{environment}.yaml", check, remove)
-
-
-def _registry_node(tree: Tree, environment: str, path: tuple[str, ...]) -> Any:
-    """Walk a registry document; in a list (node pools) a step names the item by its `name`."""
-    node: Any = tree.registry.get(environment, MISSING)
-    for step in path:
-        if isinstance(node, list):
-            node = next(
-                (item for item in node if isinstance(item, dict) and item.get("name") == step), MISSING
-            )
-        else:
-            node = node.get(step, MISSING) if isinstance(node, dict) else MISSING
+def _walk(node: Any, steps: tuple[Step, ...], hcl: bool) -> Any:
+    for step in steps:
+        holder = _holder(node, step.name, hcl)
+        if holder is MISSING:
+            return MISSING
+        node = holder[step.name]
+        if step.selector:
+            node = _pick(node, step.selector)
+    # an HCL block written once is still a list of one mapping: read it as the mapping
+    if hcl and isinstance(node, list) and len(node) == 1 and isinstance(node[0], dict):
+        return node[0]
     return node
 
 
-def at_least(minimum: int) -> Callable[[Any], bool]:
-    return lambda value: isinstance(value, int) and value >= minimum
+def _steps(text: str | None) -> tuple[Step, ...]:
+    return parse_path(text) if text else ()
 
 
-def contains(*items: str) -> Callable[[Any], bool]:
-    return lambda value: isinstance(value, list) and all(item in value for item in items)
+def _block_steps(address: str) -> tuple[Step, ...]:
+    return tuple(Step(part) for part in _block_key(address))
 
 
-# --- the requirements ----------------------------------------------------------------------
+def _values(tree: Tree, where: Where) -> list[tuple[str, Any]]:
+    """(what, value) pairs the check applies to: one, except for `var.` addresses, whose default
+    and every caller's argument must all pass."""
+    if where.file is not None:
+        return [("", _walk(tree.document(where.file), _steps(where.field), hcl=False))]
+    module, address, attribute = str(where.module), str(where.address), _steps(where.attribute)
+    if not tree.files_of(module):
+        return [("", MISSING)]
+    document = tree.module(module)
+    if not address.startswith("var."):
+        return [("", _walk(document, (*_block_steps(address), *attribute), hcl=True))]
+    declaration = _walk(document, _block_steps(address), hcl=True)
+    default = declaration.get("default", MISSING) if isinstance(declaration, dict) else MISSING
+    values = [("default", _walk(default, attribute, hcl=True))]
+    variable = _block_key(address)[1]
+    for caller, name, body in tree.callers(module):
+        if variable in body:
+            values.append((f"{caller} module.{name}", _walk(body[variable], attribute, hcl=True)))
+    return values
 
-AWS = "modules/aws"
-AZ = "modules/azure"
-LIN = "modules/linode"
-RDS = ("resource", "aws_db_instance", "this")
-REDIS = ("resource", "aws_elasticache_replication_group", "this")
-EKS = ("resource", "aws_eks_cluster", "this")
-AKS = ("resource", "azurerm_kubernetes_cluster", "this")
-PG = ("resource", "azurerm_postgresql_flexible_server", "primary")
-AZREDIS = ("resource", "azurerm_redis_cache", "this")
-STORAGE = ("resource", "azurerm_storage_account", "this")
-VAULT = ("resource", "azurerm_key_vault", "this")
-BLOB_POLICY = ("resource", "azurerm_storage_management_policy", "this", "rule", "actions", "base_blob")
 
-REQUIREMENTS: tuple[Requirement, ...] = (
-    # Seed 003 / 000: AWS network
-    registry("003", "VPC 10.0.0.0/16 over three zones", "live", ("network", "cidr"), "10.0.0.0/16"),
-    registry(
-        "003",
-        "public subnets 10.0.1-3.0/24",
-        "live",
-        ("network", "subnets", "public"),
-        ["10.0.1.0/24", "10.0.2.0/24", "10.0.3.0/24"],
-    ),
-    registry(
-        "003",
-        "private subnets 10.0.10/20/30.0/24",
-        "live",
-        ("network", "subnets", "private"),
-        ["10.0.10.0/24", "10.0.20.0/24", "10.0.30.0/24"],
-    ),
-    attribute(
-        "003",
-        "a NAT gateway per zone",
-        f"{AWS}/network/main.tf",
-        ("resource", "aws_nat_gateway", "this", "for_each"),
-        "local.public",
-    ),
-    attribute(
-        "003",
-        "each private subnet routes through its own zone's NAT gateway",
-        f"{AWS}/network/main.tf",
-        ("resource", "aws_route", "private_nat", "for_each"),
-        "local.private",
-    ),
-    attribute(
-        "003",
-        "VPC flow logs of all traffic",
-        f"{AWS}/network/main.tf",
-        ("resource", "aws_flow_log", "this", "traffic_type"),
-        "ALL",
-    ),
-    # EKS
-    attribute("000", "EKS Auto Mode", f"{AWS}/eks/main.tf", (*EKS, "compute_config", "enabled"), True),
-    attribute(
-        "000",
-        "EKS secrets encrypted with KMS",
-        f"{AWS}/eks/main.tf",
-        (*EKS, "encryption_config", "resources"),
-        ["secrets"],
-    ),
-    attribute(
-        "000",
-        "EKS private API endpoint",
-        f"{AWS}/eks/main.tf",
-        (*EKS, "vpc_config", "endpoint_private_access"),
-        True,
-    ),
-    attribute(
-        "000",
-        "EKS access entries (no aws-auth ConfigMap)",
-        f"{AWS}/eks/main.tf",
-        (*EKS, "access_config", "authentication_mode"),
-        "API",
-    ),
-    block(
-        "003",
-        "Pod Identity for workloads (IRSA successor)",
-        f"{AWS}/eks/main.tf",
-        ("resource", "aws_eks_pod_identity_association", "workload"),
-    ),
-    attribute(
-        "000",
-        "EKS multi-AZ: subnets in at least two zones",
-        f"{AWS}/eks/variables.tf",
-        ("variable", "subnet_ids", "validation", "condition"),
-        "length(var.subnet_ids) >= 2",
-    ),
-    # ElastiCache
-    module_default("003", "Redis cluster mode with 3 shards", f"{AWS}/redis", "shards", 3),
-    module_default("003", "Redis 1 replica per shard", f"{AWS}/redis", "replicas_per_shard", 1),
-    attribute(
-        "003",
-        "Redis shards come from the shards input",
-        f"{AWS}/redis/main.tf",
-        (*REDIS, "num_node_groups"),
-        "var.shards",
-    ),
-    attribute(
-        "003", "Redis cluster mode enabled", f"{AWS}/redis/main.tf", (*REDIS, "cluster_mode"), "enabled"
-    ),
-    attribute("000", "Redis Multi-AZ", f"{AWS}/redis/main.tf", (*REDIS, "multi_az_enabled"), True),
-    attribute(
-        "000",
-        "Redis automatic failover",
-        f"{AWS}/redis/main.tf",
-        (*REDIS, "automatic_failover_enabled"),
-        True,
-    ),
-    attribute(
-        "003", "Redis TLS in transit", f"{AWS}/redis/main.tf", (*REDIS, "transit_encryption_enabled"), True
-    ),
-    attribute(
-        "003",
-        "Redis AUTH token",
-        f"{AWS}/redis/main.tf",
-        (*REDIS, "auth_token"),
-        "random_password.auth.result",
-    ),
-    attribute(
-        "003", "Redis encrypted at rest", f"{AWS}/redis/main.tf", (*REDIS, "at_rest_encryption_enabled"), True
-    ),
-    module_default(
-        "000", "Redis daily snapshots kept", f"{AWS}/redis", "snapshot_retention_days", at_least(1)
-    ),
-    module_default("003", "Redis 7.0 on cache.r6g.large", f"{AWS}/redis", "node_type", "cache.r6g.large"),
-    # RDS
-    module_default("003", "RDS PostgreSQL Multi-AZ", f"{AWS}/postgresql", "multi_az", True),
-    attribute(
-        "003",
-        "RDS Multi-AZ taken from its input",
-        f"{AWS}/postgresql/main.tf",
-        (*RDS, "multi_az"),
-        "var.multi_az",
-    ),
-    module_default(
-        "003",
-        "RDS backups kept 30 days (point-in-time recovery)",
-        f"{AWS}/postgresql",
-        "backup_retention_days",
-        30,
-    ),
-    attribute(
-        "003",
-        "RDS backup retention taken from its input",
-        f"{AWS}/postgresql/main.tf",
-        (*RDS, "backup_retention_period"),
-        "var.backup_retention_days",
-    ),
-    attribute("003", "RDS storage encrypted", f"{AWS}/postgresql/main.tf", (*RDS, "storage_encrypted"), True),
-    module_default("003", "RDS db.r6g.large", f"{AWS}/postgresql", "instance_class", "db.r6g.large"),
-    module_default("003", "RDS 100 GB gp3 to start", f"{AWS}/postgresql", "allocated_storage_gb", 100),
-    attribute(
-        "003",
-        "RDS storage autoscaling",
-        f"{AWS}/postgresql/main.tf",
-        (*RDS, "max_allocated_storage"),
-        "var.max_allocated_storage_gb",
-    ),
-    attribute(
-        "000",
-        "RDS deletion protection in production-class environments (live)",
-        f"{AWS}/platform/main.tf",
-        ("module", "postgresql", "deletion_protection"),
-        "local.production",
-    ),
-    # S3, ECR, Secrets Manager, WAF, security services
-    attribute(
-        "000",
-        "egress bucket: versioning",
-        f"{AWS}/bucket/main.tf",
-        ("resource", "aws_s3_bucket_versioning", "this", "versioning_configuration", "status"),
-        "Enabled",
-    ),
-    attribute(
-        "000",
-        "egress bucket: SSE-KMS",
-        f"{AWS}/bucket/main.tf",
-        (
-            "resource",
-            "aws_s3_bucket_server_side_encryption_configuration",
-            "this",
-            "rule",
-            "apply_server_side_encryption_by_default",
-            "sse_algorithm",
-        ),
-        "aws:kms",
-    ),
-    attribute(
-        "000",
-        "egress bucket: public access blocked",
-        f"{AWS}/bucket/main.tf",
-        ("resource", "aws_s3_bucket_public_access_block", "this", "restrict_public_buckets"),
-        True,
-    ),
-    attribute(
-        "000",
-        "egress bucket: lifecycle (IA 30 d, Glacier 90 d, expiry 365 d)",
-        f"{AWS}/platform/main.tf",
-        ("module", "egress_bucket", "lifecycle_rules"),
-        {"infrequent_access_days": 30, "glacier_days": 90, "expire_days": 365},
-    ),
-    attribute(
-        "003",
-        "ECR scan on push",
-        f"{AWS}/ecr/main.tf",
-        ("resource", "aws_ecr_repository", "this", "image_scanning_configuration", "scan_on_push"),
-        True,
-    ),
-    attribute(
-        "003",
-        "Secrets Manager entries encrypted with KMS",
-        f"{AWS}/secrets/main.tf",
-        ("resource", "aws_secretsmanager_secret", "this", "kms_key_id"),
-        "var.kms_key_arn",
-    ),
-    block("003", "WAF in front of the ALB", f"{AWS}/platform/main.tf", ("module", "alb_waf")),
-    attribute(
-        "003",
-        "the WAF is attached to the ingress ALB",
-        f"{AWS}/platform/main.tf",
-        ("resource", "aws_wafv2_web_acl_association", "ingress_alb", "web_acl_arn"),
-        "module.alb_waf.arn",
-    ),
-    attribute(
-        "003",
-        "WAF known-bad-inputs rules (Log4Shell)",
-        f"{AWS}/waf/main.tf",
-        (
-            "resource",
-            "aws_wafv2_web_acl",
-            "this",
-            "rule",
-            "name=AWSManagedRulesKnownBadInputsRuleSet",
-            "priority",
-        ),
-        20,
-    ),
-    attribute(
-        "003",
-        "CloudTrail across regions with log validation",
-        f"{AWS}/security-baseline/main.tf",
-        ("resource", "aws_cloudtrail", "this", "enable_log_file_validation"),
-        True,
-    ),
-    module_default("003", "GuardDuty on", f"{AWS}/security-baseline", "enable_guardduty", True),
-    module_default("003", "Security Hub on", f"{AWS}/security-baseline", "enable_security_hub", True),
-    module_default("003", "CloudTrail on", f"{AWS}/security-baseline", "enable_cloudtrail", True),
-    # MSK, OpenSearch, edge, recovery region
-    attribute(
-        "003",
-        "MSK TLS between clients and brokers",
-        f"{AWS}/kafka/main.tf",
-        ("resource", "aws_msk_cluster", "this", "encryption_info", "encryption_in_transit", "client_broker"),
-        "TLS",
-    ),
-    attribute(
-        "003",
-        "MSK encrypted at rest with KMS",
-        f"{AWS}/kafka/main.tf",
-        ("resource", "aws_msk_cluster", "this", "encryption_info", "encryption_at_rest_kms_key_arn"),
-        "var.kms_key_arn",
-    ),
-    attribute(
-        "003",
-        "MSK brokers in the private subnets",
-        f"{AWS}/platform/main.tf",
-        ("module", "kafka", "subnet_ids"),
-        "module.network.private_subnet_ids",
-    ),
-    attribute(
-        "003",
-        "OpenSearch encrypted at rest",
-        f"{AWS}/opensearch/main.tf",
-        ("resource", "aws_opensearch_domain", "this", "encrypt_at_rest", "enabled"),
-        True,
-    ),
-    attribute(
-        "003",
-        "OpenSearch node-to-node encryption",
-        f"{AWS}/opensearch/main.tf",
-        ("resource", "aws_opensearch_domain", "this", "node_to_node_encryption", "enabled"),
-        True,
-    ),
-    attribute(
-        "003",
-        "OpenSearch in the private subnets",
-        f"{AWS}/platform/main.tf",
-        ("module", "opensearch", "subnet_ids"),
-        "module.network.private_subnet_ids",
-    ),
-    attribute(
-        "003",
-        "CloudFront redirects to HTTPS",
-        f"{AWS}/edge/main.tf",
-        (
-            "resource",
-            "aws_cloudfront_distribution",
-            "this",
-            "default_cache_behavior",
-            "viewer_protocol_policy",
-        ),
-        "redirect-to-https",
-    ),
-    block("003", "Route 53 zone", f"{AWS}/edge/main.tf", ("resource", "aws_route53_zone", "this")),
-    registry(
-        "003",
-        "recovery region us-east-1 beside us-west-2",
-        "live",
-        ("regions", "disaster_recovery"),
-        "us-east-1",
-    ),
-    attribute(
-        "003",
-        "RDS cross-region read replica",
-        f"{AWS}/postgresql-replica/main.tf",
-        ("resource", "aws_db_instance", "this", "replicate_source_db"),
-        "var.source_db_arn",
-    ),
-    attribute(
-        "003",
-        "S3 cross-region replication of recordings",
-        f"{AWS}/platform/main.tf",
-        ("module", "egress_bucket", "replication"),
-        lambda value: "egress_replica" in str(value),
-    ),
-    registry("003", "RPO 15 minutes, RTO 4 hours", "live", ("disaster_recovery", "rpo_minutes"), 15),
-    # Seed 000: releases from the catalog through helm_release
-    attribute(
-        "000",
-        "releases installed by helm_release from the release catalog",
-        f"{AWS}/platform/releases.tf",
-        ("module", "catalog", "source"),
-        "../../logic/release-catalog",
-    ),
-    attribute(
-        "000",
-        "helm_release atomic with the catalog's timeout",
-        "modules/kubernetes/release-wave/main.tf",
-        ("resource", "helm_release", "this", "atomic"),
-        True,
-    ),
-    # Seed 004: Azure
-    registry(
-        "004",
-        "livekit pool tainted livekit=true:NoSchedule, 2-10 x Standard_D8s_v3",
-        "azure-production",
-        ("cluster", "node_pools", "livekit", "taints"),
-        ["livekit=true:NoSchedule"],
-    ),
-    registry(
-        "004",
-        "agents pool tainted agents=true:NoSchedule, 4-20 nodes",
-        "azure-production",
-        ("cluster", "node_pools", "agents", "taints"),
-        ["agents=true:NoSchedule"],
-    ),
-    registry(
-        "004",
-        "agents pool scales to 20 nodes",
-        "azure-production",
-        ("cluster", "node_pools", "agents", "max_nodes"),
-        20,
-    ),
-    attribute(
-        "004",
-        "AKS pools carry their taints",
-        f"{AZ}/aks/main.tf",
-        ("resource", "azurerm_kubernetes_cluster_node_pool", "this", "node_taints"),
-        "each.value.node_taints",
-    ),
-    attribute("004", "Azure CNI", f"{AZ}/aks/main.tf", (*AKS, "network_profile", "network_plugin"), "azure"),
-    attribute(
-        "004",
-        "Azure network policy",
-        f"{AZ}/aks/main.tf",
-        (*AKS, "network_profile", "network_policy"),
-        "azure",
-    ),
-    attribute(
-        "004",
-        "Entra ID integration with Azure RBAC",
-        f"{AZ}/aks/main.tf",
-        (*AKS, "azure_active_directory_role_based_access_control", "azure_rbac_enabled"),
-        True,
-    ),
-    attribute(
-        "004",
-        "autoscaler: scale-down utilisation 0.5",
-        f"{AZ}/aks/main.tf",
-        (*AKS, "auto_scaler_profile", "scale_down_utilization_threshold"),
-        "0.5",
-    ),
-    attribute(
-        "004",
-        "PostgreSQL zone-redundant HA",
-        f"{AZ}/postgresql/main.tf",
-        (*PG, "high_availability", "mode"),
-        "ZoneRedundant",
-    ),
-    module_default("004", "PostgreSQL 2 read replicas", f"{AZ}/postgresql", "read_replicas", 2),
-    attribute(
-        "004",
-        "PostgreSQL private (VNet-injected, no public access)",
-        f"{AZ}/postgresql/main.tf",
-        (*PG, "public_network_access_enabled"),
-        False,
-    ),
-    attribute(
-        "004",
-        "PostgreSQL geo-redundant backups",
-        f"{AZ}/postgresql/main.tf",
-        (*PG, "geo_redundant_backup_enabled"),
-        True,
-    ),
-    attribute("004", "Redis Premium", f"{AZ}/redis/main.tf", (*AZREDIS, "sku_name"), "Premium"),
-    module_default("004", "Redis P2", f"{AZ}/redis", "capacity", 2),
-    module_default("004", "Redis clustered in 3 shards", f"{AZ}/redis", "shard_count", 3),
-    attribute(
-        "004", "Blob storage GRS", f"{AZ}/storage/main.tf", (*STORAGE, "account_replication_type"), "GRS"
-    ),
-    module_default(
-        "004",
-        "containers conversations, uploads, recordings, backups",
-        f"{AZ}/storage",
-        "containers",
-        contains("conversations", "uploads", "recordings", "backups"),
-    ),
-    module_default(
-        "004",
-        "lifecycle: cool 30 d, archive 90 d, delete 365 d",
-        f"{AZ}/storage",
-        "lifecycle_days",
-        {"cool": 30, "archive": 90, "delete": 365},
-    ),
-    attribute(
-        "004",
-        "lifecycle rule applies the cool tier",
-        f"{AZ}/storage/main.tf",
-        (*BLOB_POLICY, "tier_to_cool_after_days_since_modification_greater_than"),
-        "var.lifecycle_days.cool",
-    ),
-    attribute(
-        "004",
-        "Key Vault purge protection",
-        f"{AZ}/key-vault/main.tf",
-        (*VAULT, "purge_protection_enabled"),
-        True,
-    ),
-    attribute(
-        "004",
-        "Key Vault soft delete retention",
-        f"{AZ}/key-vault/main.tf",
-        (*VAULT, "soft_delete_retention_days"),
-        "var.soft_delete_retention_days",
-    ),
-    attribute(
-        "004",
-        "Application Gateway WAF_v2",
-        f"{AZ}/app-gateway/main.tf",
-        ("resource", "azurerm_application_gateway", "this", "sku", "tier"),
-        "WAF_v2",
-    ),
-    attribute(
-        "004",
-        "separate WAF policy attached to the gateway",
-        f"{AZ}/app-gateway/main.tf",
-        ("resource", "azurerm_application_gateway", "this", "firewall_policy_id"),
-        "azurerm_web_application_firewall_policy.this.id",
-    ),
-    attribute(
-        "004",
-        "WAF OWASP CRS 3.2",
-        f"{AZ}/app-gateway/main.tf",
-        (
-            "resource",
-            "azurerm_web_application_firewall_policy",
-            "this",
-            "managed_rules",
-            "managed_rule_set",
-            "type=OWASP",
-            "version",
-        ),
-        "3.2",
-    ),
-    attribute(
-        "004",
-        "Standard Load Balancer for LiveKit",
-        f"{AZ}/livekit-balancer/main.tf",
-        ("resource", "azurerm_lb", "this", "sku"),
-        "Standard",
-    ),
-    attribute(
-        "004",
-        "ACR Premium",
-        f"{AZ}/container-registry/main.tf",
-        ("resource", "azurerm_container_registry", "this", "sku"),
-        "Premium",
-    ),
-    registry(
-        "004",
-        "ACR geo-replicated to West EU",
-        "azure-production",
-        ("regions", "secondary"),
-        contains("westeurope", "southeastasia"),
-    ),
-    attribute(
-        "004",
-        "ACR replicas follow the registry's secondary region",
-        "stacks/azure/production/main.tf",
-        ("module", "registry", "replica_locations"),
-        ["module.context.regions.secondary[0]"],
-    ),
-    module_default("004", "Log Analytics 30 days", f"{AZ}/monitoring", "retention_days", 30),
-    module_default("004", "audit logs 90 days", f"{AZ}/monitoring", "audit_retention_days", 90),
-    block(
-        "004",
-        "Application Insights",
-        f"{AZ}/monitoring/main.tf",
-        ("resource", "azurerm_application_insights", "this"),
-    ),
-    block(
-        "004",
-        "Traffic Manager across the regions",
-        "stacks/azure/production/main.tf",
-        ("module", "traffic_manager"),
-    ),
-    registry(
-        "004",
-        "subnets kept inside 10.0.0.0/16 (seed's 10.1-10.3.x rejected)",
-        "azure-production",
-        ("network", "subnets", "db"),
-        ["10.0.16.0/24"],
-    ),
-    # Seed 002: Linode
-    registry(
-        "002",
-        "baseline pool g6-standard-8",
-        "production",
-        ("cluster", "node_pools", "baseline", "instance_type"),
-        "g6-standard-8",
-    ),
-    registry(
-        "002",
-        "baseline pool autoscales to 10",
-        "production",
-        ("cluster", "node_pools", "baseline", "max_nodes"),
-        10,
-    ),
-    registry(
-        "002", "GPU pool of 2 RTX6000 nodes", "production", ("cluster", "node_pools", "gpu", "min_nodes"), 2
-    ),
-    attribute(
-        "002",
-        "LKE pools autoscale within their bounds",
-        f"{LIN}/lke/main.tf",
-        (
-            "resource",
-            "linode_lke_cluster",
-            "this",
-            "dynamic",
-            "pool",
-            "content",
-            "dynamic",
-            "autoscaler",
-            "content",
-            "max",
-        ),
-        "autoscaler.value.max",
-    ),
-    attribute(
-        "002",
-        "Cloud Firewall drops unlisted inbound traffic",
-        f"{LIN}/firewall/main.tf",
-        ("resource", "linode_firewall", "this", "inbound_policy"),
-        "DROP",
-    ),
-    module_default(
-        "002",
-        "managed PostgreSQL per service, analytics with TimescaleDB",
-        f"{LIN}/databases",
-        "databases",
-        lambda value: (
-            isinstance(value, dict)
-            and value.get("analytics", {}).get("timescaledb") is True
-            and "users" in value
-        ),
-    ),
-    module_default(
-        "002",
-        "buckets for analytics exports, backups, Terraform state",
-        f"{LIN}/object-storage",
-        "buckets",
-        lambda value: (
-            isinstance(value, dict) and {"analytics-exports", "backups", "terraform-state"} <= set(value)
-        ),
-    ),
-    block("002", "Linode DNS zone", f"{LIN}/dns/main.tf", ("resource", "linode_domain", "this")),
-    registry("002", "RPO 24 hours, RTO 4 hours", "production", ("disaster_recovery", "rpo_minutes"), 1440),
-)
+def _equal(actual: Any, expected: Any) -> bool:
+    """Equality that tells true from 1, also inside lists and mappings."""
+    if isinstance(expected, dict):
+        return (
+            isinstance(actual, dict)
+            and actual.keys() == expected.keys()
+            and all(_equal(actual[key], value) for key, value in expected.items())
+        )
+    if isinstance(expected, list):
+        return (
+            isinstance(actual, list)
+            and len(actual) == len(expected)
+            and all(_equal(a, e) for a, e in zip(actual, expected, strict=True))
+        )
+    if isinstance(expected, bool) or isinstance(actual, bool):
+        return actual is expected
+    return bool(actual == expected)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _contains(actual: Any, expected: Any) -> bool:
+    items = expected if isinstance(expected, list) else [expected]
+    if isinstance(actual, list):
+        return all(any(_equal(have, item) for have in actual) for item in items)
+    if isinstance(actual, dict):
+        return all(item in actual for item in items)
+    if isinstance(actual, str):
+        return all(isinstance(item, str) and item in actual for item in items)
+    return False
+
+
+def _holds(check: Check, actual: Any) -> bool:
+    expected = check.expected
+    match check.operator:
+        case "present":
+            return actual is not MISSING
+        case "absent":
+            return actual is MISSING
+        case _ if actual is MISSING:
+            return False
+        case "equals":
+            return _equal(actual, expected)
+        case "at_least":
+            return _number(actual) and actual >= expected
+        case "at_most":
+            return _number(actual) and actual <= expected
+        case "contains":
+            return _contains(actual, expected)
+        case _:  # matches
+            return isinstance(actual, str) and re.search(expected, actual) is not None
+
+
+def problem(tree: Tree, requirement: Requirement) -> str | None:
+    """None when the row's check holds (or it has none), else what is wrong, in one line."""
+    if requirement.where is None or requirement.check is None:
+        return None
+    for what, actual in _values(tree, requirement.where):
+        if not _holds(requirement.check, actual):
+            shown_value = "missing" if actual is MISSING else json.dumps(actual, default=str)
+            prefix = f"{what}: " if what else ""
+            return f"{prefix}{requirement.where} is {shown_value}, expected {requirement.check}"
+    return None
+
+
+# --- proving a check can fail ---------------------------------------------------------------
+
+VIOLATION = "<violation>"
+
+
+def violate(tree: Tree, requirement: Requirement) -> None:
+    """Take the requirement away in `tree` (a copy): remove what the row's check reads, or put
+    something where an `absent` check wants nothing. The policy tests use it to prove each check
+    can fail."""
+    where, check = requirement.where, requirement.check
+    if where is None or check is None:
+        raise ValueError(f"{requirement.id} has no check to violate")
+    put = check.operator == "absent"
+    if where.file is not None:
+        _violate_path(tree.document(where.file), _steps(where.field), put, hcl=False)
+        return
+    module, address, attribute = str(where.module), str(where.address), _steps(where.attribute)
+    if address.startswith("var."):
+        # the default is what every caller that passes nothing gets
+        steps = (*_block_steps(address), Step("default"), *attribute)
+        _violate_path(tree.module(module), steps, put, hcl=True)
+    elif attribute:
+        _violate_path(tree.module(module), (*_block_steps(address), *attribute), put, hcl=True)
+    else:
+        _violate_block(tree, module, _block_key(address), put)
+
+
+def _violate_path(document: Any, steps: tuple[Step, ...], put: bool, hcl: bool) -> None:
+    *parents, last = steps
+    parent = _walk(document, tuple(parents), hcl)
+    holder = _holder(parent, last.name, hcl)
+    if put:
+        if not isinstance(parent, dict):
+            raise ValueError(f"no mapping to put {last.name} into")
+        if last.selector:
+            parent.setdefault(last.name, []).append({last.selector[0]: last.selector[1]})
+        else:
+            parent[last.name] = VIOLATION
+    elif holder is not MISSING and last.selector:
+        items = holder[last.name]
+        items.remove(_pick(items, last.selector))
+    elif holder is not MISSING:
+        del holder[last.name]
+
+
+def _violate_block(tree: Tree, directory: str, key: tuple[str, ...], put: bool) -> None:
+    *labels, name = key
+    files = tree.files_of(directory)
+    if put:
+        target = files[0]
+        for label in labels:
+            target = target.setdefault(label, {})
+        target[name] = {}
+        return
+    for parsed in files:
+        container = parsed
+        for label in labels:
+            container = container.get(label, {})
+        container.pop(name, None)
+
+
+# --- evaluation -----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -849,19 +563,37 @@ class Outcome:
     requirement: Requirement
     problem: str | None
 
+    @property
+    def result(self) -> str:
+        if self.requirement.check is None:
+            return "not checked"
+        return "broken" if self.problem else "ok"
 
-def evaluate(tree: Tree | None = None) -> list[Outcome]:
+    def as_json(self) -> dict[str, Any]:
+        item = self.requirement
+        return {
+            "id": item.id,
+            "seed": item.seed,
+            "section": item.section,
+            "requirement": item.requirement,
+            "status": str(item.status),
+            "reason": item.reason,
+            "where": str(item.where) if item.where else None,
+            "check": str(item.check) if item.check else None,
+            "result": self.result,
+            "problem": self.problem,
+        }
+
+
+def evaluate(tree: Tree | None = None, path: Path | None = None) -> list[Outcome]:
+    requirements = load_requirements(path)
     tree = tree or load_tree()
-    return [Outcome(requirement, requirement.check(tree)) for requirement in REQUIREMENTS]
+    return [Outcome(item, problem(tree, item)) for item in requirements]
 
 
-def enforce(tree: Tree | None = None) -> list[Outcome]:
-    outcomes = evaluate(tree)
+def enforce(outcomes: list[Outcome]) -> None:
+    """Every check must hold, whatever the row's status: a deviation's check keeps its reason true."""
     broken = [outcome for outcome in outcomes if outcome.problem]
     if broken:
-        first = broken[0]
-        raise RequirementsBroken(
-            f"{len(broken)} seed requirement(s) broken; first: seed {first.requirement.seed} "
-            f"{first.requirement.text} ({first.requirement.where}: {first.problem})"
-        )
-    return outcomes
+        listed = "; ".join(f"{outcome.requirement.id} ({outcome.problem})" for outcome in broken)
+        raise RequirementsBroken(f"{len(broken)} seed requirement(s) broken: {listed}")

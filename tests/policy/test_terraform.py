@@ -1,21 +1,16 @@
-"""Terraform: seed requirements on the HCL, module conventions, the catalog as Terraform
-reads it, and the plan-level policy path (checkov on a plan's JSON)."""
+"""Terraform: module conventions and the plan-level policy path (checkov on a plan's JSON).
+The seed requirements, Terraform's among them, are tested in test_requirements.py."""
 
 from __future__ import annotations
 
-import copy
 import json
 import re
-import shutil
-import subprocess
 
 import pytest
 
-from voiceops import catalog, environments, infra_policy, scan, terraform
-from voiceops.environments import Cloud
+from voiceops import environments, infra_policy, scan, terraform
 
 INFRA = infra_policy.INFRA
-REQUIREMENTS = {f"{item.seed}-{item.text}": item for item in infra_policy.REQUIREMENTS}
 MODULE_DIRS = sorted(path.parent for path in INFRA.glob("modules/*/*/main.tf"))
 STACK_DIRS = sorted(
     terraform.ROOT / env.terraform.stack for env in environments.load_all() if env.terraform is not None
@@ -25,50 +20,6 @@ STACK_DIRS = sorted(
 @pytest.fixture(scope="module")
 def tree():
     return infra_policy.load_tree()
-
-
-@pytest.mark.parametrize("name", sorted(REQUIREMENTS))
-def test_requirement_holds(tree, name):
-    assert REQUIREMENTS[name].check(tree) is None
-
-
-@pytest.mark.parametrize("name", sorted(REQUIREMENTS))
-def test_requirement_check_fails_once_the_requirement_is_removed(tree, name):
-    broken = copy.deepcopy(tree)
-    REQUIREMENTS[name].remove(broken)
-    assert REQUIREMENTS[name].check(broken) is not None
-
-
-def test_a_caller_overriding_a_required_default_is_caught(tree):
-    broken = copy.deepcopy(tree)
-    broken.infra["modules/aws/platform/main.tf"]["module"]["postgresql"]["multi_az"] = False
-    problems = [outcome for outcome in infra_policy.evaluate(broken) if outcome.problem]
-    assert [outcome.requirement.text for outcome in problems] == ["RDS PostgreSQL Multi-AZ"]
-    assert "module postgresql sets multi_az = False" in problems[0].problem
-
-
-@pytest.mark.parametrize(
-    ("file", "old", "new", "broken"),
-    [
-        ("modules/aws/postgresql/main.tf", "multi_az               = var.multi_az", "multi_az = false",
-         "RDS Multi-AZ taken from its input"),
-        ("modules/aws/postgresql/variables.tf", "default     = 30", "default     = 7",
-         "RDS backups kept 30 days (point-in-time recovery)"),
-        ("modules/aws/redis/variables.tf", "default     = 3\n", "default     = 2\n",
-         "Redis cluster mode with 3 shards"),
-        ("modules/azure/key-vault/main.tf", "purge_protection_enabled      = true",
-         "purge_protection_enabled      = false", "Key Vault purge protection"),
-    ],
-)  # fmt: skip
-def test_editing_the_hcl_breaks_the_gate(tmp_path, file, old, new, broken):
-    """The acceptance example: change the text of a .tf file and the requirements gate fails."""
-    copy_root = tmp_path / "terraform"
-    shutil.copytree(INFRA, copy_root, ignore=shutil.ignore_patterns(".terraform"))
-    target = copy_root / file
-    assert target.read_text().count(old) == 1, f"{old!r} must occur once in {file}"
-    target.write_text(target.read_text().replace(old, new))
-    with pytest.raises(infra_policy.RequirementsBroken, match=re.escape(broken)):
-        infra_policy.enforce(infra_policy.load_tree(copy_root))
 
 
 def test_every_module_has_the_standard_files_and_a_readme_listing_its_interface(tree):
@@ -138,42 +89,6 @@ def test_no_environment_fact_is_typed_into_the_stacks():
             assert f'"{fact}"' not in text, (
                 f"{path.relative_to(INFRA)} types {fact} instead of reading the registry"
             )
-
-
-def test_terraform_reads_the_catalog_as_python_does(tmp_path):
-    """Apply the provider-free release-catalog module for every environment and compare with catalog.py."""
-    roots = [env for env in environments.load_all() if env.cloud is not Cloud.LOCAL]
-    module = INFRA / "modules" / "logic" / "release-catalog"
-    blocks = []
-    for env in roots:
-        blocks.append(
-            f'module "{env.name}" {{\n  source = "{module}"\n  repository_root = "{terraform.ROOT}"\n'
-            f'  environment = {{\n    name = "{env.name}"\n    cloud = "{env.cloud.value}"\n'
-            f"    namespaces = {json.dumps({role.value: ns for role, ns in env.namespaces.items()})}\n"
-            f"    values_layers = {json.dumps(list(env.helm.values_layers))}\n  }}\n}}\n"
-            f'output "{env.name}" {{\n  value = module.{env.name}.releases\n}}\n'
-        )
-    (tmp_path / "main.tf").write_text("\n".join(blocks))
-    env = terraform.terraform_env()
-    binary = terraform.terraform_binary()
-    for args in (["init", "-input=false"], ["apply", "-auto-approve", "-input=false"]):
-        result = subprocess.run([binary, *args], cwd=tmp_path, env=env, capture_output=True, text=True)
-        assert result.returncode == 0, result.stderr
-    outputs = json.loads(
-        subprocess.run(
-            [binary, "output", "-json"], cwd=tmp_path, env=env, capture_output=True, text=True
-        ).stdout
-    )
-    for environment in roots:
-        expected = {
-            release.name: (release.namespace, release.wave, [str(path) for path in release.values_files])
-            for release in catalog.releases_for(environment)
-        }
-        actual = {
-            name: (release["namespace"], release["wave"], release["values_files"])
-            for name, release in outputs[environment.name]["value"].items()
-        }
-        assert actual == expected, environment.name
 
 
 def _plan_with_database(multi_az: bool, encrypted: bool) -> dict:

@@ -1,6 +1,7 @@
 """tf.*: Terraform stacks (fmt, test, scan, requirements, plan, apply, destroy)."""
 
 from invoke import task
+from rich.markup import escape
 
 from voiceops import infra_policy, output, terraform, terraform_docs
 from voiceops.tasks import DEFAULT_ENVIRONMENT, reports_errors
@@ -59,22 +60,27 @@ def scan(c):
 @task(help={"json": "print machine-readable JSON"})
 @reports_errors
 def requirements(c, json=False):
-    """Seed requirements of the Terraform code and the file implementing each; fails on a broken one.
+    """Seed requirements (infra/seed-requirements.yaml): status, where each is met, its check.
 
+    A row is implemented, deviates or out-of-scope (the last two with their reason). Fails,
+    naming the row, on a malformed row, a missing reason or a check that does not hold.
     Example: invoke tf.requirements --json
     """
     outcomes = infra_policy.evaluate()
-    rows = [
-        [item.requirement.seed, item.requirement.text, item.requirement.where, item.problem or "ok"]
-        for item in outcomes
-    ]
     if json:
-        output.emit_json(
-            [dict(zip(["seed", "requirement", "file", "status"], row, strict=True)) for row in rows]
-        )
+        output.emit_json([outcome.as_json() for outcome in outcomes])
     else:
-        output.table("Seed requirements in infra/terraform", ["seed", "requirement", "file", "status"], rows)
-    infra_policy.enforce()
+        rows = []
+        for outcome in outcomes:
+            item = outcome.requirement
+            text = escape(item.requirement)
+            if item.reason:
+                text += f"\n[dim]why: {escape(item.reason)}[/dim]"
+            where = escape(str(item.where)) if item.where else None
+            result = escape(outcome.problem) if outcome.problem else outcome.result
+            rows.append([escape(item.id), item.seed, text, str(item.status), where, result])
+        output.table("Seed requirements", ["id", "seed", "requirement", "status", "where", "result"], rows)
+    infra_policy.enforce(outcomes)
 
 
 @task(help={"env": "environment whose stack to plan (see env.list; local has none)"})
