@@ -96,7 +96,7 @@ def render_and_gate(context: DeployContext) -> str:
     }
     rendered = len([item for item in result.files if item.status == "rendered" and item.name in names])
     return (
-        f"{rendered} of {len(names)} releases rendered ({len(result.missing)} upstream charts not "
+        f"{rendered} of {len(names)} releases rendered ({len(result.unverified)} unverified: charts not "
         f"cached), {result.objects} objects in {toolchain.shown(result.directory)}; "
         f"{gate.schemas.validated} schema-checked, policy clean"
     )

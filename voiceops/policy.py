@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+import jsonschema
 import kubernetes_validate
 
 # kubernetes-validate re-reads its multi-megabyte definitions file for every object;
@@ -235,20 +236,72 @@ def check(manifests: list[Manifest], production_class: bool) -> list[Violation]:
 @dataclass
 class SchemaReport:
     validated: int = 0
+    # custom resources checked against the schema of a CRD rendered in the same environment
+    custom_validated: int = 0
+    # apiVersion/kind -> count of custom resources no rendered CRD describes
     custom_resources: dict[str, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
 
 
+def _strict(schema: object) -> object:
+    """A CRD's structural schema as the API server applies it with strict field validation: an
+    object with properties admits no other field unless it preserves unknown fields."""
+    if isinstance(schema, list):
+        return [_strict(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    strict = {key: _strict(value) for key, value in schema.items()}
+    if (
+        "properties" in schema
+        and "additionalProperties" not in schema
+        and not schema.get("x-kubernetes-preserve-unknown-fields")
+    ):
+        strict["additionalProperties"] = False
+    return strict
+
+
+def crd_schemas(manifests: list[Manifest]) -> dict[str, dict]:
+    """apiVersion/Kind -> the strict JSON schema of its spec/status, from every rendered CRD."""
+    schemas = {}
+    for manifest in manifests:
+        if manifest.get("kind") != "CustomResourceDefinition":
+            continue
+        spec = manifest["spec"]
+        for version in spec.get("versions") or []:
+            schema = ((version.get("schema") or {}).get("openAPIV3Schema")) or {"type": "object"}
+            properties = dict(schema.get("properties") or {})
+            # the API server validates metadata itself; a CRD's schema rarely describes it
+            properties.update(
+                apiVersion={"type": "string"}, kind={"type": "string"}, metadata={"type": "object"}
+            )
+            key = f"{spec['group']}/{version['name']}/{spec['names']['kind']}"
+            schemas[key] = _strict({**schema, "properties": properties})
+    return schemas
+
+
 def validate_schemas(manifests: list[Manifest], kubernetes_version: str) -> SchemaReport:
-    """Strict validation against the cluster version's schemas; custom resources are counted apart."""
+    """Strict validation against the cluster version's schemas; custom resources against the CRDs
+    rendered with them, and counted apart when no rendered CRD describes them."""
     report = SchemaReport()
+    custom = crd_schemas(manifests)
+    validators: dict[str, jsonschema.Draft7Validator] = {}
     for manifest in manifests:
         try:
             kubernetes_validate.validate(manifest, kubernetes_version, strict=True)
             report.validated += 1
         except kubernetes_validate.SchemaNotFoundError:
             kind = f"{manifest.get('apiVersion')}/{manifest['kind']}"
-            report.custom_resources[kind] = report.custom_resources.get(kind, 0) + 1
+            schema = custom.get(kind)
+            if schema is None:
+                report.custom_resources[kind] = report.custom_resources.get(kind, 0) + 1
+                continue
+            validator = validators.setdefault(kind, jsonschema.Draft7Validator(schema))
+            problems = sorted(validator.iter_errors(manifest), key=lambda e: list(e.path))
+            for problem in problems:
+                report.errors.append(
+                    f"{ref(manifest)}: {problem.message} at {'.'.join(map(str, problem.path))}"
+                )
+            report.custom_validated += 1
         except kubernetes_validate.ValidationError as error:
             report.errors.append(f"{ref(manifest)}: {error.message} at {'.'.join(map(str, error.path))}")
     return report

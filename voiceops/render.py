@@ -41,7 +41,7 @@ class RenderedFile:
 
     name: str
     source: str
-    status: str  # rendered | not-cached
+    status: str  # rendered | unverified (an upstream chart not in the cache)
     path: Path | None = None
     objects: int = 0
     detail: str = ""
@@ -58,7 +58,7 @@ class EnvironmentRender:
         return sum(item.objects for item in self.files)
 
     @property
-    def missing(self) -> list[RenderedFile]:
+    def unverified(self) -> list[RenderedFile]:
         return [item for item in self.files if item.status != "rendered"]
 
 
@@ -107,23 +107,55 @@ def _vendored_current(chart_dir: Path) -> bool:
     return min(path.stat().st_mtime for path in archives) >= library
 
 
+class _ManifestLoader(yaml.SafeLoader):
+    """YAML as Kubernetes reads it: a plain `=` is a string, not YAML 1.1's value tag (CRD enums hold it)."""
+
+
+_ManifestLoader.yaml_implicit_resolvers = {
+    first: [resolver for resolver in resolvers if resolver[0] != "tag:yaml.org,2002:value"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def load_manifests(text: str) -> list:
+    return list(yaml.load_all(text, Loader=_ManifestLoader))
+
+
 def count_objects(text: str) -> int:
-    return sum(
-        1 for document in yaml.safe_load_all(text) if isinstance(document, dict) and document.get("kind")
-    )
+    return sum(1 for document in load_manifests(text) if isinstance(document, dict) and document.get("kind"))
 
 
 def kube_version(environment: Environment) -> str:
     return f"{environment.cluster.kubernetes_version}.0"
 
 
-def template_command(environment: Environment, release: catalog.Release, chart: str) -> list[str]:
+def template_command(
+    environment: Environment, release: catalog.Release, chart: str, api_versions: tuple[str, ...] = ()
+) -> list[str]:
+    """`helm template` as the install sees it: CRDs included, and the API versions the CRDs of
+    earlier waves add (so capability-gated objects such as ServiceMonitors appear)."""
     command = [
         "helm", "template", release.name, chart,
         "--namespace", release.namespace,
         "--kube-version", kube_version(environment),
+        "--include-crds",
     ]  # fmt: skip
+    for api_version in api_versions:
+        command += ["--api-versions", api_version]
     return command + catalog.values_arguments(environment, release)
+
+
+def crd_api_versions(text: str) -> set[str]:
+    """group/version and group/version/Kind of every CustomResourceDefinition in a rendered release."""
+    found = set()
+    for document in load_manifests(text):
+        if not isinstance(document, dict) or document.get("kind") != "CustomResourceDefinition":
+            continue
+        spec = document.get("spec") or {}
+        for version in spec.get("versions") or []:
+            group_version = f"{spec['group']}/{version['name']}"
+            found |= {group_version, f"{group_version}/{spec['names']['kind']}"}
+    return found
 
 
 def cached_chart(source: catalog.ChartSource) -> Path | None:
@@ -131,7 +163,9 @@ def cached_chart(source: catalog.ChartSource) -> Path | None:
     return candidate if candidate.is_file() else None
 
 
-def render_release(environment: Environment, release: catalog.Release, directory: Path) -> RenderedFile:
+def render_release(
+    environment: Environment, release: catalog.Release, directory: Path, api_versions: tuple[str, ...] = ()
+) -> RenderedFile:
     source = release.chart.describe()
     if release.chart.path is not None:
         chart_dir = ROOT / release.chart.path
@@ -143,11 +177,12 @@ def render_release(environment: Environment, release: catalog.Release, directory
             return RenderedFile(
                 release.name,
                 source,
-                "not-cached",
-                detail=f"not in {CHART_CACHE.relative_to(ROOT)} (needs network)",
+                "unverified",
+                detail=f"not in {CHART_CACHE.relative_to(ROOT)}: run invoke charts.pull",
             )
         chart = str(cached)
-    text = _run(template_command(environment, release, chart), f"{environment.name}/{release.name}")
+    command = template_command(environment, release, chart, api_versions)
+    text = _run(command, f"{environment.name}/{release.name}")
     path = directory / f"{release.wave + 50:03d}-{release.name}.yaml"
     path.write_text(text)
     return RenderedFile(release.name, source, "rendered", path, count_objects(text))
@@ -173,10 +208,20 @@ def render_environment(
         shutil.rmtree(directory)
     directory.mkdir(parents=True)
     result = EnvironmentRender(environment.name, directory)
+    # wave by wave: a wave renders with the API versions the CRDs of the waves before it add
+    api_versions: set[str] = set()
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        result.files.extend(
-            pool.map(lambda release: render_release(environment, release, directory), releases)
-        )
+        for wave in catalog.waves(releases):
+            known = tuple(sorted(api_versions))
+            rendered = list(
+                pool.map(
+                    lambda release, known=known: render_release(environment, release, directory, known), wave
+                )
+            )
+            result.files.extend(rendered)
+            for item in rendered:
+                if item.path is not None:
+                    api_versions |= crd_api_versions(item.path.read_text())
     if environment.delivery is Delivery.GITOPS and not only:
         result.files.extend(render_gitops(environment, directory))
     return result
@@ -197,7 +242,7 @@ def rendered_documents(directory: Path) -> list[dict]:
     return [
         document
         for path in sorted(directory.glob("*.yaml"))
-        for document in yaml.safe_load_all(path.read_text())
+        for document in load_manifests(path.read_text())
         if isinstance(document, dict) and document.get("kind")
     ]
 
@@ -238,8 +283,9 @@ def summary(result: GateResult) -> dict:
         "directory": toolchain.shown(result.render.directory),
         "objects": result.render.objects,
         "schema_checked": result.schemas.validated,
-        "custom_resources": result.schemas.custom_resources,
-        "not_cached": [item.source for item in result.render.missing],
+        "custom_resources_validated": result.schemas.custom_validated,
+        "custom_resources_without_schema": result.schemas.custom_resources,
+        "unverified": [item.source for item in result.render.unverified],
         "releases": {item.name: item.objects for item in result.render.files if item.status == "rendered"},
         "violations": [f"{v.rule}: {v.message}" for v in result.violations],
         "schema_errors": result.schemas.errors,
@@ -255,8 +301,8 @@ def summary_row(result: GateResult) -> list[str]:
         f"{len(rendered)}/{len(result.render.files)}",
         str(result.render.objects),
         str(result.schemas.validated),
-        str(custom),
-        str(len(result.render.missing)),
+        f"{result.schemas.custom_validated} / {custom}",
+        str(len(result.render.unverified)),
         str(len(result.violations) + len(result.schemas.errors)),
     ]
 

@@ -1,8 +1,10 @@
 """render: every chart and overlay of an environment into build/rendered/<env>/, then checked."""
 
+from pathlib import Path
+
 from invoke import task
 
-from voiceops import chart_schemas, environments, output, render
+from voiceops import chart_cache, chart_schemas, environments, output, render
 from voiceops import scan as scanners
 from voiceops.errors import OpsError
 from voiceops.tasks import reports_errors
@@ -40,19 +42,19 @@ def render_(c, env=None, all=False, only=None, json=False):
                 "releases",
                 "objects",
                 "schema-checked",
-                "custom resources",
-                "not cached",
+                "custom resources (CRD-checked / no schema)",
+                "unverified",
                 "violations",
             ],
             [render.summary_row(result) for result in results],
         )
         for result in results:
-            if result.render.missing:
-                names = ", ".join(item.name for item in result.render.missing)
+            if result.render.unverified:
+                names = ", ".join(item.name for item in result.render.unverified)
                 output.console.print(
-                    f"[yellow]{result.render.environment}: {len(result.render.missing)} upstream chart(s) "
-                    f"not in {render.CHART_CACHE.relative_to(render.ROOT)} (no network here), values checked "
-                    f"but not rendered: {names}"
+                    f"[yellow]{result.render.environment}: {len(result.render.unverified)} release(s) "
+                    f"unverified, their charts are not in {render.CHART_CACHE.relative_to(render.ROOT)} "
+                    f"(invoke charts.pull): {names}"
                 )
             for violation in result.violations:
                 output.console.print(
@@ -63,6 +65,49 @@ def render_(c, env=None, all=False, only=None, json=False):
     failed = [result.render.environment for result in results if not result.passed]
     if failed:
         raise GateFailed(f"render gate failed for {', '.join(failed)}")
+
+
+@task(
+    name="pull",
+    help={
+        "from_": "build from a directory of chart source repositories (owner+name/ or owner/name/) "
+        "instead of pulling from the chart repositories",
+        "only": "only this release (repeatable)",
+        "record": "write the sha256 of each published archive into charts/releases.lock.yaml",
+    },
+    iterable=["only"],
+)
+@reports_errors
+def pull(c, from_=None, only=None, record=False):
+    """Fill .cache/charts/ with every pinned upstream chart, verified against charts/releases.lock.yaml.
+
+    Pulls from the chart repositories (as on GitHub's runners), or with --from builds each
+    chart and its dependencies from their sources at the locked commits (an air-gapped
+    mirror). Exit 5 when a chart could not be cached.
+
+    Example: invoke charts.pull --from ~/chart-sources
+    """
+    if record and from_:
+        raise OpsError("--record takes the sha256 of published archives: it cannot go with --from")
+    sources = Path(from_).expanduser() if from_ else None
+    if sources is not None and not sources.is_dir():
+        raise OpsError(f"--from {from_}: no such directory")
+    with output.progress("filling the chart cache"):
+        report = chart_cache.pull(sources, tuple(only or ()), record)
+    output.table(
+        "Upstream chart cache (.cache/charts)",
+        ["release", "archive", "verified by", "stubbed dependencies"],
+        [
+            [item.release, item.archive.name, item.verified_by, ", ".join(item.stubs) or None]
+            for item in report.cached
+        ],
+    )
+    for failure in report.failures:
+        output.console.print(f"[red]{failure}")
+    if report.failures:
+        raise chart_cache.PullFailed(
+            f"{len(report.failures)} of {len(report.failures) + len(report.cached)} charts not cached"
+        )
 
 
 @task(name="schemas")
