@@ -178,7 +178,7 @@ def render_release(
                 release.name,
                 source,
                 "unverified",
-                detail=f"not in {CHART_CACHE.relative_to(ROOT)}: run invoke charts.pull",
+                detail=f"not in {toolchain.shown(CHART_CACHE)}: run invoke charts.pull",
             )
         chart = str(cached)
     command = template_command(environment, release, chart, api_versions)
@@ -285,7 +285,7 @@ def summary(result: GateResult) -> dict:
         "schema_checked": result.schemas.validated,
         "custom_resources_validated": result.schemas.custom_validated,
         "custom_resources_without_schema": result.schemas.custom_resources,
-        "unverified": [item.source for item in result.render.unverified],
+        "unverified": [item.name for item in result.render.unverified],
         "releases": {item.name: item.objects for item in result.render.files if item.status == "rendered"},
         "violations": [f"{v.rule}: {v.message}" for v in result.violations],
         "schema_errors": result.schemas.errors,

@@ -234,3 +234,14 @@ def test_every_values_file_belongs_to_a_catalog_release_and_a_registry_layer():
     for path in VALUES.glob("*/*.yaml"):
         assert path.stem in releases, f"{path} names no catalog release"
         assert str(path.parent.relative_to(ROOT)) in layers, f"{path.parent} is no registry layer"
+
+
+def test_releases_whose_charts_are_not_cached_are_unverified_never_clean(tmp_path, monkeypatch):
+    monkeypatch.setattr(render, "CHART_CACHE", tmp_path / "empty-cache")
+    environment = environments.load("development")
+    result = render.gate(environment, render.render_environment(environment, out_dir=tmp_path / "out"))
+    upstream = {release.name for release in catalog.releases_for(environment) if not release.chart.local}
+    assert upstream and {item.name for item in result.render.unverified} == upstream
+    assert all("invoke charts.pull" in item.detail for item in result.render.unverified)
+    assert sorted(render.summary(result)["unverified"]) == sorted(upstream)
+    assert render.summary_row(result)[5] == str(len(upstream))
