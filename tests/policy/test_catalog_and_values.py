@@ -200,7 +200,9 @@ def test_infrastructure_pod_resources_follow_seed_003():
 def test_grafana_sidecar_provisions_our_dashboards(rendered):
     sidecar = values("common", "kube-prometheus-stack")["grafana"]["sidecar"]["dashboards"]
     dashboards = [
-        m for m in rendered("production") if m["kind"] == "ConfigMap" and "dashboard" in m["metadata"]["name"]
+        m
+        for m in rendered("production")
+        if m["kind"] == "ConfigMap" and m["metadata"]["name"].startswith("dashboard-")
     ]
     assert {m["metadata"]["name"] for m in dashboards} == {
         "dashboard-environment-overview",

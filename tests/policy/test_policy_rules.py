@@ -81,11 +81,11 @@ def break_host_network(manifests):
 
 
 def break_drain(manifests):
-    pod(find(manifests, "Deployment", "worker"))["terminationGracePeriodSeconds"] = 30
+    pod(find(manifests, "Deployment", "agent-service-worker"))["terminationGracePeriodSeconds"] = 30
 
 
 def break_threshold(manifests):
-    for variable in pod(find(manifests, "Deployment", "worker"))["containers"][0]["env"]:
+    for variable in pod(find(manifests, "Deployment", "agent-service-worker"))["containers"][0]["env"]:
         if variable["name"] == "LIVEKIT_LOAD_THRESHOLD":
             variable["value"] = "0.9"
 

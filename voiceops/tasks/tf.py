@@ -3,7 +3,7 @@
 from invoke import task
 from rich.markup import escape
 
-from voiceops import infra_policy, output, terraform, terraform_docs
+from voiceops import infra_policy, output, provider_schema_check, terraform, terraform_docs
 from voiceops.tasks import DEFAULT_ENVIRONMENT, reports_errors
 
 
@@ -55,6 +55,31 @@ def scan(c):
         output.console.print(f"[red]{finding}")
     if findings:
         raise terraform.PlanRejected(f"{len(findings)} finding(s) in infra/terraform")
+
+
+@task
+@reports_errors
+def schemas(c):
+    """Every resource, data source and provider block against its provider's pinned schema.
+
+    Unknown types, arguments and blocks, missing required arguments, read-only attributes set,
+    blocks written as attributes and back: one line per finding, non-zero exit if any. Schemas
+    come from .tools/provider-schemas/ (python3 scripts/bootstrap.py fetches them).
+    Example: invoke tf.schemas
+    """
+    result = provider_schema_check.check_stacks()
+    for finding in result.findings:
+        output.console.print(f"[red]{escape(str(finding))}", soft_wrap=True)
+    if result.findings:
+        raise provider_schema_check.SchemaViolations(
+            f"{len(result.findings)} finding(s) against the provider schemas"
+        )
+    checked = ", ".join(f"{count} {label}" for label, count in sorted(result.checked.items()))
+    output.console.print(
+        f"provider schemas: {result.checked.total()} blocks clean ({checked}); "
+        f"inside {result.undescribed} nested block(s) unchecked: no package describes them",
+        soft_wrap=True,
+    )
 
 
 @task(help={"json": "print machine-readable JSON"})

@@ -17,11 +17,11 @@ resource "azurerm_log_analytics_workspace_table" "audit" {
 }
 
 resource "azurerm_application_insights" "this" {
-  name                         = var.insights_name
-  location                     = var.location
-  resource_group_name          = var.resource_group_name
-  workspace_id                 = azurerm_log_analytics_workspace.this.id
-  application_type             = "web"
-  local_authentication_enabled = false
-  tags                         = var.tags
+  name                          = var.insights_name
+  location                      = var.location
+  resource_group_name           = var.resource_group_name
+  workspace_id                  = azurerm_log_analytics_workspace.this.id
+  application_type              = "web"
+  local_authentication_disabled = true
+  tags                          = var.tags
 }

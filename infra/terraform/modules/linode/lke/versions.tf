@@ -3,8 +3,9 @@ terraform {
 
   required_providers {
     linode = {
-      source  = "linode/linode"
-      version = ">= 3.0"
+      source = "linode/linode"
+      # 3.8.0 added pool.firewall_id.
+      version = ">= 3.8"
     }
   }
 }

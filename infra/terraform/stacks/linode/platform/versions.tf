@@ -5,7 +5,7 @@ terraform {
   required_providers {
     linode = {
       source  = "linode/linode"
-      version = "3.5.0"
+      version = "3.8.0"
     }
   }
 }
