@@ -35,7 +35,16 @@ from voiceops.provider_schemas import (  # noqa: E402  (needs the sys.path entry
     fetch_provider_schemas,
     pinned_packages,
 )
-from voiceops.toolchain import TOOLS_BIN, Manifest, NpmBundle, Tool, check_tool, load_manifest, locate  # noqa: E402  (needs the sys.path entry above)
+from voiceops.toolchain import (  # noqa: E402  (needs the sys.path entry above)
+    TOOLS_BIN,
+    Manifest,
+    NpmBundle,
+    Tool,
+    check_tool,
+    load_manifest,
+    locate,
+    sha256_of,
+)
 
 STAMP_NAME = ".voiceops-installed"
 
@@ -46,14 +55,6 @@ class BootstrapError(Exception):
 
 def step(message: str) -> None:
     print(f"==> {message}", flush=True)
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def run(command: list[str], **kwargs) -> None:

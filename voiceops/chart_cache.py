@@ -18,7 +18,6 @@ Sources never enter the repository: they are read with `git archive`.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import re
@@ -37,7 +36,7 @@ from pydantic import Field, ValidationError, model_validator
 from voiceops import catalog, environments, toolchain
 from voiceops.environments import Strict, load_yaml
 from voiceops.errors import OpsError
-from voiceops.toolchain import ROOT, shown
+from voiceops.toolchain import ROOT, sha256_of, shown
 
 LOCK_PATH = ROOT / "charts" / "releases.lock.yaml"
 CACHE_DIR = ROOT / ".cache" / "charts"
@@ -123,10 +122,6 @@ def check_against_catalog(lock: ChartLock, path: Path = LOCK_PATH) -> None:
 
 def archive_path(chart: LockedChart) -> Path:
     return CACHE_DIR / f"{chart.name}-{chart.version}.tgz"
-
-
-def sha256_of(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 @dataclass

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import ast
 import bisect
-import hashlib
 import json
 import re
 import subprocess
@@ -39,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from voiceops.errors import OpsError
-from voiceops.toolchain import MANIFEST, ROOT, shown
+from voiceops.toolchain import MANIFEST, ROOT, sha256_of, shown
 
 CACHE = ROOT / ".tools" / "provider-schemas"
 # Bumped whenever the extraction changes, so caches made by an older one are rebuilt.
@@ -143,14 +142,6 @@ def load_schema(package: SchemaPackage) -> dict[str, Any]:
     return json.loads(package.cache_file.read_text())
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _download_and_extract(package: SchemaPackage, pip_python: Path) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as scratch:
         if package.registry == "npm":
@@ -168,7 +159,7 @@ def _download_and_extract(package: SchemaPackage, pip_python: Path) -> dict[str,
         downloads = [path for path in Path(scratch).iterdir() if path.suffix in (".tgz", ".whl")]
         if len(downloads) != 1:
             raise SchemasUnavailable(f"fetching {package.spec} gave {len(downloads)} files, expected one")
-        found = _sha256(downloads[0])
+        found = sha256_of(downloads[0])
         if found != package.sha256:
             raise SchemasUnavailable(
                 f"{downloads[0].name}: sha256 {found} differs from toolchain.toml's {package.sha256}"

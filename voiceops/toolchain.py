@@ -30,6 +30,15 @@ BUILD_ROOT = Path(os.environ.get("VOICEOPS_BUILD_DIR") or ROOT / "build")
 TOOLCHAIN_CACHE = ROOT / "build" / "toolchain-check.json"
 
 
+def sha256_of(path: Path) -> str:
+    """A file's sha256, read in chunks (archives of tens of megabytes)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def shown(path: Path) -> str:
     """A path as users see it: relative to the checkout when inside it."""
     return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
