@@ -130,7 +130,7 @@ def kube_version(environment: Environment) -> str:
 
 
 def template_command(
-    environment: Environment, release: catalog.Release, chart: str, api_versions: tuple[str, ...] = ()
+    environment: Environment, release: catalog.Release, chart: str, api_versions: frozenset[str] = frozenset()
 ) -> list[str]:
     """`helm template` as the install sees it: CRDs included, and the API versions the CRDs of
     earlier waves add (so capability-gated objects such as ServiceMonitors appear)."""
@@ -140,22 +140,54 @@ def template_command(
         "--kube-version", kube_version(environment),
         "--include-crds",
     ]  # fmt: skip
-    for api_version in api_versions:
+    for api_version in sorted(api_versions):
         command += ["--api-versions", api_version]
     return command + catalog.values_arguments(environment, release)
 
 
-def crd_api_versions(text: str) -> set[str]:
-    """group/version and group/version/Kind of every CustomResourceDefinition in a rendered release."""
-    found = set()
-    for document in load_manifests(text):
-        if not isinstance(document, dict) or document.get("kind") != "CustomResourceDefinition":
-            continue
-        spec = document.get("spec") or {}
-        for version in spec.get("versions") or []:
-            group_version = f"{spec['group']}/{version['name']}"
-            found |= {group_version, f"{group_version}/{spec['names']['kind']}"}
-    return found
+# Built-in kinds that live outside namespaces; a custom resource's scope comes from its CRD.
+CLUSTER_SCOPED_KINDS = frozenset({
+    "APIService", "CertificateSigningRequest", "ClusterRole", "ClusterRoleBinding", "CSIDriver", "CSINode",
+    "CustomResourceDefinition", "FlowSchema", "IngressClass", "MutatingWebhookConfiguration", "Namespace",
+    "Node", "PersistentVolume", "PriorityClass", "PriorityLevelConfiguration", "RuntimeClass", "StorageClass",
+    "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding", "ValidatingWebhookConfiguration",
+    "VolumeAttachment",
+})  # fmt: skip
+
+
+@dataclass(frozen=True)
+class CustomKinds:
+    """What the CRDs of the waves rendered so far add: API versions, and which kinds are cluster-scoped."""
+
+    api_versions: frozenset[str] = frozenset()
+    cluster_scoped: frozenset[str] = frozenset()
+
+    def adding(self, text: str) -> CustomKinds:
+        api_versions, cluster_scoped = set(self.api_versions), set(self.cluster_scoped)
+        for document in load_manifests(text):
+            if not isinstance(document, dict) or document.get("kind") != "CustomResourceDefinition":
+                continue
+            spec = document.get("spec") or {}
+            kind = spec["names"]["kind"]
+            if spec.get("scope") == "Cluster":
+                cluster_scoped.add(kind)
+            for version in spec.get("versions") or []:
+                group_version = f"{spec['group']}/{version['name']}"
+                api_versions |= {group_version, f"{group_version}/{kind}"}
+        return CustomKinds(frozenset(api_versions), frozenset(cluster_scoped))
+
+
+def in_release_namespace(text: str, namespace: str, custom: CustomKinds) -> str:
+    """The objects as Helm installs them: a namespaced object the chart leaves without a namespace
+    lands in the release's namespace (helm template leaves it out, the scanners would read `default`)."""
+    documents = [document for document in load_manifests(text) if isinstance(document, dict)]
+    cluster_scoped = CLUSTER_SCOPED_KINDS | custom.adding(text).cluster_scoped
+    for document in documents:
+        metadata = document.setdefault("metadata", {}) or {}
+        if document.get("kind") not in cluster_scoped and not metadata.get("namespace"):
+            metadata["namespace"] = namespace
+            document["metadata"] = metadata
+    return "".join("---\n" + yaml.safe_dump(document, sort_keys=False) for document in documents)
 
 
 def cached_chart(source: catalog.ChartSource) -> Path | None:
@@ -164,7 +196,7 @@ def cached_chart(source: catalog.ChartSource) -> Path | None:
 
 
 def render_release(
-    environment: Environment, release: catalog.Release, directory: Path, api_versions: tuple[str, ...] = ()
+    environment: Environment, release: catalog.Release, directory: Path, custom: CustomKinds = CustomKinds()
 ) -> RenderedFile:
     source = release.chart.describe()
     if release.chart.path is not None:
@@ -181,8 +213,10 @@ def render_release(
                 detail=f"not in {toolchain.shown(CHART_CACHE)}: run invoke charts.pull",
             )
         chart = str(cached)
-    command = template_command(environment, release, chart, api_versions)
-    text = _run(command, f"{environment.name}/{release.name}")
+    command = template_command(environment, release, chart, custom.api_versions)
+    text = in_release_namespace(
+        _run(command, f"{environment.name}/{release.name}"), release.namespace, custom
+    )
     path = directory / f"{release.wave + 50:03d}-{release.name}.yaml"
     path.write_text(text)
     return RenderedFile(release.name, source, "rendered", path, count_objects(text))
@@ -209,19 +243,18 @@ def render_environment(
     directory.mkdir(parents=True)
     result = EnvironmentRender(environment.name, directory)
     # wave by wave: a wave renders with the API versions the CRDs of the waves before it add
-    api_versions: set[str] = set()
+    custom = CustomKinds()
     with ThreadPoolExecutor(max_workers=workers) as pool:
         for wave in catalog.waves(releases):
-            known = tuple(sorted(api_versions))
             rendered = list(
                 pool.map(
-                    lambda release, known=known: render_release(environment, release, directory, known), wave
+                    lambda release, known=custom: render_release(environment, release, directory, known), wave
                 )
             )
             result.files.extend(rendered)
             for item in rendered:
                 if item.path is not None:
-                    api_versions |= crd_api_versions(item.path.read_text())
+                    custom = custom.adding(item.path.read_text())
     if environment.delivery is Delivery.GITOPS and not only:
         result.files.extend(render_gitops(environment, directory))
     return result
