@@ -20,11 +20,31 @@ class ScanFailed(OpsError):
 
 
 @dataclass(frozen=True)
+class Finding:
+    """One failed check: where (a file, and the object or line in it) and what."""
+
+    check: str
+    file: str  # as the scanner names it, relative to the scanned directory
+    title: str
+    resource: str = ""  # checkov: Kind.namespace.name
+    line: int = 0  # trivy: first line of the cause
+
+    def __str__(self) -> str:
+        where = self.resource or f"line {self.line}"
+        return f"{self.check} {where} ({self.file}): {self.title}"
+
+
+@dataclass(frozen=True)
 class ScanResult:
     scanner: str
     resources: int
     passed: int
-    findings: list[str]
+    items: list[Finding]
+    suppressed: int = 0  # findings an upstream-findings row accepts
+
+    @property
+    def findings(self) -> list[str]:
+        return [str(item) for item in self.items]
 
 
 def _tool(name: str) -> str:
@@ -58,7 +78,9 @@ def checkov(target: Path, framework: str) -> ScanResult:
         passed += item["summary"].get("passed", 0)
         for check in item["results"]["failed_checks"]:
             findings.append(
-                f"{check['check_id']} {check['resource']} ({check['file_path']}): {check['check_name']}"
+                Finding(
+                    check["check_id"], check["file_path"].lstrip("/"), check["check_name"], check["resource"]
+                )
             )
     return _verdict("checkov", resources, passed, findings)
 
@@ -77,7 +99,12 @@ def trivy(directory: Path) -> ScanResult:
     report = _run_json(command, {**os.environ, **toolchain.tool_env()})
     results = (report.get("Results") if isinstance(report, dict) else None) or []
     findings = [
-        f"{item['ID']} {result['Target']}: {item['Title']}"
+        Finding(
+            item["ID"],
+            result["Target"],
+            item["Title"],
+            line=(item.get("CauseMetadata") or {}).get("StartLine", 0),
+        )
         for result in results
         for item in result.get("Misconfigurations") or []
         if item.get("Status") == "FAIL"
@@ -86,7 +113,7 @@ def trivy(directory: Path) -> ScanResult:
     return _verdict("trivy", len(results), passed, findings)
 
 
-def _verdict(scanner: str, resources: int, passed: int, findings: list[str]) -> ScanResult:
+def _verdict(scanner: str, resources: int, passed: int, findings: list[Finding]) -> ScanResult:
     if resources == 0:
         raise ScanFailed(
             f"{scanner} scanned zero resources: nothing was rendered or the scanner saw no files"

@@ -1,10 +1,11 @@
 """render: every chart and overlay of an environment into build/rendered/<env>/, then checked."""
 
+from datetime import date
 from pathlib import Path
 
 from invoke import task
 
-from voiceops import chart_cache, chart_schemas, environments, output, render
+from voiceops import chart_cache, chart_schemas, environments, output, render, toolchain, upstream_findings
 from voiceops import scan as scanners
 from voiceops.errors import OpsError
 from voiceops.tasks import reports_errors
@@ -155,10 +156,17 @@ def scan(c, path="build/rendered", framework="kubernetes"):
     with output.progress(f"checkov and trivy over {path}"):
         results = [scanners.checkov(directory, framework), scanners.trivy(directory)]
     failed = False
+    if framework == "kubernetes":
+        accepted = upstream_findings.load()
+        for problem in upstream_findings.expired(accepted, date.today()):
+            output.console.print(f"[red]  {problem}")
+            failed = True
+        results = [upstream_findings.apply(result, directory, accepted) for result in results]
     for result in results:
         output.console.print(
             f"{result.scanner}: {result.resources} resources, {result.passed} checks passed, "
-            f"{len(result.findings)} finding(s)"
+            f"{len(result.findings)} finding(s), {result.suppressed} accepted in upstream charts "
+            f"({toolchain.shown(upstream_findings.FINDINGS_PATH)})"
         )
         for finding in result.findings:
             output.console.print(f"[red]  {finding}")
