@@ -6,6 +6,7 @@ venv, checkov's own venv and the pinned binaries in .tools/bin. Tags group them 
 layer so CI can run one layer: `nox -t python`.
 """
 
+import re
 import shutil
 import subprocess
 import sys
@@ -60,17 +61,12 @@ def e2e(session: nox.Session) -> None:
     run(session, "python", "-m", "pytest", "tests/e2e", *session.posargs)
 
 
-@nox.session(python=False, tags=["python", "integration"])
-def integration(session: nox.Session) -> None:
-    """Local environment against real PostgreSQL, Redis, RabbitMQ and moto servers."""
+@nox.session(python=False, tags=["python", "integration", "smoke"])
+def local(session: nox.Session) -> None:
+    """The README's main job with the integration tests: deploy `local` (real PostgreSQL, Redis,
+    RabbitMQ and moto servers up, testinfra smoke tests), run the integration tests on those
+    servers, the smoke tests again, then stop it."""
     run(session, "python", "-m", "pytest", "tests/integration", *session.posargs)
-
-
-@nox.session(python=False, tags=["smoke"])
-def smoke(session: nox.Session) -> None:
-    """The README's main job: deploy `local` (servers up, testinfra smoke tests), then stop it."""
-    run(session, "invoke", "deploy", "--env", "local")
-    run(session, "invoke", "local.down")
 
 
 @nox.session(python=False, tags=["charts"])
@@ -140,14 +136,16 @@ def toolchain(session: nox.Session) -> None:
     run(session, "invoke", "tools.check")
 
 
-# The gate's two lanes, run side by side (two cores here). Within a lane sessions run in
-# order: the checks lane renders into build/ before it scans it and deploys `local` after;
-# the servers lane keeps its state, plans and renders in temporary directories.
+# The gate's two lanes, run side by side (two cores here). Each is led by one of the two long
+# sessions, local and e2e, and filled with checks so that both end at about the same time; the
+# gate prints every session's time to rebalance by. No session needs another's output: local
+# and e2e keep their state, plans and renders in temporary directories.
 LANES = {
-    "servers": ("e2e", "integration"),
-    "checks": ("ruff", "yamllint", "unit", "charts", "manifests", "smoke", "policy", "terraform",
-               "infra_scan", "registry", "workflows", "toolchain"),
+    "local+charts": ("ruff", "yamllint", "registry", "workflows", "toolchain", "local", "charts",
+                     "manifests"),
+    "e2e+terraform": ("e2e", "unit", "policy", "terraform", "infra_scan"),
 }  # fmt: skip
+SESSION_START = re.compile(r"nox > Running session (\S+)")
 
 
 @nox.session(python=False, tags=["gate"])
@@ -164,10 +162,13 @@ def gate(session: nox.Session) -> None:
         for name, members in LANES.items()
     }  # fmt: skip
     finished: dict[str, float] = {}
+    session_starts: dict[str, list[tuple[str, float]]] = {name: [] for name in LANES}
 
     def relay(name: str, process: subprocess.Popen) -> None:
         for line in process.stdout:
             print(f"[{name}] {line}", end="", flush=True)
+            if match := SESSION_START.search(line):
+                session_starts[name].append((match.group(1), time.monotonic() - started))
         process.wait()
         finished[name] = time.monotonic() - started
 
@@ -177,9 +178,11 @@ def gate(session: nox.Session) -> None:
     for reader in readers:
         reader.join()
     for name, process in lanes.items():
-        session.log(
-            f"lane {name}: {'passed' if process.returncode == 0 else 'FAILED'} in {finished[name]:.0f}s"
-        )
+        starts = session_starts[name]
+        ends = [at for _, at in starts[1:]] + [finished[name]]
+        times = ", ".join(f"{member} {end - at:.0f}s" for (member, at), end in zip(starts, ends, strict=True))
+        result = "passed" if process.returncode == 0 else "FAILED"
+        session.log(f"lane {name}: {result} in {finished[name]:.0f}s ({times})")
     failed = [name for name, process in lanes.items() if process.returncode != 0]
     if failed:
         session.error(f"gate failed in lane(s): {', '.join(failed)}")

@@ -1,9 +1,16 @@
-"""The local environment against real servers: up, smoke, idempotence, crash recovery,
-interrupts at every step, a taken port, data kept across down/up, and state files that
-vanish under running servers. Servers run under a fresh state directory."""
+"""The local environment against real servers: the quick start's deploy, idempotence, crash
+recovery, interrupts at every step, a taken port, data kept across down/up, and state files
+that vanish under running servers.
+
+One environment serves the whole run: deployed as the README's quick start does it (`invoke
+deploy --env local`: servers up, render and gate, testinfra smoke tests), shared by every
+test that leaves it running, smoke-tested again at the end (`invoke smoke --env local`),
+then stopped and its data removed. A test that destroys its environment gets one of its own:
+another state directory, so other free ports and servers of its own."""
 
 import json
 import os
+import shutil
 import signal
 import socket
 import stat
@@ -18,31 +25,78 @@ import psycopg
 import pytest
 import redis
 
-from voiceops import environments, local, smoke
+from voiceops import local
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module")
-def environment():
-    # World-traversable: as root, PostgreSQL runs as the postgres user and must reach its data.
+def state_directory() -> Path:
+    """A fresh state directory. World-traversable: as root, PostgreSQL runs as the postgres
+    user and must reach its data."""
     state = Path(tempfile.mkdtemp(prefix="voiceops-it-"))
     state.chmod(stat.S_IRWXU | stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH)
-    previous = os.environ.get("VOICEOPS_STATE_DIR")
-    os.environ["VOICEOPS_STATE_DIR"] = str(state)
-    try:
-        yield local.up(report=lambda line: None)
-    finally:
-        local.down(keep_data=False, report=lambda line: None)
-        if previous is None:
-            os.environ.pop("VOICEOPS_STATE_DIR")
-        else:
-            os.environ["VOICEOPS_STATE_DIR"] = previous
+    return state
 
 
-def states():
+def invoke(*args: str) -> subprocess.CompletedProcess:
+    """A task as a user runs it, on the state directory named in this process's environment."""
+    return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=600, check=False)  # fmt: skip
+
+
+def output_tail(result: subprocess.CompletedProcess) -> str:
+    return (result.stdout + result.stderr)[-4000:]
+
+
+def ignore(line: str) -> None:
+    """Progress lines of a start or a stop are not what these tests check."""
+
+
+def states() -> dict[str, str]:
     return {s.name: s.state for s in local.status()}
+
+
+@pytest.fixture(scope="session")
+def shared_deploy():
+    """The audit record of the deploy that brought the shared environment up."""
+    with pytest.MonkeyPatch.context() as patch:
+        state = state_directory()
+        patch.setenv("VOICEOPS_STATE_DIR", str(state))
+        patch.setenv("VOICEOPS_BUILD_DIR", str(state / "build"))  # not the build/ other checks read
+        try:
+            deploy = invoke("deploy", "--env", "local")
+            assert deploy.returncode == 0, f"invoke deploy --env local failed:\n{output_tail(deploy)}"
+            (audit,) = (state / "audit").glob("*-local-deploy.json")
+            yield json.loads(audit.read_text())
+            smoke = invoke("smoke", "--env", "local")
+            assert smoke.returncode == 0, f"smoke tests failed at the end of the run:\n{output_tail(smoke)}"
+        finally:
+            # In this process: servers the tests restarted are its children, which only it can reap.
+            local.down(keep_data=False, report=ignore)
+            left, kept = local.owned_processes(), local.local_dir().exists()
+            shutil.rmtree(state)
+        assert not left and not kept, f"after local.down --purge: running {sorted(left)}, data kept: {kept}"
+
+
+@pytest.fixture
+def environment(shared_deploy):
+    """The shared environment as it is now (a test before may have moved its ports); the test
+    must leave every server running."""
+    yield local.Layout.load()
+    assert set(states().values()) == {"running"}, f"left the shared environment so: {states()}"
+
+
+@pytest.fixture
+def isolated_environment(monkeypatch):
+    """An environment of its own, for a test that destroys what it runs on."""
+    state = state_directory()
+    monkeypatch.setenv("VOICEOPS_STATE_DIR", str(state))
+    try:
+        yield local.up(report=ignore)
+    finally:
+        local.down(keep_data=False, report=ignore)
+        shutil.rmtree(state)
 
 
 def assert_healthy(layout: local.Layout) -> None:
@@ -75,9 +129,12 @@ def kill(kind: str) -> None:
         process.wait(10)
 
 
-def test_all_servers_run_and_smoke_tests_pass(environment):
-    assert set(states().values()) == {"running"}
-    assert "passed" in smoke.run_smoke(environments.load("local"))
+def test_the_deploy_started_every_server_and_its_smoke_tests_passed(shared_deploy, environment):
+    steps = {step["name"]: step for step in shared_deploy["steps"]}
+    assert shared_deploy["result"] == "succeeded", shared_deploy["error"]
+    assert steps["local servers"]["status"] == "ok"
+    assert steps["smoke tests"]["status"] == "ok" and " passed" in steps["smoke tests"]["detail"]
+    assert_healthy(environment)
 
 
 def test_up_again_changes_nothing(environment):
@@ -129,10 +186,8 @@ INTERRUPT_POINTS = [
 def test_an_interrupted_deploy_is_healed_by_the_next_run(environment, server, step):
     if step == "starting":
         kill(server)
-    build = Path(os.environ["VOICEOPS_STATE_DIR"]) / "build"  # not the build/ other gate sessions read
     deploy = subprocess.Popen(
-        [sys.executable, "-m", "invoke", "deploy", "--env", "local"],
-        env={**os.environ, "VOICEOPS_BUILD_DIR": str(build)}, cwd=ROOT,
+        [sys.executable, "-m", "invoke", "deploy", "--env", "local"], cwd=ROOT,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
     )  # fmt: skip
     for line in deploy.stdout:
@@ -148,7 +203,7 @@ def test_an_interrupted_deploy_is_healed_by_the_next_run(environment, server, st
     assert errors.strip().splitlines()[-1] == "interrupted: stopped by the user (Ctrl-C)"
     audits = sorted((Path(os.environ["VOICEOPS_STATE_DIR"]) / "audit").glob("*-local-deploy.json"))
     assert json.loads(audits[-1].read_text())["result"] == "interrupted"
-    assert_healthy(local.up(report=lambda line: None))
+    assert_healthy(local.up(report=ignore))
 
 
 def test_data_survives_down_and_up_and_a_taken_port_is_moved(environment):
@@ -158,7 +213,7 @@ def test_data_survives_down_and_up_and_a_taken_port_is_moved(environment):
         connection.execute("CREATE TABLE IF NOT EXISTS kept (id int)")
         connection.execute("INSERT INTO kept VALUES (1)")
     layout = local.Layout.load()
-    local.down(keep_data=True, report=lambda line: None)
+    local.down(keep_data=True, report=ignore)
     assert set(states().values()) == {"stopped"}
     assert local.owned_processes() == {}, "epmd and everything else stopped too"
     taken = layout.ports["moto"]
@@ -176,10 +231,10 @@ def test_data_survives_down_and_up_and_a_taken_port_is_moved(environment):
     params = {k: secret[k] for k in ("host", "port", "password", "dbname")} | {"user": secret["username"]}
     with psycopg.connect(**params) as connection:
         assert connection.execute("SELECT count(*) FROM kept").fetchone()[0] >= 1
-    assert "passed" in smoke.run_smoke(environments.load("local"))
+    assert_healthy(moved)
 
 
-def test_status_and_down_tell_the_truth_when_the_state_files_are_gone(environment):
+def test_status_and_down_tell_the_truth_when_the_state_files_are_gone(isolated_environment):
     ports = local.Layout.load().ports
     # Everything goes but PostgreSQL's data: a PostgreSQL whose files vanish stops itself, soon
     # or late, which would make "still running" a race instead of a fact to check.
