@@ -170,15 +170,22 @@ def pull_published(release: str, chart: LockedChart, record: bool) -> Cached:
 
 
 def record_published_sha256(release: str, digest: str) -> None:
-    """Write one published sha256 into the lock, keeping every comment and line as it is."""
-    text = LOCK_PATH.read_text()
-    pattern = re.compile(rf"(?m)^  {re.escape(release)}:\n((?:    .*\n)*?)(    published_sha256: .*\n)?")
-    match = pattern.search(text)
-    if match is None:
+    """Write one published sha256 into the lock, keeping every other line as it is."""
+    lines = LOCK_PATH.read_text().splitlines(keepends=True)
+    header = f"  {release}:\n"
+    if header not in lines:
         raise InvalidLock(f"{shown(LOCK_PATH)}: {release}: not found")
-    line = f"    published_sha256: {digest}\n"
-    start, end = (match.start(2), match.end(2)) if match.group(2) else (match.end(1), match.end(1))
-    LOCK_PATH.write_text(text[:start] + line + text[end:])
+    first = lines.index(header) + 1
+    last = first
+    while last < len(lines) and lines[last].startswith("    "):
+        last += 1
+    entry = f"    published_sha256: {digest}\n"
+    existing = [index for index in range(first, last) if lines[index].startswith("    published_sha256:")]
+    if existing:
+        lines[existing[0]] = entry
+    else:
+        lines.insert(first, entry)
+    LOCK_PATH.write_text("".join(lines))
     load_lock.cache_clear()
 
 

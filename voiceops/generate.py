@@ -23,7 +23,7 @@ def generated_files() -> dict[Path, str]:
 
 
 def owned_directories() -> list[Path]:
-    return [resolved.RESOLVED_DIR, *gitops.owned_directories()]
+    return [resolved.resolved_dir(), *gitops.owned_directories()]
 
 
 def leftovers(files: dict[Path, str], owned: list[Path]) -> list[Path]:

@@ -341,9 +341,11 @@ def summary_row(result: GateResult) -> list[str]:
 
 
 def lint_command(environment: Environment, release: catalog.Release) -> list[str]:
+    """helm lint --strict of a chart of ours with the same values `helm template` and the install get."""
     chart = str(ROOT / str(release.chart.path))
-    # the same chart, values and registry as `helm template`, linted strictly
-    return ["helm", "lint", "--strict", chart, *template_command(environment, release, chart)[4:]]
+    version = kube_version(environment)
+    command = ["helm", "lint", "--strict", chart, "--namespace", release.namespace, "--kube-version", version]
+    return command + catalog.values_arguments(environment, release)
 
 
 def lint(environments_: Iterable[Environment], workers: int = 4) -> list[tuple[str, str, str]]:

@@ -20,7 +20,7 @@ import boto3
 import pytest
 import yaml
 
-from voiceops import environments, toolchain
+from voiceops import environments, generate, resolved, toolchain
 
 HERE = Path(__file__).resolve().parent
 STANDIN_TOOLS = ("helm", "kubectl", "terraform")
@@ -168,4 +168,6 @@ def helm_delivered(tmp_path, monkeypatch) -> environments.Environment:
     document["delivery"] = "helm"
     (registry / "sandbox.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
     monkeypatch.setattr(environments, "ENVIRONMENTS_DIR", registry)
+    # what `invoke env.generate` would write after the edit: a deploy refuses stale files
+    generate.write(resolved.resolved_files(), [resolved.resolved_dir()])
     return environments.load("sandbox")

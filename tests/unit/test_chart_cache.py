@@ -140,4 +140,9 @@ def test_recording_a_published_digest_keeps_the_rest_of_the_lock(tmp_path, monke
     written = lock.read_text()
     assert written.count("published_sha256") == 1
     assert written.replace(f"    published_sha256: {'b' * 64}\n", "") == text
-    assert chart_cache.load_lock(lock).charts["tempo"].published_sha256 == "b" * 64
+    # a digest written further down the entry by hand is replaced where it stands
+    moved = text.replace("    name: tempo\n", f"    name: tempo\n    published_sha256: {'c' * 64}\n")
+    lock.write_text(moved)
+    chart_cache.record_published_sha256("tempo", "d" * 64)
+    assert lock.read_text() == moved.replace("c" * 64, "d" * 64)
+    assert chart_cache.load_lock(lock).charts["tempo"].published_sha256 == "d" * 64
