@@ -82,6 +82,13 @@ def manifests(session: nox.Session) -> None:
     run(session, "invoke", "charts.scan")
 
 
+TERRAFORM_TESTS = (
+    "tests/policy/test_terraform.py",
+    "tests/policy/test_requirements.py",
+    "tests/policy/test_provider_schemas.py",
+)
+
+
 @nox.session(python=False, tags=["charts", "python"])
 def policy(session: nox.Session) -> None:
     """Policy tests over rendered manifests, the catalog and the upstream values files."""
@@ -91,19 +98,21 @@ def policy(session: nox.Session) -> None:
         "-m",
         "pytest",
         "tests/policy",
-        "--ignore=tests/policy/test_terraform.py",
+        *(f"--ignore={path}" for path in TERRAFORM_TESTS),
         *session.posargs,
     )
 
 
 @nox.session(python=False, tags=["terraform"])
 def terraform(session: nox.Session) -> None:
-    """terraform fmt -check, `terraform test` of the logic modules, and the seed requirements in the HCL."""
+    """terraform fmt -check, `terraform test` of the logic modules, the seed requirements, and every
+    block against the real provider schemas."""
     run(session, "invoke", "tf.fmt", "--check")
     run(session, "invoke", "tf.test")
     run(session, "invoke", "tf.requirements")
+    run(session, "invoke", "tf.schemas")
     run(session, "invoke", "tf.docs", "--check")
-    run(session, "python", "-m", "pytest", "tests/policy/test_terraform.py", *session.posargs)
+    run(session, "python", "-m", "pytest", *TERRAFORM_TESTS, *session.posargs)
 
 
 @nox.session(python=False, tags=["terraform"])
@@ -114,8 +123,10 @@ def infra_scan(session: nox.Session) -> None:
 
 @nox.session(python=False, tags=["registry"])
 def registry(session: nox.Session) -> None:
-    """Every environments/*.yaml file against the strict schema and cross-file rules."""
+    """Every environments/*.yaml file against the strict schema and cross-file rules, and the files
+    generated from the registry and the catalog current (Terraform and Argo CD read them)."""
     run(session, "invoke", "env.list")
+    run(session, "invoke", "env.generate", "--check")
 
 
 @nox.session(python=False, tags=["workflows"])
