@@ -49,8 +49,10 @@ def release_entry(environment: Environment, release: catalog.Release) -> dict:
         },
         "timeout_seconds": release.timeout_seconds,
         "values_files": [shown(path) for path in release.values_files],
+        # the registry file as the repository names it, wherever the registry was read from
         "file_values": {
-            name: shown(path) for name, path in catalog.file_values(environment, release).items()
+            name: path.relative_to(environments.ENVIRONMENTS_DIR.parent).as_posix()
+            for name, path in catalog.file_values(environment, release).items()
         },
     }  # fmt: skip
 
