@@ -179,14 +179,18 @@ class CustomKinds:
 
 def in_release_namespace(text: str, namespace: str, custom: CustomKinds) -> str:
     """The objects as Helm installs them: a namespaced object the chart leaves without a namespace
-    lands in the release's namespace (helm template leaves it out, the scanners would read `default`)."""
+    lands in the release's namespace (helm template leaves it out, the scanners would read `default`).
+    Helm's own output is kept as it is when every object already names its namespace."""
     documents = [document for document in load_manifests(text) if isinstance(document, dict)]
     cluster_scoped = CLUSTER_SCOPED_KINDS | custom.adding(text).cluster_scoped
+    placed = False
     for document in documents:
-        metadata = document.setdefault("metadata", {}) or {}
+        metadata = document.get("metadata") or {}
         if document.get("kind") not in cluster_scoped and not metadata.get("namespace"):
-            metadata["namespace"] = namespace
-            document["metadata"] = metadata
+            document["metadata"] = {**metadata, "namespace": namespace}
+            placed = True
+    if not placed:
+        return text
     return "".join("---\n" + yaml.safe_dump(document, sort_keys=False) for document in documents)
 
 
