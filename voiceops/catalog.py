@@ -8,18 +8,17 @@ the files voiceops/resolved.py generates.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
 from voiceops import environments
-from voiceops.environments import Cloud, Environment, NamespaceRole, RepoPath, Strict, load_yaml
+from voiceops.environments import Cloud, Environment, NamespaceRole, RepoPath, Strict, load_validated
 from voiceops.errors import OpsError
-from voiceops.toolchain import ROOT, shown
+from voiceops.toolchain import ROOT
 
 CATALOG_PATH = ROOT / "charts" / "releases.yaml"
 
@@ -103,15 +102,7 @@ class Release:
 
 @cache
 def load(path: Path = CATALOG_PATH) -> Catalog:
-    relative = shown(path)
-    data = load_yaml(path, InvalidCatalog)
-    try:
-        return Catalog.model_validate_json(json.dumps(data))
-    except ValidationError as error:
-        problems = "; ".join(
-            ".".join(str(part) for part in item["loc"]) + ": " + item["msg"] for item in error.errors()
-        )
-        raise InvalidCatalog(f"{relative}: {problems}") from error
+    return load_validated(path, Catalog, InvalidCatalog)
 
 
 def releases_for(environment: Environment, catalog: Catalog | None = None) -> list[Release]:

@@ -19,7 +19,6 @@ Sources never enter the repository: they are read with `git archive`.
 from __future__ import annotations
 
 import io
-import json
 import re
 import shutil
 import subprocess
@@ -31,10 +30,10 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
 from voiceops import catalog, environments, toolchain
-from voiceops.environments import Strict, load_yaml
+from voiceops.environments import Strict, load_validated
 from voiceops.errors import OpsError
 from voiceops.toolchain import ROOT, sha256_of, shown
 
@@ -94,13 +93,7 @@ class ChartLock(Strict):
 
 @cache
 def load_lock(path: Path = LOCK_PATH) -> ChartLock:
-    data = load_yaml(path, InvalidLock)
-    try:
-        lock = ChartLock.model_validate_json(json.dumps(data))
-    except ValidationError as error:
-        problem = error.errors()[0]
-        where = ".".join(str(part) for part in problem["loc"])
-        raise InvalidLock(f"{shown(path)}: {where}: {problem['msg']}") from error
+    lock = load_validated(path, ChartLock, InvalidLock)
     check_against_catalog(lock, path)
     return lock
 

@@ -11,7 +11,7 @@ import json
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -224,6 +224,9 @@ class Environment(Strict):
         return self
 
 
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
 class UnknownEnvironment(OpsError):
     pass
 
@@ -272,6 +275,19 @@ def load_yaml(path: Path, error: type[OpsError]) -> object:
         where = f" line {mark.line + 1}:" if mark else ""
         reason = getattr(problem, "problem", None) or "not valid YAML"
         raise error(f"{relative}:{where} {reason}") from problem
+
+
+def load_validated(path: Path, model: type[ModelT], error: type[OpsError]) -> ModelT:
+    """A YAML file we own against its strict model; every problem named by field, in one line."""
+    data = load_yaml(path, error)
+    try:
+        # JSON mode: strict types, yet YAML lists and strings fill tuples, enums and dates
+        return model.model_validate_json(json.dumps(data, default=str))
+    except ValidationError as problem:
+        fields = "; ".join(
+            ".".join(str(part) for part in item["loc"]) + ": " + item["msg"] for item in problem.errors()
+        )
+        raise error(f"{shown(path)}: {fields}") from problem
 
 
 def parse_file(path: Path) -> Environment:

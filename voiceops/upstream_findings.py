@@ -9,7 +9,6 @@ finding no row names, or a row past its expiry date fails the scan.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import replace
 from datetime import date
@@ -17,10 +16,10 @@ from functools import cache
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, ValidationError
+from pydantic import Field
 
 from voiceops import catalog, render
-from voiceops.environments import Strict, load_yaml
+from voiceops.environments import Strict, load_validated
 from voiceops.errors import OpsError
 from voiceops.scan import Finding, ScanResult
 from voiceops.toolchain import ROOT, shown
@@ -47,14 +46,7 @@ class AcceptedFindings(Strict):
 
 @cache
 def load(path: Path = FINDINGS_PATH) -> AcceptedFindings:
-    data = load_yaml(path, InvalidFindings)
-    try:
-        # JSON mode keeps the models strict; the date arrives as text
-        accepted = AcceptedFindings.model_validate_json(json.dumps(data, default=str))
-    except ValidationError as error:
-        problem = error.errors()[0]
-        where = ".".join(str(part) for part in problem["loc"])
-        raise InvalidFindings(f"{shown(path)}: {where}: {problem['msg']}") from error
+    accepted = load_validated(path, AcceptedFindings, InvalidFindings)
     upstream = {name for name, spec in catalog.load().releases.items() if not spec.chart.local}
     for index, row in enumerate(accepted.findings):
         if row.release not in upstream:
