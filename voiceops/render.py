@@ -107,7 +107,11 @@ def _vendored_current(chart_dir: Path) -> bool:
     return min(path.stat().st_mtime for path in archives) >= library
 
 
-class _ManifestLoader(yaml.SafeLoader):
+# libyaml's parser where PyYAML was built with it: rendered environments hold thousands of objects
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _ManifestLoader(_SafeLoader):  # type: ignore[misc,valid-type]
     """YAML as Kubernetes reads it: a plain `=` is a string, not YAML 1.1's value tag (CRD enums hold it)."""
 
 
