@@ -1,0 +1,79 @@
+"""Custom resources against the CRDs rendered with them, and objects placed as Helm installs them."""
+
+import yaml
+
+from voiceops import policy, render
+
+CRD = {
+    "apiVersion": "apiextensions.k8s.io/v1",
+    "kind": "CustomResourceDefinition",
+    "metadata": {"name": "backuplocations.example.io"},
+    "spec": {
+        "group": "example.io",
+        "scope": "Namespaced",
+        "names": {"kind": "BackupLocation", "plural": "backuplocations"},
+        "versions": [{
+            "name": "v1", "served": True, "storage": True,
+            "schema": {"openAPIV3Schema": {"type": "object", "properties": {"spec": {
+                "type": "object", "required": ["provider"],
+                "properties": {"provider": {"type": "string"}, "config": {
+                    "type": "object", "x-kubernetes-preserve-unknown-fields": True}},
+            }}}},
+        }],
+    },
+}  # fmt: skip
+
+
+def location(spec):
+    return {
+        "apiVersion": "example.io/v1",
+        "kind": "BackupLocation",
+        "metadata": {"name": "default"},
+        "spec": spec,
+    }
+
+
+def test_a_custom_resource_is_checked_against_its_crd():
+    good = location({"provider": "aws", "config": {"anything": "goes here"}})
+    report = policy.validate_schemas([CRD, good], "1.35.0")
+    assert report.errors == [] and report.custom_validated == 1 and report.custom_resources == {}
+
+
+def test_a_wrong_type_a_missing_field_and_an_unknown_field_each_fail():
+    bad = [location({"provider": None}), location({}), location({"provider": "aws", "bukcet": "x"})]
+    report = policy.validate_schemas([CRD, *bad], "1.35.0")
+    assert len(report.errors) == 3
+    assert "None is not of type 'string' at spec.provider" in report.errors[0]
+    assert "'provider' is a required property" in report.errors[1]
+    assert "'bukcet' was unexpected" in report.errors[2]
+
+
+def test_a_custom_resource_without_a_rendered_crd_is_counted_apart():
+    report = policy.validate_schemas([location({"provider": "aws"})], "1.35.0")
+    assert report.custom_validated == 0 and report.custom_resources == {"example.io/v1/BackupLocation": 1}
+
+
+def test_objects_without_a_namespace_land_in_the_release_namespace_unless_cluster_scoped():
+    cluster_crd = {**CRD, "spec": {**CRD["spec"], "scope": "Cluster"}}
+    text = "".join(
+        "---\n" + yaml.safe_dump(document)
+        for document in (
+            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}},
+            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "b", "namespace": "elsewhere"}},
+            {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "c"}},
+            cluster_crd,
+            location({"provider": "aws"}),
+        )
+    )
+    placed = render.load_manifests(render.in_release_namespace(text, "system", render.CustomKinds()))
+    assert [document["metadata"].get("namespace") for document in placed] == [
+        "system", "elsewhere", None, None, None,
+    ]  # fmt: skip
+    untouched = "---\n" + yaml.safe_dump(placed[1])
+    assert render.in_release_namespace(untouched, "system", render.CustomKinds()) == untouched
+
+
+def test_earlier_waves_crds_become_api_versions():
+    kinds = render.CustomKinds().adding("---\n" + yaml.safe_dump(CRD))
+    assert kinds.api_versions == {"example.io/v1", "example.io/v1/BackupLocation"}
+    assert kinds.cluster_scoped == frozenset()
