@@ -77,9 +77,13 @@ PROBE = _obj(
 WORKLOAD_PROPERTIES: dict[str, Schema] = {
     "enabled": _bool("render this workload"),
     "image": _obj(
-        "container image under imageRegistry",
+        "container image under imageRegistry (or under its own registry)",
         {
-            "repository": _str("image repository below imageRegistry", r"^[a-z0-9][a-z0-9._/-]*$"),
+            "registry": _str(
+                "registry of an upstream image; empty means imageRegistry",
+                r"^([a-z0-9.-]+(:[0-9]+)?(/[a-z0-9._-]+)*)?$",
+            ),
+            "repository": _str("image repository below the registry", r"^[a-z0-9][a-z0-9._/-]*$"),
             "tag": _str("image tag; empty means the chart's appVersion", r"^[A-Za-z0-9._-]*$"),
             "digest": _str("sha256 digest; when set it wins over the tag", r"^(sha256:[a-f0-9]{64})?$"),
         },

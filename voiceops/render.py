@@ -137,12 +137,14 @@ def template_command(
     environment: Environment, release: catalog.Release, chart: str, api_versions: frozenset[str] = frozenset()
 ) -> list[str]:
     """`helm template` as the install sees it: CRDs included, and the API versions the CRDs of
-    earlier waves add (so capability-gated objects such as ServiceMonitors appear)."""
+    earlier waves add (so capability-gated objects such as ServiceMonitors appear). Test hooks
+    are left out: neither `helm upgrade --install` nor Argo CD creates them, and we never run
+    `helm test`."""
     command = [
         "helm", "template", release.name, chart,
         "--namespace", release.namespace,
         "--kube-version", kube_version(environment),
-        "--include-crds",
+        "--include-crds", "--skip-tests",
     ]  # fmt: skip
     for api_version in sorted(api_versions):
         command += ["--api-versions", api_version]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +27,7 @@ class Finding:
     check: str
     file: str  # as the scanner names it, relative to the scanned directory
     title: str
-    resource: str = ""  # checkov: Kind.namespace.name
+    resource: str = ""  # Kind.namespace.name (checkov; trivy when it gives no line)
     line: int = 0  # trivy: first line of the cause
 
     def __str__(self) -> str:
@@ -103,6 +104,7 @@ def trivy(directory: Path) -> ScanResult:
             item["ID"],
             result["Target"],
             item["Title"],
+            resource=_trivy_subject(item),
             line=(item.get("CauseMetadata") or {}).get("StartLine", 0),
         )
         for result in results
@@ -111,6 +113,18 @@ def trivy(directory: Path) -> ScanResult:
     ]
     passed = sum(result.get("MisconfSummary", {}).get("Successes", 0) for result in results)
     return _verdict("trivy", len(results), passed, findings)
+
+
+# Checks on a whole object (no line) name it in their message: "ConfigMap 'x' in 'ns' namespace ..."
+TRIVY_SUBJECT = re.compile(r"^(?P<kind>[A-Z][A-Za-z]+) '(?P<name>[^']+)' in '(?P<namespace>[^']*)' namespace")
+
+
+def _trivy_subject(item: dict) -> str:
+    """Kind.namespace.name (checkov's form) for a finding trivy gives no line for; else empty."""
+    if (item.get("CauseMetadata") or {}).get("StartLine"):
+        return ""
+    match = TRIVY_SUBJECT.match(item.get("Message", ""))
+    return f"{match['kind']}.{match['namespace']}.{match['name']}" if match else ""
 
 
 def _verdict(scanner: str, resources: int, passed: int, findings: list[Finding]) -> ScanResult:

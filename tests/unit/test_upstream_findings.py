@@ -62,6 +62,21 @@ def test_trivy_findings_are_placed_on_their_object_and_accepted_by_exact_key(ren
     assert upstream_findings.apply(result, rendered, other_object).suppressed == 0
 
 
+def test_a_trivy_finding_without_a_line_is_placed_on_the_object_its_message_names(tmp_path):
+    directory = tmp_path / "rendered" / "live"
+    directory.mkdir(parents=True)
+    config = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "temporal-config", "namespace": "platform"},
+        "data": {"config.yaml": "persistence:\n  password: {{ .Env.STORE_PASSWORD }}\n"},
+    }
+    (directory / "055-temporal.yaml").write_text("---\n" + yaml.safe_dump(config))
+    [finding] = [item for item in scan.trivy(directory).items if item.check == "KSV-0109"]
+    assert finding.line == 0
+    assert upstream_findings.located(finding, directory) == ("temporal", "ConfigMap/temporal-config")
+
+
 def test_checkov_resources_name_their_object(rendered):
     finding = Finding(
         "CKV_K8S_43", "live/050-tempo.yaml", "Image should use digest", "Deployment.observability.tempo"

@@ -268,9 +268,9 @@ timeoutSeconds: {{ .timeoutSeconds }}
 failureThreshold: {{ .failureThreshold }}
 {{- end -}}
 
-{{/* registry/repository:tag, or @digest when one is pinned */}}
+{{/* registry/repository:tag, or @digest when one is pinned; an upstream image names its registry */}}
 {{- define "common.image" -}}
-{{- $registry := .context.Values.imageRegistry -}}
+{{- $registry := .image.registry | default .context.Values.imageRegistry -}}
 {{- if .image.digest -}}
 {{- printf "%s/%s@%s" $registry .image.repository .image.digest -}}
 {{- else -}}
@@ -279,13 +279,14 @@ failureThreshold: {{ .failureThreshold }}
 {{- end -}}
 
 {{/*
-Inline, reasoned scanner suppressions: checkov.io/skipN: ID=reason. An image without
-a digest is exempt from the digest check because our registry's tags are immutable
-and the release pipeline writes image.digest when it promotes a build.
+Inline, reasoned scanner suppressions: checkov.io/skipN: ID=reason. An image of ours
+without a digest is exempt from the digest check because our registry's tags are
+immutable and the release pipeline writes image.digest when it promotes a build; an
+upstream image (image.registry) gives its own reason in scannerExceptions.
 */}}
 {{- define "common.scannerExceptions" -}}
 {{- $exceptions := deepCopy (default dict .scannerExceptions) -}}
-{{- if not .image.digest -}}
+{{- if and (not .image.digest) (not .image.registry) -}}
 {{- $_ := set $exceptions "CKV_K8S_43" "tags in the platform registry are immutable; promotion pins image.digest" -}}
 {{- end -}}
 {{- if $exceptions -}}
