@@ -82,6 +82,12 @@ def manifests(session: nox.Session) -> None:
     run(session, "invoke", "charts.scan")
 
 
+@nox.session(python=False, tags=["charts"])
+def wiring(session: nox.Session) -> None:
+    """Follow every reference each environment's releases make (Secrets, hosts, node pools, ...)."""
+    run(session, "invoke", "wiring", "--all")
+
+
 TERRAFORM_TESTS = (
     "tests/policy/test_terraform.py",
     "tests/policy/test_requirements.py",
@@ -155,7 +161,7 @@ def toolchain(session: nox.Session) -> None:
 LANES = {
     "local+checks": ("ruff", "yamllint", "registry", "workflows", "toolchain", "local", "charts", "unit",
                      "policy"),
-    "e2e+terraform": ("e2e", "manifests", "terraform", "infra_scan"),
+    "e2e+terraform": ("e2e", "manifests", "wiring", "terraform", "infra_scan"),
 }  # fmt: skip
 SESSION_START = re.compile(r"nox > Running session (\S+)")
 

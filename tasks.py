@@ -2,7 +2,7 @@
 
 from invoke import Collection
 
-from voiceops.tasks import deploy, env, local, operations, render, smoke, tf, tools
+from voiceops.tasks import deploy, env, local, operations, render, smoke, tf, tools, wiring
 
 namespace = Collection()
 namespace.add_collection(Collection.from_module(env))
@@ -13,6 +13,7 @@ namespace.add_task(operations.status)
 namespace.add_task(operations.rollback)
 namespace.add_task(smoke.smoke)
 namespace.add_task(render.render_, name="render")
+namespace.add_task(wiring.wiring_, name="wiring")
 charts = Collection("charts")
 charts.add_task(render.pull)
 charts.add_task(render.schemas)

@@ -1,0 +1,185 @@
+"""The wiring rules against real rendered environments: each rule resolves what is wired and
+reports what is broken when a producer is removed or renamed in a real render."""
+
+import copy
+
+import pytest
+import yaml
+
+from voiceops import environments, render, wiring
+from voiceops.wiring import Status
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    out = tmp_path_factory.mktemp("wiring")
+    targets = [environments.load(name) for name in ("local", "live", "production", "staging")]
+    return {item.environment: item for item in render.render_all(targets, out_dir=out)}
+
+
+def installed(rendered, name):
+    result, _unverified = wiring.installed_from(environments.load(name), rendered)
+    return copy.deepcopy(result)
+
+
+def statuses(references, **match):
+    return [
+        item.status for item in references if all(getattr(item, key) == value for key, value in match.items())
+    ]
+
+
+def without(manifests, kind, name):
+    kept = [item for item in manifests if not (item["kind"] == kind and item["metadata"]["name"] == name)]
+    assert len(kept) < len(manifests), f"{kind}/{name} is not rendered"
+    return kept
+
+
+def first(references, status):
+    return next(item for item in references if item.status is status)
+
+
+def test_a_config_map_a_pod_mounts_dangles_once_its_producer_is_gone(rendered):
+    local = installed(rendered, "local")
+    ours = [item for item in wiring.config_maps(local) if item.status is Status.RESOLVED
+            and item.target != "ConfigMap/kube-root-ca.crt"]  # fmt: skip
+    reference = ours[0]
+    name = reference.target.split("/", 1)[1]
+    local.manifests = local.cluster = without(local.cluster, "ConfigMap", name)
+    assert Status.DANGLING in statuses(wiring.config_maps(local), source=reference.source, target=reference.target)
+
+
+def test_a_secret_is_unproduced_until_something_produces_it(rendered):
+    local = installed(rendered, "local")
+    reference = first(wiring.secrets(local), Status.UNPRODUCED)
+    namespace = reference.source.split("/")[1]
+    name = reference.target.split("/", 1)[1]
+    local.cluster = [*local.cluster, {
+        "apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
+        "metadata": {"name": name, "namespace": namespace}, "spec": {"target": {"name": name}},
+    }]  # fmt: skip
+    assert statuses(wiring.secrets(local), source=reference.source, target=reference.target) == [Status.RESOLVED]
+
+
+def test_a_host_name_dangles_when_its_service_or_port_is_not_rendered(rendered):
+    production = installed(rendered, "production")
+    reference = next(
+        item for item in wiring.hosts(production) if item.status is Status.RESOLVED and ":" in item.target
+        and not item.target.startswith(("Service/default/", "Service/kube-system/"))
+    )  # fmt: skip
+    namespace, name = reference.target.split("/")[1], reference.target.split("/")[2].split(":")[0]
+    services = [item for item in production.cluster if item["kind"] == "Service"
+                and item["metadata"]["name"] == name and item["metadata"].get("namespace") == namespace]  # fmt: skip
+    for port in services[0]["spec"]["ports"]:
+        port["port"] = 1
+    assert Status.DANGLING in statuses(wiring.hosts(production), source=reference.source, target=reference.target)
+    production.cluster = [item for item in production.cluster if not any(item is service for service in services)]
+    assert Status.DANGLING in statuses(wiring.hosts(production), source=reference.source, target=reference.target)
+
+
+def test_a_pod_whose_service_account_is_not_rendered_dangles(rendered):
+    live = installed(rendered, "live")
+    reference = next(item for item in wiring.service_accounts(live)
+                     if item.status is Status.RESOLVED and not item.target.endswith("/default"))  # fmt: skip
+    live.cluster = without(live.cluster, "ServiceAccount", reference.target.rsplit("/", 1)[1])
+    assert Status.DANGLING in statuses(wiring.service_accounts(live), source=reference.source)
+
+
+CLAIM = {
+    "apiVersion": "v1", "kind": "PersistentVolumeClaim",
+    "metadata": {"name": "data", "namespace": "platform"},
+    "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
+}  # fmt: skip
+
+
+def test_a_claim_without_a_class_needs_the_default_class_the_base_chart_gives_eks(rendered):
+    live = installed(rendered, "live")
+    live.manifests = [*live.manifests, CLAIM]
+    assert statuses(wiring.storage(live), source="PersistentVolumeClaim/platform/data") == [Status.RESOLVED]
+    live.cluster = without(live.cluster, "StorageClass", "auto-ebs-gp3")
+    assert statuses(wiring.storage(live), source="PersistentVolumeClaim/platform/data") == [Status.DANGLING]
+    named = {**CLAIM, "spec": {**CLAIM["spec"], "storageClassName": "fast"}}
+    production = installed(rendered, "production")
+    production.manifests = [*production.manifests, named]
+    assert statuses(wiring.storage(production), source="PersistentVolumeClaim/platform/data") == [Status.DANGLING]
+
+
+def test_gpu_workloads_need_a_gpu_pool_and_the_gpu_pool_a_taint(rendered):
+    live = installed(rendered, "live")
+    vllm = "Deployment/ai/ai-services-vllm"
+    assert statuses(wiring.scheduling(live), source=vllm) == [Status.RESOLVED]
+    cluster = live.environment.cluster
+    no_gpu = cluster.model_copy(update={"node_pools": tuple(p for p in cluster.node_pools if not p.gpu)})
+    live.environment = live.environment.model_copy(update={"cluster": no_gpu})
+    assert statuses(wiring.scheduling(live), source=vllm) == [Status.DANGLING]
+
+    untainted = tuple(p.model_copy(update={"taints": ()}) for p in cluster.node_pools)
+    live.environment = live.environment.model_copy(update={"cluster": cluster.model_copy(update={"node_pools": untainted})})
+    assert Status.DANGLING in statuses(wiring.scheduling(live), target="pool/gpu")
+
+
+PROMETHEUS = {
+    "apiVersion": "monitoring.coreos.com/v1", "kind": "Prometheus",
+    "metadata": {"name": "kube-prometheus-stack-prometheus", "namespace": "observability"},
+    "spec": {"serviceMonitorSelector": {"matchLabels": {"release": "kube-prometheus-stack"}},
+             "serviceMonitorNamespaceSelector": {}},
+}  # fmt: skip
+
+
+def test_a_service_monitor_without_the_label_prometheus_selects_dangles(rendered):
+    local = installed(rendered, "local")
+    if not any(item["kind"] == "Prometheus" for item in local.cluster):
+        local.cluster = [*local.cluster, PROMETHEUS]  # kube-prometheus-stack is not in the chart cache
+    monitor = next(item for item in local.manifests
+                   if item["kind"] == "ServiceMonitor" and item["metadata"]["labels"].get("release"))  # fmt: skip
+    source = wiring.ref(monitor)
+    assert statuses(wiring.monitors(local), source=source) == [Status.RESOLVED]
+    monitor["metadata"]["labels"]["release"] = "another-prometheus"
+    assert statuses(wiring.monitors(local), source=source) == [Status.DANGLING]
+
+
+def test_a_namespace_rendered_and_created_by_the_installer_has_two_owners(rendered):
+    local = installed(rendered, "local")
+    rendered_namespaces = {item["metadata"]["name"] for item in local.manifests if item["kind"] == "Namespace"}
+    assert rendered_namespaces
+    double = [item for item in wiring.namespaces(local) if item.status is Status.DANGLING]
+    assert {item.target.split("/")[1] for item in double} == rendered_namespaces & {
+        release.namespace for release in local.releases
+    }
+    local.manifests = [item for item in local.manifests if item["kind"] != "Namespace"]
+    assert {item.status for item in wiring.namespaces(local)} == {Status.RESOLVED}
+
+
+def test_a_namespace_its_owner_creates_after_a_release_needs_it_dangles(rendered):
+    staging = installed(rendered, "staging")
+    late = [item for item in wiring.namespaces(staging) if item.status is Status.DANGLING]
+    assert late and all("comes at wave" in item.detail for item in late)
+
+
+def test_a_rule_that_sees_nothing_where_its_kinds_are_installed_is_blind(rendered):
+    local = installed(rendered, "local")
+    report = wiring.check(local, {"service-accounts": lambda _installed: []})
+    assert report.blind_rules == ["service-accounts"] and not report.passed
+
+
+def test_an_open_row_turns_its_dangling_reference_open_until_it_expires(rendered, tmp_path):
+    local = installed(rendered, "local")
+    report = wiring.check(local)
+    dangling = report.dangling[0]
+    row = {"rule": dangling.rule, "environments": ["local"], "source": dangling.source, "target": dangling.target,
+           "reason": "fix under way: the base chart moves first", "expires": "2027-01-31"}  # fmt: skip
+    path = tmp_path / "open.yaml"
+    path.write_text(yaml.safe_dump({"defects": [row]}))
+    known = wiring.load_open(path)
+    marked = wiring.mark_open(wiring.check(local), known, today=__import__("datetime").date(2027, 1, 31))
+    assert dangling not in marked.dangling
+    expired = wiring.mark_open(wiring.check(local), known, today=__import__("datetime").date(2027, 2, 1))
+    assert dangling in expired.dangling
+
+
+def test_an_open_row_naming_an_unknown_rule_or_environment_is_refused(tmp_path):
+    row = {"rule": "hosts", "environments": ["nowhere"], "source": "a", "target": "b",
+           "reason": "a reason that is long enough", "expires": "2027-01-31"}  # fmt: skip
+    path = tmp_path / "open.yaml"
+    path.write_text(yaml.safe_dump({"defects": [row]}))
+    with pytest.raises(wiring.InvalidOpenList, match=r"defects\.0\.environments: unknown nowhere"):
+        wiring.load_open(path)

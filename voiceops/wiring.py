@@ -1,0 +1,814 @@
+"""The wiring gate: does everything a release refers to exist in the environment it is installed in?
+
+Policy rules judge objects one by one; wiring follows references between them, over
+everything an environment installs (its rendered releases, plus those of the environment
+owning its cluster) and what its registry entry says about the cluster. Each reference
+ends as:
+
+  resolved     its target is rendered (or is built into every cluster of that cloud)
+  dangling     nothing in the environment produces it: the release would not come up
+  unverified   an upstream chart that could produce it is not in the chart cache
+  unproduced   a Secret no chart renders; bundles under secrets/bundles/ will produce them
+
+  open         dangling, but recorded in charts/wiring-open.yaml (reason, expiry date)
+               while its fix is under way; a row past its date counts as dangling again
+
+`invoke wiring` fails on dangling references, and on a rule that checked nothing in an
+environment that installs releases of its kind (a rule that sees nothing proves nothing).
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from datetime import date
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field
+
+from voiceops import catalog, environments, render
+from voiceops.environments import Cloud, Delivery, Environment, NodePool
+from voiceops.environments import Strict, load_validated
+from voiceops.errors import OpsError
+from voiceops.policy import Manifest, pod_spec
+from voiceops.toolchain import shown
+
+BUILD_DIR = render.ROOT / "build" / "wiring"
+OPEN_PATH = render.ROOT / "charts" / "wiring-open.yaml"
+
+
+class InvalidOpenList(OpsError):
+    pass
+
+
+class OpenDefect(Strict):
+    rule: str
+    environments: tuple[str, ...] = Field(min_length=1)
+    source: str
+    target: str
+    reason: Annotated[str, Field(min_length=20)]
+    expires: date
+
+
+class OpenDefects(Strict):
+    defects: tuple[OpenDefect, ...] = ()
+
+
+def load_open(path: Path = OPEN_PATH) -> OpenDefects:
+    known = load_validated(path, OpenDefects, InvalidOpenList)
+    names = {environment.name for environment in environments.load_all()}
+    for index, row in enumerate(known.defects):
+        if row.rule not in RULES:
+            raise InvalidOpenList(f"{shown(path)}: defects.{index}.rule: unknown rule {row.rule}")
+        unknown = sorted(set(row.environments) - names)
+        if unknown:
+            raise InvalidOpenList(f"{shown(path)}: defects.{index}.environments: unknown {', '.join(unknown)}")
+    return known
+
+
+def mark_open(report: WiringReport, known: OpenDefects, today: date) -> WiringReport:
+    """Dangling references a current row names become open; everything else stays as it was."""
+    keys = {
+        (row.rule, environment, row.source, row.target)
+        for row in known.defects
+        if row.expires >= today
+        for environment in row.environments
+    }
+    for rule in report.rules:
+        rule.references = [
+            replace(item, status=Status.OPEN)
+            if item.status is Status.DANGLING and (item.rule, report.environment, item.source, item.target) in keys
+            else item
+            for item in rule.references
+        ]
+    return report
+
+
+class Status(str, Enum):
+    RESOLVED = "resolved"
+    DANGLING = "dangling"
+    UNVERIFIED = "unverified"
+    UNPRODUCED = "unproduced"
+    OPEN = "open"  # dangling, and recorded in charts/wiring-open.yaml with a reason and a date
+
+
+@dataclass(frozen=True)
+class Reference:
+    rule: str
+    source: str  # Kind/namespace/name of the object that refers
+    target: str  # what it refers to
+    status: Status
+    detail: str = ""
+
+    def __str__(self) -> str:
+        detail = f" ({self.detail})" if self.detail else ""
+        return f"{self.rule}: {self.source} -> {self.target}: {self.status.value}{detail}"
+
+
+def ref(manifest: Manifest) -> str:
+    metadata = manifest.get("metadata") or {}
+    namespace = metadata.get("namespace")
+    return f"{manifest['kind']}/{namespace + '/' if namespace else ''}{metadata.get('name')}"
+
+
+POD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "CronJob", "Job", "Pod", "ReplicaSet"}
+
+
+def pod_template(manifest: Manifest) -> dict | None:
+    """The pod spec of any pod-making object (policy.pod_spec plus Jobs and bare Pods)."""
+    if manifest["kind"] == "Job":
+        return (manifest.get("spec") or {}).get("template", {}).get("spec")
+    if manifest["kind"] == "Pod":
+        return manifest.get("spec")
+    return pod_spec(manifest)
+
+
+def containers(spec: dict) -> Iterator[dict]:
+    for key in ("initContainers", "containers", "ephemeralContainers"):
+        yield from spec.get(key) or []
+
+
+@dataclass
+class Installed:
+    """What one environment puts into its cluster, and what the cluster holds besides."""
+
+    environment: Environment
+    manifests: list[Manifest]  # this environment's own rendered objects
+    cluster: list[Manifest]  # everything in the cluster: ours plus the cluster owner's
+    unverified_namespaces: frozenset[str] = frozenset()  # namespaces of uncached upstream releases
+    releases: list[catalog.Release] = field(default_factory=list)
+
+    def objects(self, kind: str) -> Iterator[Manifest]:
+        return (item for item in self.cluster if item.get("kind") == kind)
+
+    def has(self, kind: str, namespace: str | None, name: str) -> bool:
+        return any(
+            (item.get("metadata") or {}).get("name") == name
+            and (namespace is None or (item.get("metadata") or {}).get("namespace") == namespace)
+            for item in self.objects(kind)
+        )
+
+    def pods(self) -> Iterator[tuple[Manifest, dict]]:
+        for manifest in self.manifests:
+            if manifest.get("kind") in POD_KINDS:
+                spec = pod_template(manifest)
+                if spec is not None:
+                    yield manifest, spec
+
+    def missing(self, namespace: str | None) -> Status:
+        """A target nothing renders: unverified if an uncached chart there might render it."""
+        if namespace in self.unverified_namespaces:
+            return Status.UNVERIFIED
+        return Status.DANGLING
+
+
+def namespace_of(manifest: Manifest) -> str | None:
+    return (manifest.get("metadata") or {}).get("namespace")
+
+
+# --- Secrets and ConfigMaps -------------------------------------------------------------------
+
+# Secrets that Kubernetes or a controller of the release creates at run time, by the object
+# that asks for them: cert-manager writes spec.secretName, kube-webhook-certgen --secret-name.
+SECRET_ARG = re.compile(r"^--secret-name=(?P<name>[a-z0-9.-]+)$")
+
+
+def produced_secrets(installed: Installed) -> dict[tuple[str | None, str], str]:
+    """(namespace, name) -> what produces it."""
+    produced: dict[tuple[str | None, str], str] = {}
+    for item in installed.cluster:
+        kind, namespace = item.get("kind"), namespace_of(item)
+        spec = item.get("spec") or {}
+        name = (item.get("metadata") or {}).get("name")
+        if kind == "Secret":
+            produced[(namespace, name)] = ref(item)
+        elif kind == "ExternalSecret":
+            target = (spec.get("target") or {}).get("name") or name
+            produced[(namespace, target)] = ref(item)
+        elif kind == "SealedSecret":
+            target = ((spec.get("template") or {}).get("metadata") or {}).get("name") or name
+            produced[(namespace, target)] = ref(item)
+        elif kind == "Certificate" and spec.get("secretName"):
+            produced[(namespace, spec["secretName"])] = ref(item)
+        elif kind in POD_KINDS:
+            for container in containers(pod_template(item) or {}):
+                for argument in container.get("args") or []:
+                    match = SECRET_ARG.match(str(argument))
+                    if match:
+                        produced[(namespace, match["name"])] = ref(item)
+    return produced
+
+
+def _secret_references(spec: dict) -> Iterator[tuple[str, bool]]:
+    """(name, optional) of every Secret a pod spec needs."""
+    for volume in spec.get("volumes") or []:
+        if "secret" in volume:
+            yield volume["secret"].get("secretName"), bool(volume["secret"].get("optional"))
+        for source in (volume.get("projected") or {}).get("sources") or []:
+            if "secret" in source:
+                yield source["secret"].get("name"), bool(source["secret"].get("optional"))
+    for pull in spec.get("imagePullSecrets") or []:
+        yield pull.get("name"), False
+    for container in containers(spec):
+        for variable in container.get("env") or []:
+            key = (variable.get("valueFrom") or {}).get("secretKeyRef")
+            if key:
+                yield key.get("name"), bool(key.get("optional"))
+        for source in container.get("envFrom") or []:
+            if "secretRef" in source:
+                yield source["secretRef"].get("name"), bool(source["secretRef"].get("optional"))
+
+
+def _config_map_references(spec: dict) -> Iterator[tuple[str, bool]]:
+    for volume in spec.get("volumes") or []:
+        if "configMap" in volume:
+            yield volume["configMap"].get("name"), bool(volume["configMap"].get("optional"))
+        for source in (volume.get("projected") or {}).get("sources") or []:
+            if "configMap" in source:
+                yield source["configMap"].get("name"), bool(source["configMap"].get("optional"))
+    for container in containers(spec):
+        for variable in container.get("env") or []:
+            key = (variable.get("valueFrom") or {}).get("configMapKeyRef")
+            if key:
+                yield key.get("name"), bool(key.get("optional"))
+        for source in container.get("envFrom") or []:
+            if "configMapRef" in source:
+                yield source["configMapRef"].get("name"), bool(source["configMapRef"].get("optional"))
+
+
+def secrets(installed: Installed) -> Iterator[Reference]:
+    produced = produced_secrets(installed)
+    for manifest, spec in installed.pods():
+        namespace = namespace_of(manifest)
+        for name, optional in dict.fromkeys(_secret_references(spec)):
+            if optional:
+                continue
+            producer = produced.get((namespace, name))
+            if producer:
+                yield Reference("secrets", ref(manifest), f"Secret/{name}", Status.RESOLVED, producer)
+            elif namespace in installed.unverified_namespaces:
+                yield Reference("secrets", ref(manifest), f"Secret/{name}", Status.UNVERIFIED)
+            else:
+                yield Reference("secrets", ref(manifest), f"Secret/{name}", Status.UNPRODUCED)
+    for ingress in installed.manifests:
+        if ingress.get("kind") != "Ingress":
+            continue
+        annotations = (ingress.get("metadata") or {}).get("annotations") or {}
+        for tls in (ingress.get("spec") or {}).get("tls") or []:
+            name, namespace = tls.get("secretName"), namespace_of(ingress)
+            if not name:
+                continue
+            # cert-manager's ingress-shim issues the certificate an annotated Ingress asks for
+            if (namespace, name) in produced or any(key.startswith("cert-manager.io/") for key in annotations):
+                yield Reference("secrets", ref(ingress), f"Secret/{name}", Status.RESOLVED, "cert-manager")
+            else:
+                yield Reference("secrets", ref(ingress), f"Secret/{name}", Status.UNPRODUCED)
+
+
+# Created in every namespace by the control plane.
+BUILT_IN_CONFIG_MAPS = frozenset({"kube-root-ca.crt"})
+
+
+def config_maps(installed: Installed) -> Iterator[Reference]:
+    for manifest, spec in installed.pods():
+        namespace = namespace_of(manifest)
+        for name, optional in dict.fromkeys(_config_map_references(spec)):
+            if optional:
+                continue
+            target = f"ConfigMap/{name}"
+            if name in BUILT_IN_CONFIG_MAPS or installed.has("ConfigMap", namespace, name):
+                yield Reference("config-maps", ref(manifest), target, Status.RESOLVED)
+            else:
+                yield Reference("config-maps", ref(manifest), target, installed.missing(namespace))
+
+
+# --- Host names -------------------------------------------------------------------------------
+
+SERVICE_HOST = re.compile(
+    r"(?<![A-Za-z0-9.-])(?P<service>[a-z0-9]([a-z0-9-]*[a-z0-9])?)\.(?P<namespace>[a-z0-9]([a-z0-9-]*[a-z0-9])?)"
+    r"\.svc(\.cluster\.local)?\.?(:(?P<port>\d+))?(?![A-Za-z0-9-])"
+)
+
+
+def _strings(value: object) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+def _configuration_text(manifest: Manifest) -> Iterator[str]:
+    """Where configuration lives: ConfigMap and Secret data, container env/args/command."""
+    kind = manifest.get("kind")
+    if kind == "ConfigMap":
+        yield from _strings(manifest.get("data") or {})
+    elif kind == "Secret":
+        yield from _strings(manifest.get("stringData") or {})
+        for encoded in (manifest.get("data") or {}).values():
+            try:
+                yield base64.b64decode(str(encoded)).decode()
+            except (ValueError, UnicodeDecodeError):
+                continue
+    elif kind in POD_KINDS:
+        for container in containers(pod_template(manifest) or {}):
+            yield from _strings(container.get("args") or [])
+            yield from _strings(container.get("command") or [])
+            yield from (str(item.get("value")) for item in container.get("env") or [] if "value" in item)
+    elif kind in {"Prometheus", "Alertmanager", "ServiceMonitor", "Application", "ExternalSecret"}:
+        return
+    else:
+        yield from _strings(manifest.get("spec") or {})
+
+
+def service_ports(service: Manifest) -> set[str]:
+    ports = set()
+    for port in (service.get("spec") or {}).get("ports") or []:
+        ports.add(str(port.get("port")))
+    return ports
+
+
+# Services every cluster has: the API server and cluster DNS.
+BUILT_IN_SERVICES: dict[tuple[str, str], Manifest] = {
+    ("default", "kubernetes"): {"kind": "Service", "spec": {"ports": [{"name": "https", "port": 443}]}},
+    ("kube-system", "kube-dns"): {"kind": "Service", "spec": {"ports": [{"name": "dns", "port": 53}]}},
+}
+
+
+def hosts(installed: Installed) -> Iterator[Reference]:
+    services = dict(BUILT_IN_SERVICES) | {
+        (namespace_of(item), (item.get("metadata") or {}).get("name")): item
+        for item in installed.objects("Service")
+    }
+    for manifest in installed.manifests:
+        seen = set()
+        for text in _configuration_text(manifest):
+            if "{{" in text and "}}" in text and ".svc" not in text:
+                continue
+            for match in SERVICE_HOST.finditer(text):
+                key = (match["namespace"], match["service"], match["port"])
+                if key in seen:
+                    continue
+                seen.add(key)
+                target = f"Service/{match['namespace']}/{match['service']}" + (
+                    f":{match['port']}" if match["port"] else ""
+                )
+                service = services.get((match["namespace"], match["service"]))
+                if service is None:
+                    yield Reference("hosts", ref(manifest), target, installed.missing(match["namespace"]))
+                elif match["port"] and match["port"] not in service_ports(service):
+                    yield Reference(
+                        "hosts", ref(manifest), target, Status.DANGLING,
+                        f"the Service serves {', '.join(sorted(service_ports(service))) or 'no port'}",
+                    )  # fmt: skip
+                else:
+                    yield Reference("hosts", ref(manifest), target, Status.RESOLVED)
+    for ingress in installed.manifests:
+        if ingress.get("kind") != "Ingress":
+            continue
+        namespace = namespace_of(ingress)
+        for rule in (ingress.get("spec") or {}).get("rules") or []:
+            for path in (rule.get("http") or {}).get("paths") or []:
+                backend = (path.get("backend") or {}).get("service") or {}
+                port = (backend.get("port") or {}).get("number") or (backend.get("port") or {}).get("name")
+                target = f"Service/{namespace}/{backend.get('name')}:{port}"
+                service = services.get((namespace, backend.get("name")))
+                if service is None:
+                    yield Reference("hosts", ref(ingress), target, installed.missing(namespace))
+                    continue
+                names = {str(item.get("name")) for item in (service.get("spec") or {}).get("ports") or []}
+                status = Status.RESOLVED if str(port) in service_ports(service) | names else Status.DANGLING
+                yield Reference("hosts", ref(ingress), target, status)
+
+
+# --- Service accounts -------------------------------------------------------------------------
+
+
+def service_accounts(installed: Installed) -> Iterator[Reference]:
+    for manifest, spec in installed.pods():
+        namespace = namespace_of(manifest)
+        name = spec.get("serviceAccountName") or spec.get("serviceAccount") or "default"
+        target = f"ServiceAccount/{namespace}/{name}"
+        if name == "default" or installed.has("ServiceAccount", namespace, name):
+            yield Reference("service-accounts", ref(manifest), target, Status.RESOLVED)
+        else:
+            yield Reference("service-accounts", ref(manifest), target, installed.missing(namespace))
+    for binding in installed.manifests:
+        if binding.get("kind") not in {"RoleBinding", "ClusterRoleBinding"}:
+            continue
+        for subject in binding.get("subjects") or []:
+            if subject.get("kind") != "ServiceAccount":
+                continue
+            namespace = subject.get("namespace") or namespace_of(binding)
+            target = f"ServiceAccount/{namespace}/{subject.get('name')}"
+            if subject.get("name") == "default" or installed.has("ServiceAccount", namespace, subject.get("name")):
+                yield Reference("service-accounts", ref(binding), target, Status.RESOLVED)
+            else:
+                yield Reference("service-accounts", ref(binding), target, installed.missing(namespace))
+
+
+# --- Storage ----------------------------------------------------------------------------------
+
+# StorageClasses each cloud's clusters come with, and the default among them. EKS Auto Mode
+# ships none: its block storage needs a StorageClass naming ebs.csi.eks.amazonaws.com.
+CLOUD_STORAGE_CLASSES: dict[Cloud, tuple[frozenset[str], str | None]] = {
+    Cloud.AWS: (frozenset(), None),
+    Cloud.AZURE: (
+        frozenset({"default", "managed", "managed-csi", "managed-csi-premium", "managed-premium",
+                   "azurefile", "azurefile-csi", "azurefile-csi-premium", "azurefile-premium"}),
+        "default",
+    ),
+    Cloud.LINODE: (frozenset({"linode-block-storage", "linode-block-storage-retain"}), "linode-block-storage-retain"),
+    Cloud.LOCAL: (frozenset({"standard"}), "standard"),
+}  # fmt: skip
+
+
+def _claims(manifest: Manifest) -> Iterator[dict]:
+    if manifest.get("kind") == "PersistentVolumeClaim":
+        yield manifest.get("spec") or {}
+    elif manifest.get("kind") == "StatefulSet":
+        for template in (manifest.get("spec") or {}).get("volumeClaimTemplates") or []:
+            yield template.get("spec") or {}
+
+
+def storage(installed: Installed) -> Iterator[Reference]:
+    built_in, cloud_default = CLOUD_STORAGE_CLASSES[installed.environment.cloud]
+    rendered = {(item.get("metadata") or {}).get("name"): item for item in installed.objects("StorageClass")}
+    rendered_default = next(
+        (
+            name
+            for name, item in rendered.items()
+            if ((item.get("metadata") or {}).get("annotations") or {}).get(
+                "storageclass.kubernetes.io/is-default-class"
+            )
+            == "true"
+        ),
+        None,
+    )
+    default = rendered_default or cloud_default
+    for manifest in installed.manifests:
+        for claim in _claims(manifest):
+            name = claim.get("storageClassName")
+            if name is None:
+                target = "the default StorageClass"
+                status = Status.RESOLVED if default else Status.DANGLING
+                detail = default or f"a {installed.environment.cloud.value} cluster has no default StorageClass"
+                yield Reference("storage", ref(manifest), target, status, detail)
+            elif name == "":
+                continue  # binds a pre-created PersistentVolume on purpose
+            else:
+                status = Status.RESOLVED if name in rendered or name in built_in else Status.DANGLING
+                yield Reference("storage", ref(manifest), f"StorageClass/{name}", status)
+
+
+# --- Scheduling -------------------------------------------------------------------------------
+
+# Labels every node carries (kubelet's well-known labels); values checked only for the OS.
+WELL_KNOWN_LABELS = frozenset({
+    "kubernetes.io/hostname", "topology.kubernetes.io/zone", "topology.kubernetes.io/region",
+    "node.kubernetes.io/instance-type", "kubernetes.io/arch",
+})  # fmt: skip
+
+# Architectures of the instance types in the registry; anything else is amd64.
+ARM_INSTANCE = re.compile(r"^([a-z]+\d+g[a-z]*\.|Standard_[A-Z]+\d+p)")
+
+
+def pool_labels(cloud: Cloud, pool: NodePool) -> dict[str, str]:
+    """The labels a pool's nodes carry: ours (modules/logic/node-pools) and the cloud's own."""
+    labels = {
+        "voiceops/pool": pool.name,
+        "kubernetes.io/os": "linux",
+        "kubernetes.io/arch": "arm64" if ARM_INSTANCE.match(pool.instance_type) else "amd64",
+        "node.kubernetes.io/instance-type": pool.instance_type,
+    }
+    if pool.gpu:
+        labels["voiceops/gpu"] = "true"
+    if cloud is Cloud.AZURE:
+        labels |= {"agentpool": pool.name, "kubernetes.azure.com/agentpool": pool.name}
+    if cloud is Cloud.AWS:
+        labels |= {
+            "karpenter.sh/nodepool": pool.name,
+            "karpenter.sh/capacity-type": "spot" if pool.spot else "on-demand",
+        }
+    return labels
+
+
+def cluster_pools(installed: Installed) -> list[NodePool]:
+    """The node pools of the environment's cluster (the owner's, for a shared cluster)."""
+    environment = installed.environment
+    if environment.cluster.node_pools:
+        return list(environment.cluster.node_pools)
+    for owner in environment.cluster.shared_with:
+        pools = environments.load(owner).cluster.node_pools
+        if pools:
+            return list(pools)
+    return []
+
+
+LOCAL_NODE = NodePool(name="kind", instance_type="kind", min_nodes=1, max_nodes=1, autoscaling=False)
+
+
+def _expression_matches(expression: dict, labels: dict[str, str]) -> bool:
+    key, operator, values = expression.get("key"), expression.get("operator"), expression.get("values") or []
+    if operator == "In":
+        return labels.get(key) in values or (key in WELL_KNOWN_LABELS - {"kubernetes.io/arch"} and key in labels)
+    if operator == "NotIn":
+        return labels.get(key) not in values
+    if operator == "Exists":
+        return key in labels or key in WELL_KNOWN_LABELS
+    if operator == "DoesNotExist":
+        return key not in labels
+    return True  # Gt / Lt on numeric labels: not used by the platform
+
+
+def _selector_matches(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    return all(labels.get(key) == value for key, value in selector.items())
+
+
+def _tolerates(tolerations: list[dict], taint: str) -> bool:
+    key, rest = taint.split("=", 1)
+    value, effect = rest.split(":", 1)
+    for toleration in tolerations:
+        if toleration.get("effect") and toleration["effect"] != effect:
+            continue
+        if toleration.get("operator") == "Exists" and toleration.get("key") in (None, key):
+            return True
+        if toleration.get("key") == key and toleration.get("value") == value:
+            return True
+    return False
+
+
+def scheduling(installed: Installed) -> Iterator[Reference]:
+    environment = installed.environment
+    pools = cluster_pools(installed) or ([LOCAL_NODE] if environment.cloud is Cloud.LOCAL else [])
+    if not pools:
+        return
+    nodes = [(pool, pool_labels(environment.cloud, pool)) for pool in pools]
+    for pool, _labels in nodes:
+        if pool.gpu and not pool.taints:
+            yield Reference(
+                "scheduling", f"cluster/{environment.cluster.name}", f"pool/{pool.name}", Status.DANGLING,
+                "a GPU pool without a taint takes any workload",
+            )  # fmt: skip
+    for manifest, spec in installed.pods():
+        if manifest.get("kind") == "DaemonSet":
+            continue  # a DaemonSet runs where it fits; an empty match is its choice
+        selector = spec.get("nodeSelector") or {}
+        affinity = (spec.get("affinity") or {}).get("nodeAffinity") or {}
+        required = (affinity.get("requiredDuringSchedulingIgnoredDuringExecution") or {}).get(
+            "nodeSelectorTerms"
+        ) or [{}]
+        tolerations = spec.get("tolerations") or []
+        fitting = [
+            pool
+            for pool, labels in nodes
+            if _selector_matches(selector, labels)
+            and any(
+                all(_expression_matches(expression, labels) for expression in term.get("matchExpressions") or [])
+                for term in required
+            )
+            and all(_tolerates(tolerations, taint) for taint in pool.taints if not taint.endswith("PreferNoSchedule"))
+        ]
+        target = "a node pool" + (f" with {selector}" if selector else "")
+        if fitting:
+            yield Reference("scheduling", ref(manifest), target, Status.RESOLVED, ", ".join(p.name for p in fitting))
+        else:
+            yield Reference(
+                "scheduling", ref(manifest), target, Status.DANGLING,
+                f"pools {', '.join(pool.name for pool in pools)} do not match its selector, affinity and tolerations",
+            )  # fmt: skip
+            continue
+        for preference in affinity.get("preferredDuringSchedulingIgnoredDuringExecution") or []:
+            expressions = (preference.get("preference") or {}).get("matchExpressions") or []
+            if not any(all(_expression_matches(e, labels) for e in expressions) for _pool, labels in nodes):
+                yield Reference(
+                    "scheduling", ref(manifest), f"preferred {expressions}", Status.UNVERIFIED,
+                    "no pool of this cluster can satisfy the preference",
+                )  # fmt: skip
+
+
+# --- Monitoring -------------------------------------------------------------------------------
+
+
+def _label_selector_matches(selector: dict | None, labels: dict[str, str]) -> bool:
+    """A Kubernetes label selector; a null selector matches nothing, an empty one everything."""
+    if selector is None:
+        return False
+    if not _selector_matches(selector.get("matchLabels") or {}, labels):
+        return False
+    return all(_expression_matches(expression, labels) for expression in selector.get("matchExpressions") or [])
+
+
+MONITOR_SELECTORS = {
+    "ServiceMonitor": ("serviceMonitorSelector", "serviceMonitorNamespaceSelector"),
+    "PodMonitor": ("podMonitorSelector", "podMonitorNamespaceSelector"),
+    "PrometheusRule": ("ruleSelector", "ruleNamespaceSelector"),
+}
+
+
+def monitors(installed: Installed) -> Iterator[Reference]:
+    prometheuses = list(installed.objects("Prometheus"))
+    namespaces = {
+        (item.get("metadata") or {}).get("name"): (item.get("metadata") or {}).get("labels") or {}
+        for item in installed.objects("Namespace")
+    }
+    for manifest in installed.manifests:
+        kind = manifest.get("kind")
+        if kind not in MONITOR_SELECTORS:
+            continue
+        selector_key, namespace_key = MONITOR_SELECTORS[kind]
+        labels = (manifest.get("metadata") or {}).get("labels") or {}
+        namespace = namespace_of(manifest)
+        selecting = []
+        for prometheus in prometheuses:
+            spec = prometheus.get("spec") or {}
+            namespace_selector = spec.get(namespace_key)
+            same_namespace = namespace == namespace_of(prometheus)
+            # the operator reads a null namespace selector as "the Prometheus's own namespace"
+            in_namespace = (
+                same_namespace
+                if namespace_selector is None
+                else _label_selector_matches(
+                    namespace_selector, {"kubernetes.io/metadata.name": namespace or "", **namespaces.get(namespace, {})}
+                )
+            )
+            if in_namespace and _label_selector_matches(spec.get(selector_key), labels):
+                selecting.append(ref(prometheus))
+        if selecting:
+            yield Reference("monitors", ref(manifest), "a Prometheus", Status.RESOLVED, ", ".join(selecting))
+        elif not prometheuses and installed.unverified_namespaces:
+            yield Reference("monitors", ref(manifest), "a Prometheus", Status.UNVERIFIED)
+        else:
+            detail = "no Prometheus in this cluster" if not prometheuses else "no Prometheus selects its labels"
+            yield Reference("monitors", ref(manifest), "a Prometheus", Status.DANGLING, detail)
+
+
+# --- Namespaces -------------------------------------------------------------------------------
+
+
+def namespaces(installed: Installed) -> Iterator[Reference]:
+    """Every namespace the environment installs into has exactly one owner, there before the
+    first release that needs it: a rendered Namespace (of a lower wave) or the installer
+    (helm --create-namespace, Terraform's create_namespace) — not both, since Helm will not
+    adopt an object another owner created. Argo CD runs with CreateNamespace=false."""
+    rendered: dict[str, list[tuple[str, int]]] = {}
+    waves = {release.name: release.wave for release in installed.releases}
+    for item in installed.manifests:
+        if item.get("kind") == "Namespace":
+            owner = (item.get("metadata") or {}).get("labels", {}).get("app.kubernetes.io/instance", "")
+            rendered.setdefault((item.get("metadata") or {}).get("name"), []).append(
+                (ref(item), waves.get(owner, 0))
+            )
+    installer_creates = installed.environment.delivery is not Delivery.GITOPS
+    first_wave: dict[str, int] = {}
+    for release in installed.releases:
+        first_wave[release.namespace] = min(first_wave.get(release.namespace, release.wave), release.wave)
+    source = f"environment/{installed.environment.name}"
+    for namespace in sorted(set(first_wave) | set(rendered)):
+        owners = [name for name, _wave in rendered.get(namespace, [])]
+        if installer_creates and namespace in first_wave:
+            owners.append(f"{installed.environment.delivery.value} create-namespace")
+        target = f"Namespace/{namespace}"
+        if len(owners) > 1:
+            detail = " and ".join(owners) + ": Helm will not adopt what another created"
+            yield Reference("namespaces", source, target, Status.DANGLING, detail)
+        elif not owners:
+            if installed.has("Namespace", None, namespace):
+                yield Reference("namespaces", source, target, Status.RESOLVED, "the cluster owner's")
+            else:
+                yield Reference("namespaces", source, target, installed.missing(namespace), "nothing creates it")
+        elif rendered.get(namespace) and namespace in first_wave and rendered[namespace][0][1] >= first_wave[namespace]:
+            detail = f"{owners[0]} comes at wave {rendered[namespace][0][1]}, a release needs it at wave {first_wave[namespace]}"
+            yield Reference("namespaces", source, target, Status.DANGLING, detail)
+        else:
+            yield Reference("namespaces", source, target, Status.RESOLVED, owners[0])
+
+
+RULES: dict[str, Callable[[Installed], Iterable[Reference]]] = {
+    "secrets": secrets,
+    "config-maps": config_maps,
+    "hosts": hosts,
+    "service-accounts": service_accounts,
+    "storage": storage,
+    "scheduling": scheduling,
+    "monitors": monitors,
+    "namespaces": namespaces,
+}
+
+# A rule that finds nothing to check where the environment installs objects of these kinds
+# is itself a failure: it means the rule no longer sees what it should.
+EXPECTED_KINDS: dict[str, frozenset[str]] = {
+    "secrets": frozenset(),
+    "config-maps": frozenset(),
+    "hosts": frozenset(),
+    "service-accounts": frozenset(POD_KINDS),
+    "storage": frozenset({"PersistentVolumeClaim"}),
+    "scheduling": frozenset({"Deployment", "StatefulSet"}),
+    "monitors": frozenset({"ServiceMonitor", "PodMonitor", "PrometheusRule"}),
+    "namespaces": frozenset(POD_KINDS),
+}
+
+
+@dataclass
+class RuleReport:
+    rule: str
+    references: list[Reference]
+    blind: bool = False  # checked nothing although the environment installs its kinds
+
+    def count(self, status: Status) -> int:
+        return sum(1 for item in self.references if item.status is status)
+
+
+@dataclass
+class WiringReport:
+    environment: str
+    rules: list[RuleReport]
+    unverified_releases: list[str]
+
+    @property
+    def dangling(self) -> list[Reference]:
+        return [item for rule in self.rules for item in rule.references if item.status is Status.DANGLING]
+
+    @property
+    def blind_rules(self) -> list[str]:
+        return [rule.rule for rule in self.rules if rule.blind]
+
+    @property
+    def passed(self) -> bool:
+        return not self.dangling and not self.blind_rules
+
+
+def check(installed: Installed, rules: dict[str, Callable[[Installed], Iterable[Reference]]] = RULES) -> WiringReport:
+    kinds = {item.get("kind") for item in installed.manifests}
+    reports = []
+    for name, rule in rules.items():
+        references = list(rule(installed))
+        blind = not references and bool(EXPECTED_KINDS.get(name, frozenset()) & kinds)
+        reports.append(RuleReport(name, references, blind))
+    return WiringReport(installed.environment.name, reports, [])
+
+
+def summary(report: WiringReport) -> dict:
+    return {
+        "environment": report.environment,
+        "passed": report.passed,
+        "unverified_releases": report.unverified_releases,
+        "rules": {
+            rule.rule: {
+                "checked": len(rule.references),
+                "blind": rule.blind,
+                **{status.value: rule.count(status) for status in Status},
+            }
+            for rule in report.rules
+        },
+        "references": [
+            {"rule": item.rule, "source": item.source, "target": item.target,
+             "status": item.status.value, "detail": item.detail}
+            for rule in report.rules
+            for item in rule.references
+            if item.status is not Status.RESOLVED
+        ],
+    }  # fmt: skip
+
+
+def installed_from(
+    environment: Environment, rendered: dict[str, render.EnvironmentRender]
+) -> tuple[Installed, list[str]]:
+    """What an environment installs, from renders of it and of the environments owning its cluster."""
+    own = rendered[environment.name]
+    manifests = render.rendered_documents(own.directory)
+    cluster = list(manifests)
+    unverified = [item for item in own.files if item.status == "unverified"]
+    for owner in environment.cluster.shared_with:
+        if owner in rendered:
+            cluster += render.rendered_documents(rendered[owner].directory)
+            unverified += [item for item in rendered[owner].files if item.status == "unverified"]
+    releases = catalog.releases_for(environment)
+    by_name = {release.name: release.namespace for release in releases}
+    unverified_namespaces = frozenset(by_name.get(item.name, "") for item in unverified) - {""}
+    installed = Installed(environment, manifests, cluster, unverified_namespaces, releases)
+    return installed, sorted({item.name for item in unverified})
+
+
+def run(targets: list[Environment], out_dir: Path = BUILD_DIR, today: date | None = None) -> list[WiringReport]:
+    """Render the targets (and the owners of their clusters) and check their wiring."""
+    known = load_open()
+    needed = {environment.name: environment for environment in targets}
+    for environment in targets:
+        for owner in environment.cluster.shared_with:
+            needed.setdefault(owner, environments.load(owner))
+    rendered = {item.environment: item for item in render.render_all(needed.values(), out_dir=out_dir)}
+    reports = []
+    for environment in targets:
+        installed, unverified = installed_from(environment, rendered)
+        report = mark_open(check(installed), known, today or date.today())
+        report.unverified_releases = unverified
+        reports.append(report)
+    return reports
