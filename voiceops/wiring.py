@@ -24,15 +24,14 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 from pydantic import Field
 
 from voiceops import catalog, environments, render
-from voiceops.environments import Cloud, Delivery, Environment, NodePool
-from voiceops.environments import Strict, load_validated
+from voiceops.environments import Cloud, Delivery, Environment, NodePool, Strict, load_validated
 from voiceops.errors import OpsError
 from voiceops.policy import Manifest, pod_spec
 from voiceops.toolchain import shown
@@ -66,7 +65,9 @@ def load_open(path: Path = OPEN_PATH) -> OpenDefects:
             raise InvalidOpenList(f"{shown(path)}: defects.{index}.rule: unknown rule {row.rule}")
         unknown = sorted(set(row.environments) - names)
         if unknown:
-            raise InvalidOpenList(f"{shown(path)}: defects.{index}.environments: unknown {', '.join(unknown)}")
+            raise InvalidOpenList(
+                f"{shown(path)}: defects.{index}.environments: unknown {', '.join(unknown)}"
+            )
     return known
 
 
@@ -81,14 +82,15 @@ def mark_open(report: WiringReport, known: OpenDefects, today: date) -> WiringRe
     for rule in report.rules:
         rule.references = [
             replace(item, status=Status.OPEN)
-            if item.status is Status.DANGLING and (item.rule, report.environment, item.source, item.target) in keys
+            if item.status is Status.DANGLING
+            and (item.rule, report.environment, item.source, item.target) in keys
             else item
             for item in rule.references
         ]
     return report
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     RESOLVED = "resolved"
     DANGLING = "dangling"
     UNVERIFIED = "unverified"
@@ -263,7 +265,9 @@ def secrets(installed: Installed) -> Iterator[Reference]:
             if not name:
                 continue
             # cert-manager's ingress-shim issues the certificate an annotated Ingress asks for
-            if (namespace, name) in produced or any(key.startswith("cert-manager.io/") for key in annotations):
+            if (namespace, name) in produced or any(
+                key.startswith("cert-manager.io/") for key in annotations
+            ):
                 yield Reference("secrets", ref(ingress), f"Secret/{name}", Status.RESOLVED, "cert-manager")
             else:
                 yield Reference("secrets", ref(ingress), f"Secret/{name}", Status.UNPRODUCED)
@@ -408,7 +412,9 @@ def service_accounts(installed: Installed) -> Iterator[Reference]:
                 continue
             namespace = subject.get("namespace") or namespace_of(binding)
             target = f"ServiceAccount/{namespace}/{subject.get('name')}"
-            if subject.get("name") == "default" or installed.has("ServiceAccount", namespace, subject.get("name")):
+            if subject.get("name") == "default" or installed.has(
+                "ServiceAccount", namespace, subject.get("name")
+            ):
                 yield Reference("service-accounts", ref(binding), target, Status.RESOLVED)
             else:
                 yield Reference("service-accounts", ref(binding), target, installed.missing(namespace))
@@ -425,7 +431,10 @@ CLOUD_STORAGE_CLASSES: dict[Cloud, tuple[frozenset[str], str | None]] = {
                    "azurefile", "azurefile-csi", "azurefile-csi-premium", "azurefile-premium"}),
         "default",
     ),
-    Cloud.LINODE: (frozenset({"linode-block-storage", "linode-block-storage-retain"}), "linode-block-storage-retain"),
+    Cloud.LINODE: (
+        frozenset({"linode-block-storage", "linode-block-storage-retain"}),
+        "linode-block-storage-retain",
+    ),
     Cloud.LOCAL: (frozenset({"standard"}), "standard"),
 }  # fmt: skip
 
@@ -459,7 +468,9 @@ def storage(installed: Installed) -> Iterator[Reference]:
             if name is None:
                 target = "the default StorageClass"
                 status = Status.RESOLVED if default else Status.DANGLING
-                detail = default or f"a {installed.environment.cloud.value} cluster has no default StorageClass"
+                detail = (
+                    default or f"a {installed.environment.cloud.value} cluster has no default StorageClass"
+                )
                 yield Reference("storage", ref(manifest), target, status, detail)
             elif name == "":
                 continue  # binds a pre-created PersistentVolume on purpose
@@ -518,7 +529,9 @@ LOCAL_NODE = NodePool(name="kind", instance_type="kind", min_nodes=1, max_nodes=
 def _expression_matches(expression: dict, labels: dict[str, str]) -> bool:
     key, operator, values = expression.get("key"), expression.get("operator"), expression.get("values") or []
     if operator == "In":
-        return labels.get(key) in values or (key in WELL_KNOWN_LABELS - {"kubernetes.io/arch"} and key in labels)
+        return labels.get(key) in values or (
+            key in WELL_KNOWN_LABELS - {"kubernetes.io/arch"} and key in labels
+        )
     if operator == "NotIn":
         return labels.get(key) not in values
     if operator == "Exists":
@@ -571,18 +584,27 @@ def scheduling(installed: Installed) -> Iterator[Reference]:
             for pool, labels in nodes
             if _selector_matches(selector, labels)
             and any(
-                all(_expression_matches(expression, labels) for expression in term.get("matchExpressions") or [])
+                all(
+                    _expression_matches(expression, labels)
+                    for expression in term.get("matchExpressions") or []
+                )
                 for term in required
             )
-            and all(_tolerates(tolerations, taint) for taint in pool.taints if not taint.endswith("PreferNoSchedule"))
+            and all(
+                _tolerates(tolerations, taint)
+                for taint in pool.taints
+                if not taint.endswith("PreferNoSchedule")
+            )
         ]
         target = "a node pool" + (f" with {selector}" if selector else "")
         if fitting:
-            yield Reference("scheduling", ref(manifest), target, Status.RESOLVED, ", ".join(p.name for p in fitting))
+            yield Reference(
+                "scheduling", ref(manifest), target, Status.RESOLVED, ", ".join(p.name for p in fitting)
+            )
         else:
             yield Reference(
                 "scheduling", ref(manifest), target, Status.DANGLING,
-                f"pools {', '.join(pool.name for pool in pools)} do not match its selector, affinity and tolerations",
+                f"no pool of {', '.join(p.name for p in pools)} fits its selector, affinity, tolerations",
             )  # fmt: skip
             continue
         for preference in affinity.get("preferredDuringSchedulingIgnoredDuringExecution") or []:
@@ -603,7 +625,9 @@ def _label_selector_matches(selector: dict | None, labels: dict[str, str]) -> bo
         return False
     if not _selector_matches(selector.get("matchLabels") or {}, labels):
         return False
-    return all(_expression_matches(expression, labels) for expression in selector.get("matchExpressions") or [])
+    return all(
+        _expression_matches(expression, labels) for expression in selector.get("matchExpressions") or []
+    )
 
 
 MONITOR_SELECTORS = {
@@ -636,7 +660,8 @@ def monitors(installed: Installed) -> Iterator[Reference]:
                 same_namespace
                 if namespace_selector is None
                 else _label_selector_matches(
-                    namespace_selector, {"kubernetes.io/metadata.name": namespace or "", **namespaces.get(namespace, {})}
+                    namespace_selector,
+                    {"kubernetes.io/metadata.name": namespace or "", **namespaces.get(namespace, {})},
                 )
             )
             if in_namespace and _label_selector_matches(spec.get(selector_key), labels):
@@ -646,7 +671,9 @@ def monitors(installed: Installed) -> Iterator[Reference]:
         elif not prometheuses and installed.unverified_namespaces:
             yield Reference("monitors", ref(manifest), "a Prometheus", Status.UNVERIFIED)
         else:
-            detail = "no Prometheus in this cluster" if not prometheuses else "no Prometheus selects its labels"
+            detail = (
+                "no Prometheus in this cluster" if not prometheuses else "no Prometheus selects its labels"
+            )
             yield Reference("monitors", ref(manifest), "a Prometheus", Status.DANGLING, detail)
 
 
@@ -683,9 +710,18 @@ def namespaces(installed: Installed) -> Iterator[Reference]:
             if installed.has("Namespace", None, namespace):
                 yield Reference("namespaces", source, target, Status.RESOLVED, "the cluster owner's")
             else:
-                yield Reference("namespaces", source, target, installed.missing(namespace), "nothing creates it")
-        elif rendered.get(namespace) and namespace in first_wave and rendered[namespace][0][1] >= first_wave[namespace]:
-            detail = f"{owners[0]} comes at wave {rendered[namespace][0][1]}, a release needs it at wave {first_wave[namespace]}"
+                yield Reference(
+                    "namespaces", source, target, installed.missing(namespace), "nothing creates it"
+                )
+        elif (
+            rendered.get(namespace)
+            and namespace in first_wave
+            and rendered[namespace][0][1] >= first_wave[namespace]
+        ):
+            detail = (
+                f"{owners[0]} comes at wave {rendered[namespace][0][1]}, "
+                f"a release needs it at wave {first_wave[namespace]}"
+            )
             yield Reference("namespaces", source, target, Status.DANGLING, detail)
         else:
             yield Reference("namespaces", source, target, Status.RESOLVED, owners[0])
@@ -745,7 +781,9 @@ class WiringReport:
         return not self.dangling and not self.blind_rules
 
 
-def check(installed: Installed, rules: dict[str, Callable[[Installed], Iterable[Reference]]] = RULES) -> WiringReport:
+def check(
+    installed: Installed, rules: dict[str, Callable[[Installed], Iterable[Reference]]] = RULES
+) -> WiringReport:
     kinds = {item.get("kind") for item in installed.manifests}
     reports = []
     for name, rule in rules.items():
@@ -797,7 +835,9 @@ def installed_from(
     return installed, sorted({item.name for item in unverified})
 
 
-def run(targets: list[Environment], out_dir: Path = BUILD_DIR, today: date | None = None) -> list[WiringReport]:
+def run(
+    targets: list[Environment], out_dir: Path = BUILD_DIR, today: date | None = None
+) -> list[WiringReport]:
     """Render the targets (and the owners of their clusters) and check their wiring."""
     known = load_open()
     needed = {environment.name: environment for environment in targets}

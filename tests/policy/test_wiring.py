@@ -2,6 +2,7 @@
 reports what is broken when a producer is removed or renamed in a real render."""
 
 import copy
+from datetime import date
 
 import pytest
 import yaml
@@ -45,7 +46,9 @@ def test_a_config_map_a_pod_mounts_dangles_once_its_producer_is_gone(rendered):
     reference = ours[0]
     name = reference.target.split("/", 1)[1]
     local.manifests = local.cluster = without(local.cluster, "ConfigMap", name)
-    assert Status.DANGLING in statuses(wiring.config_maps(local), source=reference.source, target=reference.target)
+    assert Status.DANGLING in statuses(
+        wiring.config_maps(local), source=reference.source, target=reference.target
+    )
 
 
 def test_a_secret_is_unproduced_until_something_produces_it(rendered):
@@ -57,7 +60,9 @@ def test_a_secret_is_unproduced_until_something_produces_it(rendered):
         "apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
         "metadata": {"name": name, "namespace": namespace}, "spec": {"target": {"name": name}},
     }]  # fmt: skip
-    assert statuses(wiring.secrets(local), source=reference.source, target=reference.target) == [Status.RESOLVED]
+    assert statuses(wiring.secrets(local), source=reference.source, target=reference.target) == [
+        Status.RESOLVED
+    ]
 
 
 def test_a_host_name_dangles_when_its_service_or_port_is_not_rendered(rendered):
@@ -67,13 +72,23 @@ def test_a_host_name_dangles_when_its_service_or_port_is_not_rendered(rendered):
         and not item.target.startswith(("Service/default/", "Service/kube-system/"))
     )  # fmt: skip
     namespace, name = reference.target.split("/")[1], reference.target.split("/")[2].split(":")[0]
-    services = [item for item in production.cluster if item["kind"] == "Service"
-                and item["metadata"]["name"] == name and item["metadata"].get("namespace") == namespace]  # fmt: skip
+    services = [
+        item
+        for item in production.cluster
+        if item["kind"] == "Service"
+        and (item["metadata"]["name"], item["metadata"].get("namespace")) == (name, namespace)
+    ]
     for port in services[0]["spec"]["ports"]:
         port["port"] = 1
-    assert Status.DANGLING in statuses(wiring.hosts(production), source=reference.source, target=reference.target)
-    production.cluster = [item for item in production.cluster if not any(item is service for service in services)]
-    assert Status.DANGLING in statuses(wiring.hosts(production), source=reference.source, target=reference.target)
+    assert Status.DANGLING in statuses(
+        wiring.hosts(production), source=reference.source, target=reference.target
+    )
+    production.cluster = [
+        item for item in production.cluster if not any(item is service for service in services)
+    ]
+    assert Status.DANGLING in statuses(
+        wiring.hosts(production), source=reference.source, target=reference.target
+    )
 
 
 def test_a_pod_whose_service_account_is_not_rendered_dangles(rendered):
@@ -100,7 +115,9 @@ def test_a_claim_without_a_class_needs_the_default_class_the_base_chart_gives_ek
     named = {**CLAIM, "spec": {**CLAIM["spec"], "storageClassName": "fast"}}
     production = installed(rendered, "production")
     production.manifests = [*production.manifests, named]
-    assert statuses(wiring.storage(production), source="PersistentVolumeClaim/platform/data") == [Status.DANGLING]
+    assert statuses(wiring.storage(production), source="PersistentVolumeClaim/platform/data") == [
+        Status.DANGLING
+    ]
 
 
 def test_gpu_workloads_need_a_gpu_pool_and_the_gpu_pool_a_taint(rendered):
@@ -113,7 +130,9 @@ def test_gpu_workloads_need_a_gpu_pool_and_the_gpu_pool_a_taint(rendered):
     assert statuses(wiring.scheduling(live), source=vllm) == [Status.DANGLING]
 
     untainted = tuple(p.model_copy(update={"taints": ()}) for p in cluster.node_pools)
-    live.environment = live.environment.model_copy(update={"cluster": cluster.model_copy(update={"node_pools": untainted})})
+    live.environment = live.environment.model_copy(
+        update={"cluster": cluster.model_copy(update={"node_pools": untainted})}
+    )
     assert Status.DANGLING in statuses(wiring.scheduling(live), target="pool/gpu")
 
 
@@ -129,8 +148,8 @@ def test_a_service_monitor_without_the_label_prometheus_selects_dangles(rendered
     local = installed(rendered, "local")
     if not any(item["kind"] == "Prometheus" for item in local.cluster):
         local.cluster = [*local.cluster, PROMETHEUS]  # kube-prometheus-stack is not in the chart cache
-    monitor = next(item for item in local.manifests
-                   if item["kind"] == "ServiceMonitor" and item["metadata"]["labels"].get("release"))  # fmt: skip
+    monitors = [item for item in local.manifests if item["kind"] == "ServiceMonitor"]
+    monitor = next(item for item in monitors if item["metadata"]["labels"].get("release"))
     source = wiring.ref(monitor)
     assert statuses(wiring.monitors(local), source=source) == [Status.RESOLVED]
     monitor["metadata"]["labels"]["release"] = "another-prometheus"
@@ -139,7 +158,9 @@ def test_a_service_monitor_without_the_label_prometheus_selects_dangles(rendered
 
 def test_a_namespace_rendered_and_created_by_the_installer_has_two_owners(rendered):
     local = installed(rendered, "local")
-    rendered_namespaces = {item["metadata"]["name"] for item in local.manifests if item["kind"] == "Namespace"}
+    rendered_namespaces = {
+        item["metadata"]["name"] for item in local.manifests if item["kind"] == "Namespace"
+    }
     assert rendered_namespaces
     double = [item for item in wiring.namespaces(local) if item.status is Status.DANGLING]
     assert {item.target.split("/")[1] for item in double} == rendered_namespaces & {
@@ -165,14 +186,15 @@ def test_an_open_row_turns_its_dangling_reference_open_until_it_expires(rendered
     local = installed(rendered, "local")
     report = wiring.check(local)
     dangling = report.dangling[0]
-    row = {"rule": dangling.rule, "environments": ["local"], "source": dangling.source, "target": dangling.target,
-           "reason": "fix under way: the base chart moves first", "expires": "2027-01-31"}  # fmt: skip
+    row = {"rule": dangling.rule, "environments": ["local"], "source": dangling.source,
+           "target": dangling.target, "reason": "fix under way: the base chart moves first",
+           "expires": "2027-01-31"}  # fmt: skip
     path = tmp_path / "open.yaml"
     path.write_text(yaml.safe_dump({"defects": [row]}))
     known = wiring.load_open(path)
-    marked = wiring.mark_open(wiring.check(local), known, today=__import__("datetime").date(2027, 1, 31))
+    marked = wiring.mark_open(wiring.check(local), known, today=date(2027, 1, 31))
     assert dangling not in marked.dangling
-    expired = wiring.mark_open(wiring.check(local), known, today=__import__("datetime").date(2027, 2, 1))
+    expired = wiring.mark_open(wiring.check(local), known, today=date(2027, 2, 1))
     assert dangling in expired.dangling
 
 

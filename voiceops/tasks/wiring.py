@@ -42,7 +42,8 @@ def wiring_(c, env=None, all=False, json=False, verbose=False):
             "Wiring (build/wiring/)",
             ["environment", "rule", "checked", *(status.value for status in statuses)],
             [
-                [report.environment, rule.rule + (" (blind)" if rule.blind else ""), str(len(rule.references)),
+                [report.environment, rule.rule + (" (blind)" if rule.blind else ""),
+                 str(len(rule.references)),
                  *(str(rule.count(status)) for status in statuses)]
                 for report in reports
                 for rule in report.rules
