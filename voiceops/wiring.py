@@ -30,7 +30,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from voiceops import catalog, environments, render
+from voiceops import admission, catalog, environments, render
 from voiceops.environments import Cloud, Delivery, Environment, NodePool, Strict, load_validated
 from voiceops.errors import OpsError
 from voiceops.policy import Manifest, pod_spec
@@ -727,6 +727,33 @@ def namespaces(installed: Installed) -> Iterator[Reference]:
             yield Reference("namespaces", source, target, Status.RESOLVED, owners[0])
 
 
+# --- Admission --------------------------------------------------------------------------------
+
+
+def _pod_annotations(manifest: Manifest) -> dict:
+    if manifest.get("kind") == "Pod":
+        return (manifest.get("metadata") or {}).get("annotations") or {}
+    spec = manifest.get("spec") or {}
+    template = (
+        spec.get("template") or ((spec.get("jobTemplate") or {}).get("spec") or {}).get("template") or {}
+    )
+    return (template.get("metadata") or {}).get("annotations") or {}
+
+
+def admission_rule(installed: Installed) -> Iterator[Reference]:
+    """Every pod is admitted by the Pod Security level its namespace enforces."""
+    namespaces = {(item.get("metadata") or {}).get("name"): item for item in installed.objects("Namespace")}
+    for manifest, spec in installed.pods():
+        namespace = namespace_of(manifest)
+        level = admission.namespace_level(namespaces.get(namespace))
+        target = f"Pod Security {level.value} of {namespace}"
+        refused = admission.refusals(spec, _pod_annotations(manifest), level)
+        if refused:
+            yield Reference("admission", ref(manifest), target, Status.DANGLING, "; ".join(refused))
+        else:
+            yield Reference("admission", ref(manifest), target, Status.RESOLVED)
+
+
 RULES: dict[str, Callable[[Installed], Iterable[Reference]]] = {
     "secrets": secrets,
     "config-maps": config_maps,
@@ -736,6 +763,7 @@ RULES: dict[str, Callable[[Installed], Iterable[Reference]]] = {
     "scheduling": scheduling,
     "monitors": monitors,
     "namespaces": namespaces,
+    "admission": admission_rule,
 }
 
 # A rule that finds nothing to check where the environment installs objects of these kinds
@@ -749,6 +777,7 @@ EXPECTED_KINDS: dict[str, frozenset[str]] = {
     "scheduling": frozenset({"Deployment", "StatefulSet"}),
     "monitors": frozenset({"ServiceMonitor", "PodMonitor", "PrometheusRule"}),
     "namespaces": frozenset(POD_KINDS),
+    "admission": frozenset(POD_KINDS),
 }
 
 

@@ -205,3 +205,14 @@ def test_an_open_row_naming_an_unknown_rule_or_environment_is_refused(tmp_path):
     path.write_text(yaml.safe_dump({"defects": [row]}))
     with pytest.raises(wiring.InvalidOpenList, match=r"defects\.0\.environments: unknown nowhere"):
         wiring.load_open(path)
+
+
+def test_a_workload_its_namespace_level_refuses_is_not_admitted(rendered):
+    live = installed(rendered, "live")
+    platform = [item for item in live.manifests if item["metadata"].get("namespace") == "platform"]
+    deployment = next(item for item in platform if item["kind"] == "Deployment")
+    source = wiring.ref(deployment)
+    assert statuses(wiring.admission_rule(live), source=source) == [Status.RESOLVED]
+    deployment["spec"]["template"]["spec"]["containers"][0]["securityContext"]["runAsUser"] = 0
+    [reference] = [item for item in wiring.admission_rule(live) if item.source == source]
+    assert reference.status is Status.DANGLING and "running-as-non-root-user" in reference.detail
