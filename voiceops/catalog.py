@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
@@ -59,9 +59,13 @@ class ChartSource(Strict):
         return f"{self.repository}/{self.name}@{self.version}"
 
 
+# The one namespace every cluster has: the release that creates the others installs there.
+DEFAULT_NAMESPACE = "default"
+
+
 class ReleaseSpec(Strict):
     chart: ChartSource
-    namespace: NamespaceRole
+    namespace: NamespaceRole | Literal["default"]
     wave: int = Field(ge=-50, le=50)
     clouds: tuple[Cloud, ...] = tuple(Cloud)
     timeout: Timeout = "10m"
@@ -110,7 +114,11 @@ def releases_for(environment: Environment, catalog: Catalog | None = None) -> li
     catalog = catalog or load()
     selected = []
     for name, spec in catalog.releases.items():
-        namespace = environment.namespaces.get(spec.namespace)
+        namespace = (
+            DEFAULT_NAMESPACE
+            if spec.namespace == DEFAULT_NAMESPACE
+            else environment.namespaces.get(spec.namespace)
+        )
         if namespace is None or environment.cloud not in spec.clouds:
             continue
         layers = (ROOT / layer / f"{name}.yaml" for layer in environment.helm.values_layers)

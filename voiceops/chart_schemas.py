@@ -313,6 +313,14 @@ QUOTA = _obj(
 SCHEMAS["base"] = _chart(
     "Cluster and namespace foundation (seeds 000 and 002)",
     {
+        "parts": _obj(
+            "what this release renders: the catalog installs the chart as `namespaces` and as `base`",
+            {
+                "namespaces": _bool("namespaces with their quotas, limit ranges and NetworkPolicies"),
+                "cluster": _bool("cluster-wide objects and ingress"),
+            },
+            ("namespaces", "cluster"),
+        ),
         "podSecurity": _per_role(
             "Pod Security level enforced per namespace role",
             {"enum": ["restricted", "baseline", "privileged"], "description": "Pod Security Standard"},

@@ -108,9 +108,9 @@ def upgrade_command(environment: Environment, release: catalog.Release) -> list[
         chart = str(render.ROOT / source.path)
     else:  # an OCI registry is part of the chart reference: helm's --repo takes only HTTP repositories
         chart = f"{source.repository}/{source.name}" if oci else str(source.name)
+    # no --create-namespace: the `namespaces` release owns every namespace (charts/releases.yaml)
     command = ["upgrade", "--install", release.name, chart, "--namespace", release.namespace,
-               "--create-namespace", "--rollback-on-failure", "--wait",
-               "--timeout", release.spec.timeout]  # fmt: skip
+               "--rollback-on-failure", "--wait", "--timeout", release.spec.timeout]  # fmt: skip
     if not source.local:
         command += ([] if oci else ["--repo", str(source.repository)]) + ["--version", str(source.version)]
     return command + catalog.values_arguments(environment, release)

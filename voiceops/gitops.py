@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from voiceops import environments, resolved
+from voiceops import catalog, environments, resolved
 from voiceops.environments import Delivery, Environment, NamespaceRole
 from voiceops.errors import OpsError
 from voiceops.toolchain import ROOT
@@ -118,7 +118,10 @@ def app_project(environment: Environment, releases: list[dict]) -> dict:
     )
     namespaces = sorted({release["namespace"] for release in releases})
     if environment.ephemeral:
-        namespaces = [namespace + "-pr-*" for namespace in namespaces]
+        namespaces = [
+            namespace if namespace == catalog.DEFAULT_NAMESPACE else namespace + "-pr-*"
+            for namespace in namespaces
+        ]
     return {
         "apiVersion": "argoproj.io/v1alpha1",
         "kind": "AppProject",
@@ -199,6 +202,14 @@ def bootstrap(environment: Environment, releases: list[dict]) -> dict:
     patches = [_patch({"kind": "AppProject", "name": project}, {"/metadata/name": project + PREVIEW_SUFFIX})]
     for release in releases:
         name = application_name(environment, release["name"])
+        if release["namespace"] == catalog.DEFAULT_NAMESPACE:  # the namespace owner stays in `default`
+            patches.append(
+                _patch(
+                    {"kind": "Application", "name": name},
+                    {"/metadata/name": name + PREVIEW_SUFFIX, "/spec/project": project + PREVIEW_SUFFIX},
+                )
+            )
+            continue
         patches.append(
             _patch(
                 {"kind": "Application", "name": name},

@@ -30,7 +30,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from voiceops import admission, catalog, environments, render
+from voiceops import admission, catalog, cluster, environments, gitops, render
 from voiceops.environments import Cloud, Delivery, Environment, NodePool, Strict, load_validated
 from voiceops.errors import OpsError
 from voiceops.policy import Manifest, pod_spec
@@ -680,11 +680,31 @@ def monitors(installed: Installed) -> Iterator[Reference]:
 # --- Namespaces -------------------------------------------------------------------------------
 
 
+BUILT_IN_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
+RELEASE_WAVE_MODULE = (
+    render.ROOT / "infra" / "terraform" / "modules" / "kubernetes" / "release-wave" / "main.tf"
+)
+
+
+def installer_creates_namespaces(installed: Installed) -> bool:
+    """Read from the installers themselves: helm's arguments, Argo CD's sync options, the
+    Terraform module's helm_release."""
+    delivery = installed.environment.delivery
+    if delivery is Delivery.GITOPS:
+        return "CreateNamespace=true" in gitops.SYNC_OPTIONS
+    if delivery is Delivery.TERRAFORM:
+        return re.search(r"create_namespace\s*=\s*true", RELEASE_WAVE_MODULE.read_text()) is not None
+    return any(
+        "--create-namespace" in cluster.upgrade_command(installed.environment, release)
+        for release in installed.releases
+    )
+
+
 def namespaces(installed: Installed) -> Iterator[Reference]:
     """Every namespace the environment installs into has exactly one owner, there before the
     first release that needs it: a rendered Namespace (of a lower wave) or the installer
-    (helm --create-namespace, Terraform's create_namespace) — not both, since Helm will not
-    adopt an object another owner created. Argo CD runs with CreateNamespace=false."""
+    (helm --create-namespace, Terraform's create_namespace, Argo CD's CreateNamespace) — not
+    both, since Helm will not adopt an object another owner created."""
     rendered: dict[str, list[tuple[str, int]]] = {}
     waves = {release.name: release.wave for release in installed.releases}
     for item in installed.manifests:
@@ -693,7 +713,7 @@ def namespaces(installed: Installed) -> Iterator[Reference]:
             rendered.setdefault((item.get("metadata") or {}).get("name"), []).append(
                 (ref(item), waves.get(owner, 0))
             )
-    installer_creates = installed.environment.delivery is not Delivery.GITOPS
+    installer_creates = installer_creates_namespaces(installed)
     first_wave: dict[str, int] = {}
     for release in installed.releases:
         first_wave[release.namespace] = min(first_wave.get(release.namespace, release.wave), release.wave)
@@ -707,7 +727,9 @@ def namespaces(installed: Installed) -> Iterator[Reference]:
             detail = " and ".join(owners) + ": Helm will not adopt what another created"
             yield Reference("namespaces", source, target, Status.DANGLING, detail)
         elif not owners:
-            if installed.has("Namespace", None, namespace):
+            if namespace in BUILT_IN_NAMESPACES:
+                yield Reference("namespaces", source, target, Status.RESOLVED, "built into every cluster")
+            elif installed.has("Namespace", None, namespace):
                 yield Reference("namespaces", source, target, Status.RESOLVED, "the cluster owner's")
             else:
                 yield Reference(

@@ -87,7 +87,8 @@ def test_helm_upgrade_is_atomic_with_the_catalog_timeout_and_the_render_values()
     releases = {release.name: release for release in catalog.releases_for(environment)}
     command = cluster.upgrade_command(environment, releases["kube-prometheus-stack"])
     assert command[:3] == ["upgrade", "--install", "kube-prometheus-stack"]
-    assert {"--rollback-on-failure", "--wait", "--create-namespace"} <= set(command)
+    assert {"--rollback-on-failure", "--wait"} <= set(command)
+    assert "--create-namespace" not in command  # the `namespaces` release owns every namespace
     assert command[command.index("--timeout") + 1] == "15m"
     assert command[command.index("--version") + 1] == releases["kube-prometheus-stack"].chart.version
     local = cluster.upgrade_command(environment, releases["base"])

@@ -15,12 +15,20 @@ resource "kubernetes_manifest" "node_pool" {
   manifest = each.value
 }
 
+module "wave_namespaces" {
+  source = "../../kubernetes/release-wave"
+
+  releases     = var.install_releases ? local.release_waves["-30"] : {}
+  extra_values = local.extra_values
+  depends_on   = [kubernetes_manifest.node_pool, module.eks]
+}
+
 module "wave_operators" {
   source = "../../kubernetes/release-wave"
 
   releases     = var.install_releases ? local.release_waves["-20"] : {}
   extra_values = local.extra_values
-  depends_on   = [kubernetes_manifest.node_pool, module.eks]
+  depends_on   = [module.wave_namespaces]
 }
 
 module "wave_cluster_objects" {
@@ -58,7 +66,7 @@ module "wave_applications" {
 check "every_catalog_wave_is_installed" {
   assert {
     # a wave added to the catalog needs a wave module here, or its releases would never install
-    condition     = toset(keys(local.release_waves)) == toset(["-20", "-10", "0", "5", "10"])
-    error_message = "the resolved environment has waves ${join(", ", keys(local.release_waves))}; this module installs -20, -10, 0, 5 and 10."
+    condition     = toset(keys(local.release_waves)) == toset(["-30", "-20", "-10", "0", "5", "10"])
+    error_message = "the resolved environment has waves ${join(", ", keys(local.release_waves))}; this module installs -30, -20, -10, 0, 5 and 10."
   }
 }

@@ -3,7 +3,7 @@ resource "helm_release" "this" {
 
   name             = each.key
   namespace        = each.value.namespace
-  create_namespace = true
+  create_namespace = false # the `namespaces` release (first wave) owns every namespace
   chart            = each.value.chart
   repository       = each.value.repository
   version          = each.value.version

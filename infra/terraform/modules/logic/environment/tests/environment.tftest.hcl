@@ -56,7 +56,7 @@ run "releases_come_resolved_per_wave" {
   }
 
   assert {
-    condition     = length(output.release_waves) == 5 && output.release_waves["-10"]["base"].chart == "../../../../../charts/base" && output.release_waves["-10"]["base"].dependency_update
+    condition     = length(output.release_waves) == 6 && output.release_waves["-10"]["base"].chart == "../../../../../charts/base" && output.release_waves["-10"]["base"].dependency_update
     error_message = "every catalog wave is a key; our charts come as paths relative to the stack, built before install"
   }
 }
