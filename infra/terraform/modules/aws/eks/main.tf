@@ -79,8 +79,10 @@ resource "aws_eks_cluster" "this" {
   }
 
   compute_config {
-    enabled       = true
-    node_pools    = ["general-purpose", "system"]
+    enabled = true
+    # no built-in general-purpose pool: workloads land on the registry's pools, whose NodeClass
+    # enforces NetworkPolicy (the built-in one does not); system keeps the cluster add-ons
+    node_pools    = ["system"]
     node_role_arn = aws_iam_role.node.arn
   }
 

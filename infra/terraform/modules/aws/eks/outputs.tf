@@ -22,3 +22,8 @@ output "workload_role_arns" {
   description = "Pod Identity role ARN per workload."
   value       = { for key, role in aws_iam_role.workload : key => role.arn }
 }
+
+output "node_role_name" {
+  description = "IAM role of the Auto Mode nodes; a NodeClass of the platform's launches its nodes with it."
+  value       = aws_iam_role.node.name
+}

@@ -8,11 +8,46 @@ locals {
   }
 }
 
-# Auto Mode node pools from the registry (general on spot, compute on demand).
+# NetworkPolicy is enforced on Auto Mode only with the network policy controller switched on
+# and on nodes whose NodeClass enables it; the built-in NodeClass does not, so the registry's
+# pools launch from this one (same node role, subnets and security group as the cluster).
+resource "kubernetes_config_map_v1" "network_policy_controller" {
+  count = var.install_releases ? 1 : 0
+
+  metadata {
+    name      = "amazon-vpc-cni"
+    namespace = "kube-system"
+  }
+  data = { "enable-network-policy-controller" = "true" }
+
+  depends_on = [module.eks]
+}
+
+resource "kubernetes_manifest" "node_class" {
+  count = var.install_releases ? 1 : 0
+
+  manifest = {
+    apiVersion = "eks.amazonaws.com/v1"
+    kind       = "NodeClass"
+    metadata   = { name = "voiceops" }
+    spec = {
+      role                       = module.eks.node_role_name
+      subnetSelectorTerms        = [for id in module.network.private_subnet_ids : { id = id }]
+      securityGroupSelectorTerms = [{ id = module.eks.cluster_security_group_id }]
+      networkPolicy              = "DefaultAllow"
+      networkPolicyEventLogs     = "Disabled"
+    }
+  }
+
+  depends_on = [kubernetes_config_map_v1.network_policy_controller]
+}
+
+# Auto Mode node pools from the registry (general on spot, compute on demand, GPU tainted).
 resource "kubernetes_manifest" "node_pool" {
   for_each = var.install_releases ? module.context.eks_node_pools : {}
 
-  manifest = each.value
+  manifest   = each.value
+  depends_on = [kubernetes_manifest.node_class]
 }
 
 module "wave_namespaces" {

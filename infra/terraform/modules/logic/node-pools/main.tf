@@ -51,7 +51,7 @@ locals {
         template = {
           metadata = { labels = pool.labels }
           spec = {
-            nodeClassRef = { group = "eks.amazonaws.com", kind = "NodeClass", name = "default" }
+            nodeClassRef = { group = "eks.amazonaws.com", kind = "NodeClass", name = var.eks_node_class }
             taints       = pool.taint_objects
             requirements = [
               { key = "node.kubernetes.io/instance-type", operator = "In", values = [pool.instance_type] },

@@ -79,3 +79,9 @@ variable "sizes" {
     }
   }
 }
+
+variable "eks_node_class" {
+  description = "NodeClass the EKS Auto Mode node pools launch from (the platform's own enforces NetworkPolicy)."
+  type        = string
+  default     = "voiceops"
+}
