@@ -749,6 +749,41 @@ def namespaces(installed: Installed) -> Iterator[Reference]:
             yield Reference("namespaces", source, target, Status.RESOLVED, owners[0])
 
 
+# --- Egress ---------------------------------------------------------------------------------
+
+EGRESS_REASON = "voiceops.io/egress-reason"
+ANYWHERE = {"0.0.0.0/0", "::/0"}
+
+
+def _opens_all_egress(rule: dict) -> bool:
+    """An egress rule with no port limit towards every address (no `to`, or an ipBlock of all)."""
+    if rule.get("ports"):
+        return False
+    peers = rule.get("to")
+    if not peers:
+        return True
+    return any((peer.get("ipBlock") or {}).get("cidr") in ANYWHERE and not peer["ipBlock"].get("except")
+               for peer in peers)  # fmt: skip
+
+
+def egress(installed: Installed) -> Iterator[Reference]:
+    """Seed 002: egress is controlled by network policy; a policy that opens all of it gives
+    its reason in the voiceops.io/egress-reason annotation."""
+    for policy in installed.manifests:
+        if policy.get("kind") != "NetworkPolicy":
+            continue
+        spec = policy.get("spec") or {}
+        if "Egress" not in (spec.get("policyTypes") or []):
+            continue
+        opens_all = any(_opens_all_egress(rule) for rule in spec.get("egress") or [])
+        reason = ((policy.get("metadata") or {}).get("annotations") or {}).get(EGRESS_REASON)
+        if opens_all and not reason:
+            detail = f"opens all egress without a {EGRESS_REASON} annotation"
+            yield Reference("egress", ref(policy), "controlled egress", Status.DANGLING, detail)
+        else:
+            yield Reference("egress", ref(policy), "controlled egress", Status.RESOLVED, reason or "")
+
+
 # --- Admission --------------------------------------------------------------------------------
 
 
@@ -786,6 +821,7 @@ RULES: dict[str, Callable[[Installed], Iterable[Reference]]] = {
     "monitors": monitors,
     "namespaces": namespaces,
     "admission": admission_rule,
+    "egress": egress,
 }
 
 # A rule that finds nothing to check where the environment installs objects of these kinds
@@ -800,6 +836,7 @@ EXPECTED_KINDS: dict[str, frozenset[str]] = {
     "monitors": frozenset({"ServiceMonitor", "PodMonitor", "PrometheusRule"}),
     "namespaces": frozenset(POD_KINDS),
     "admission": frozenset(POD_KINDS),
+    "egress": frozenset({"NetworkPolicy"}),
 }
 
 

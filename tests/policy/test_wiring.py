@@ -221,3 +221,12 @@ def test_a_workload_its_namespace_level_refuses_is_not_admitted(rendered):
     deployment["spec"]["template"]["spec"]["containers"][0]["securityContext"]["runAsUser"] = 0
     [reference] = [item for item in wiring.admission_rule(live) if item.source == source]
     assert reference.status is Status.DANGLING and "running-as-non-root-user" in reference.detail
+
+
+def test_a_policy_opening_all_egress_needs_its_reason(rendered):
+    live = installed(rendered, "live")
+    assert {item.status for item in wiring.egress(live)} == {Status.RESOLVED}
+    policy = next(item for item in live.manifests if item["kind"] == "NetworkPolicy"
+                  and wiring.EGRESS_REASON in (item["metadata"].get("annotations") or {}))  # fmt: skip
+    del policy["metadata"]["annotations"][wiring.EGRESS_REASON]
+    assert statuses(wiring.egress(live), source=wiring.ref(policy)) == [Status.DANGLING]

@@ -50,6 +50,9 @@ metadata:
   namespace: {{ .namespace }}
   labels:
     {{- $labels | nindent 4 }}
+  annotations:
+    # seed 002: egress is controlled; a policy that opens it all says why
+    voiceops.io/egress-reason: "operators and controllers call the API server, cloud APIs and ACME endpoints, whose addresses are not stable"
 spec:
   podSelector: {}
   policyTypes: [Ingress, Egress]
@@ -73,6 +76,9 @@ metadata:
   namespace: {{ .namespace }}
   labels:
     {{- $labels | nindent 4 }}
+  annotations:
+    # seed 002: egress is controlled; a policy that opens it all says why
+    voiceops.io/egress-reason: "scrapers reach every namespace and exporters ship to object storage and alert receivers outside the cluster"
 spec:
   podSelector: {}
   policyTypes: [Ingress, Egress]
@@ -97,6 +103,9 @@ metadata:
   namespace: {{ .namespace }}
   labels:
     {{- $labels | nindent 4 }}
+  annotations:
+    # seed 002: egress is controlled; a policy that opens it all says why
+    voiceops.io/egress-reason: "media servers send RTP to any caller and SIP trunk on the internet, and TURN relays to any peer"
 spec:
   podSelector: {}
   policyTypes: [Ingress, Egress]
