@@ -406,6 +406,15 @@ def _block_steps(address: str) -> tuple[Step, ...]:
     return tuple(Step(part) for part in _block_key(address))
 
 
+def module_value(module: str, address: str, attribute: str, tree: Tree | None = None) -> Any:
+    """One attribute of a block in a Terraform module directory, as HCL wrote it (expressions as
+    strings); MISSING when the module, block or attribute is not there."""
+    tree = tree or load_tree()
+    if not tree.files_of(module):
+        return MISSING
+    return _walk(tree.module(module), (*_block_steps(address), *_steps(attribute)), hcl=True)
+
+
 def _values(tree: Tree, where: Where) -> list[tuple[str, Any]]:
     """(what, value) pairs the check applies to: one, except for `var.` addresses, whose default
     and every caller's argument must all pass."""

@@ -30,7 +30,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from voiceops import admission, catalog, cluster, environments, gitops, render
+from voiceops import admission, catalog, cluster, environments, gitops, infra_policy, render
 from voiceops.environments import Cloud, Delivery, Environment, NodePool, Strict, load_validated
 from voiceops.errors import OpsError
 from voiceops.policy import Manifest, pod_spec
@@ -749,6 +749,51 @@ def namespaces(installed: Installed) -> Iterator[Reference]:
             yield Reference("namespaces", source, target, Status.RESOLVED, owners[0])
 
 
+# --- Cloud identities -------------------------------------------------------------------------
+
+# Where each cloud's stack binds cloud roles to Kubernetes service accounts: a map whose entries
+# name the namespace (module.context.namespaces.<role>) and the service account.
+IDENTITY_BINDINGS: dict[Cloud, tuple[str, str, str]] = {
+    Cloud.AWS: ("modules/aws/platform", "module.eks", "workload_roles"),
+}
+NAMESPACE_ROLE = re.compile(r"namespaces\.(?P<role>[a-z]+)")
+
+
+def identity_bindings(cloud: Cloud) -> Iterator[tuple[str, str, str]]:
+    """(binding, namespace role, service account) of every cloud-role binding the stack declares."""
+    if cloud not in IDENTITY_BINDINGS:
+        return
+    bindings = infra_policy.module_value(*IDENTITY_BINDINGS[cloud])
+    for name, binding in (bindings if isinstance(bindings, dict) else {}).items():
+        role = NAMESPACE_ROLE.search(str(binding.get("namespace", "")))
+        yield name, role["role"] if role else "", str(binding.get("service_account", ""))
+
+
+def identities(installed: Installed) -> Iterator[Reference]:
+    """A cloud role bound to a service account reaches a workload only if that account exists and
+    a pod runs as it."""
+    environment = installed.environment
+    if environment.terraform is None:
+        return
+    used = {
+        (namespace_of(manifest), spec.get("serviceAccountName") or spec.get("serviceAccount") or "default")
+        for manifest, spec in installed.pods()
+    }
+    for name, role, account in identity_bindings(environment.cloud):
+        namespace = environment.namespaces.get(role)
+        if namespace is None:
+            continue
+        source, target = f"stack/{environment.name}/{name}", f"ServiceAccount/{namespace}/{account}"
+        if (namespace, account) in used:
+            yield Reference("identities", source, target, Status.RESOLVED)
+        elif namespace in installed.unverified_namespaces:
+            yield Reference("identities", source, target, Status.UNVERIFIED)
+        else:
+            yield Reference(
+                "identities", source, target, Status.DANGLING, "no pod runs as this service account"
+            )
+
+
 # --- Egress ---------------------------------------------------------------------------------
 
 EGRESS_REASON = "voiceops.io/egress-reason"
@@ -822,6 +867,7 @@ RULES: dict[str, Callable[[Installed], Iterable[Reference]]] = {
     "namespaces": namespaces,
     "admission": admission_rule,
     "egress": egress,
+    "identities": identities,
 }
 
 # A rule that finds nothing to check where the environment installs objects of these kinds
