@@ -9,6 +9,7 @@ allows); when a chart is not there it is reported, never silently dropped.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import threading
@@ -45,6 +46,7 @@ class RenderedFile:
     path: Path | None = None
     objects: int = 0
     detail: str = ""
+    crds: Path | None = None  # the release's CustomResourceDefinitions, in a file of their own
 
 
 @dataclass
@@ -227,9 +229,31 @@ def render_release(
     text = in_release_namespace(
         _run(command, f"{environment.name}/{release.name}"), release.namespace, custom
     )
-    path = directory / f"{release.wave + 50:03d}-{release.name}.yaml"
+    stem = f"{release.wave + 50:03d}-{release.name}"
+    text, crds_text = split_crds(text)
+    path = directory / f"{stem}.yaml"
     path.write_text(text)
-    return RenderedFile(release.name, source, "rendered", path, count_objects(text))
+    crds = None
+    if crds_text:
+        crds = directory / f"{stem}.crds.yaml"
+        crds.write_text(crds_text)
+    objects = count_objects(text) + (count_objects(crds_text) if crds_text else 0)
+    return RenderedFile(release.name, source, "rendered", path, objects, crds=crds)
+
+
+DOCUMENT_START = re.compile(r"(?m)^---[ \t]*\n")
+CRD_DOCUMENT = re.compile(r"(?m)^kind:[ \t]*CustomResourceDefinition[ \t]*$")
+
+
+def split_crds(text: str) -> tuple[str, str]:
+    """(the release's objects, its CRDs). CRDs go to a file of their own, as Helm keeps them apart
+    (crds/): checkov drops a whole file whose CRDs run to megabytes, objects and all."""
+    documents = [part for part in DOCUMENT_START.split(text) if part.strip()]
+    crds = [part for part in documents if CRD_DOCUMENT.search(part)]
+    if not crds:
+        return text, ""
+    rest = [part for part in documents if not CRD_DOCUMENT.search(part)]
+    return "".join("---\n" + part for part in rest), "".join("---\n" + part for part in crds)
 
 
 def render_gitops(environment: Environment, directory: Path) -> list[RenderedFile]:
@@ -263,8 +287,8 @@ def render_environment(
             )
             result.files.extend(rendered)
             for item in rendered:
-                if item.path is not None:
-                    custom = custom.adding(item.path.read_text())
+                if item.crds is not None:
+                    custom = custom.adding(item.crds.read_text())
     if environment.delivery is Delivery.GITOPS and not only:
         result.files.extend(render_gitops(environment, directory))
     return result
