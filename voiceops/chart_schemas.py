@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from voiceops.environments import NamespaceRole
 from voiceops.toolchain import ROOT
 
 Schema = dict[str, Any]
@@ -391,8 +392,25 @@ SCHEMAS["observability"] = _chart(
             },
             ("sidecarLabel", "folder"),
         ),
+        "podMonitors": _map(
+            "PodMonitors for workloads whose upstream chart renders none, by name",
+            _obj(
+                "a scrape target",
+                {
+                    "namespaceRole": {
+                        "enum": [role.value for role in NamespaceRole],
+                        "description": "namespace role",
+                    },
+                    "podLabels": _map("labels of the pods to scrape", {"type": "string"}),
+                    "port": _str("name of the metrics container port", r"^[a-z0-9-]+$"),
+                    "path": _str("metrics path", r"^/"),
+                    "interval": _str("scrape interval", r"^[0-9]+[smh]$"),
+                },
+                ("namespaceRole", "podLabels", "port", "path", "interval"),
+            ),
+        ),
     },
-    ("dashboards",),
+    ("dashboards", "podMonitors"),
 )
 
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -794,6 +794,201 @@ def identities(installed: Installed) -> Iterator[Reference]:
             )
 
 
+# --- Metrics ---------------------------------------------------------------------------------
+
+METRICS_PATH = render.ROOT / "charts" / "metrics.yaml"
+PROMQL_NOISE = re.compile(
+    r'"(?:[^"\\]|\\.)*"|\{[^}]*\}|\[[^\]]*\]'  # strings, label matchers, ranges
+    r"|\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)"  # grouping label lists
+)
+PROMQL_NAME = re.compile(r"(?<![\w:.])([a-zA-Z_:][a-zA-Z0-9_:]*)(?![\w:]|\s*\()")
+PROMQL_WORDS = frozenset({"and", "or", "unless", "bool", "offset", "by", "without", "on", "ignoring",
+                          "group_left", "group_right", "inf", "nan", "atan2"})  # fmt: skip
+
+
+def promql_metrics(expression: str) -> set[str]:
+    """The metric names a PromQL expression reads (functions, keywords and labels left out)."""
+    text = PROMQL_NOISE.sub(" ", expression)
+    return {name for name in PROMQL_NAME.findall(text) if name.lower() not in PROMQL_WORDS}
+
+
+# Alert and recording rule groups we write are named voiceops.<topic>.
+OUR_RULE_GROUPS = "voiceops."
+# Series Prometheus writes for every target itself.
+PROMETHEUS_OWN_SERIES = frozenset({
+    "up", "scrape_duration_seconds", "scrape_samples_scraped", "scrape_samples_post_metric_relabeling",
+    "scrape_series_added",
+})  # fmt: skip
+
+
+class MetricEntry(Strict):
+    name: Annotated[str, Field(pattern=r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")]
+    kind: Literal["counter", "gauge", "histogram", "summary"]
+    defined_in: str
+
+
+class ReleaseMetrics(Strict):
+    source: str
+    metrics: tuple[MetricEntry, ...] = Field(min_length=1)
+
+
+class MetricInventory(Strict):
+    releases: dict[str, ReleaseMetrics]
+
+
+class InvalidInventory(OpsError):
+    pass
+
+
+def load_inventory(path: Path = METRICS_PATH) -> MetricInventory:
+    inventory = load_validated(path, MetricInventory, InvalidInventory)
+    known = set(catalog.load().releases)
+    for name in inventory.releases:
+        if name not in known:
+            raise InvalidInventory(f"{shown(path)}: releases.{name}: not a release of charts/releases.yaml")
+    return inventory
+
+
+def _exported_names(entry: MetricEntry) -> set[str]:
+    """What Prometheus stores for a metric: a histogram adds _bucket, _sum and _count."""
+    if entry.kind == "histogram":
+        return {entry.name + suffix for suffix in ("_bucket", "_sum", "_count")}
+    if entry.kind == "summary":
+        return {entry.name, entry.name + "_sum", entry.name + "_count"}
+    return {entry.name}
+
+
+def _adapter_rules(installed: Installed) -> dict[str, str]:
+    """Custom metric name -> series the prometheus-adapter serves it from (its rendered config)."""
+    served = {}
+    for item in installed.objects("ConfigMap"):
+        if (item.get("metadata") or {}).get("labels", {}).get(
+            "app.kubernetes.io/name"
+        ) != "prometheus-adapter":
+            continue
+        config = render.load_manifests(((item.get("data") or {}).get("config.yaml")) or "")
+        for document in config:
+            for rule in (document or {}).get("rules") or []:
+                series = next(iter(promql_metrics(rule.get("seriesQuery", ""))), "")
+                served[((rule.get("name") or {}).get("as")) or series] = series
+    return served
+
+
+def _pod_labels(installed: Installed) -> list[tuple[str | None, dict]]:
+    """(namespace, pod template labels) of every pod-making object in the cluster."""
+    found = []
+    for item in installed.cluster:
+        if item.get("kind") not in POD_KINDS:
+            continue
+        spec = item.get("spec") or {}
+        template = (
+            spec.get("template") or ((spec.get("jobTemplate") or {}).get("spec") or {}).get("template") or {}
+        )
+        labels = (item.get("metadata") or {}).get("labels") if item["kind"] == "Pod" else None
+        found.append((namespace_of(item), labels or (template.get("metadata") or {}).get("labels") or {}))
+    return found
+
+
+def _monitored_namespaces(monitor: Manifest) -> set[str | None] | None:
+    """The namespaces a monitor looks in; None for all of them."""
+    selector = (monitor.get("spec") or {}).get("namespaceSelector") or {}
+    if selector.get("any"):
+        return None
+    return set(selector.get("matchNames") or []) or {namespace_of(monitor)}
+
+
+def scraped_releases(installed: Installed) -> set[str]:
+    """Releases (their pods' app.kubernetes.io/instance) some ServiceMonitor or PodMonitor reaches."""
+    pods = _pod_labels(installed)
+    services = list(installed.objects("Service"))
+    reached = set()
+    for monitor in installed.cluster:
+        kind = monitor.get("kind")
+        if kind not in {"ServiceMonitor", "PodMonitor"}:
+            continue
+        namespaces = _monitored_namespaces(monitor)
+        selector = (monitor.get("spec") or {}).get("selector") or {}
+        if kind == "PodMonitor":
+            matched = [
+                labels
+                for namespace, labels in pods
+                if (namespaces is None or namespace in namespaces)
+                and _label_selector_matches(selector, labels)
+            ]
+        else:
+            matched = []
+            for service in services:
+                namespace = namespace_of(service)
+                labels = (service.get("metadata") or {}).get("labels") or {}
+                if (namespaces is not None and namespace not in namespaces) or not _label_selector_matches(
+                    selector, labels
+                ):
+                    continue
+                wanted = (service.get("spec") or {}).get("selector") or {}
+                matched += [
+                    pod for ns, pod in pods if ns == namespace and wanted and _selector_matches(wanted, pod)
+                ]
+        reached |= {labels.get("app.kubernetes.io/instance") or labels.get("release") for labels in matched}
+    return reached - {None}
+
+
+def metrics(installed: Installed) -> Iterator[Reference]:
+    """Every metric an HPA, an adapter rule or an alert names is exported by a release of the
+    cluster that Prometheus scrapes (charts/metrics.yaml lists what each release exports)."""
+    inventory = load_inventory()
+    cluster_releases = {release.name for release in installed.releases}
+    for owner in installed.environment.cluster.shared_with:
+        cluster_releases |= {release.name for release in catalog.releases_for(environments.load(owner))}
+    exporters: dict[str, list[str]] = {}
+    for release, listed in inventory.releases.items():
+        if release in cluster_releases:
+            for entry in listed.metrics:
+                for name in _exported_names(entry):
+                    exporters.setdefault(name, []).append(release)
+    scraped = scraped_releases(installed)
+    adapter = _adapter_rules(installed)
+
+    def exported(source: str, metric: str) -> Reference:
+        releases = exporters.get(metric, [])
+        if not releases:
+            return Reference(
+                "metrics", source, metric, Status.DANGLING, "no release of this cluster exports it"
+            )
+        if not any(release in scraped for release in releases):
+            detail = f"exported by {', '.join(releases)}, which no ServiceMonitor or PodMonitor scrapes"
+            status = Status.UNVERIFIED if installed.unverified_namespaces else Status.DANGLING
+            return Reference("metrics", source, metric, status, detail)
+        return Reference("metrics", source, metric, Status.RESOLVED, ", ".join(releases))
+
+    for hpa in installed.manifests:
+        if hpa.get("kind") != "HorizontalPodAutoscaler":
+            continue
+        for metric in (hpa.get("spec") or {}).get("metrics") or []:
+            if metric.get("type") not in {"Pods", "Object", "External"}:
+                continue
+            name = ((metric.get(metric["type"].lower()) or {}).get("metric") or {}).get("name")
+            if name not in adapter:
+                status = (
+                    Status.UNVERIFIED if not adapter and installed.unverified_namespaces else Status.DANGLING
+                )
+                yield Reference("metrics", ref(hpa), name, status, "no prometheus-adapter rule serves it")
+            else:
+                yield exported(ref(hpa), adapter[name])
+    for rule_set in installed.manifests:
+        if rule_set.get("kind") != "PrometheusRule":
+            continue
+        for group in (rule_set.get("spec") or {}).get("groups") or []:
+            if not str(group.get("name", "")).startswith(OUR_RULE_GROUPS):
+                continue  # the charts' default rules come with the exporters they watch
+            for rule in group.get("rules") or []:
+                source = f"{ref(rule_set)}#{rule.get('alert') or rule.get('record')}"
+                for metric in sorted(promql_metrics(str(rule.get("expr", "")))):
+                    if ":" in metric or metric in PROMETHEUS_OWN_SERIES:
+                        yield Reference("metrics", source, metric, Status.RESOLVED, "recorded by Prometheus")
+                    else:
+                        yield exported(source, metric)
+
+
 # --- Egress ---------------------------------------------------------------------------------
 
 EGRESS_REASON = "voiceops.io/egress-reason"
@@ -868,6 +1063,7 @@ RULES: dict[str, Callable[[Installed], Iterable[Reference]]] = {
     "admission": admission_rule,
     "egress": egress,
     "identities": identities,
+    "metrics": metrics,
 }
 
 # A rule that finds nothing to check where the environment installs objects of these kinds
@@ -883,6 +1079,7 @@ EXPECTED_KINDS: dict[str, frozenset[str]] = {
     "namespaces": frozenset(POD_KINDS),
     "admission": frozenset(POD_KINDS),
     "egress": frozenset({"NetworkPolicy"}),
+    "metrics": frozenset({"PrometheusRule"}),
 }
 
 

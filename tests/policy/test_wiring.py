@@ -161,10 +161,14 @@ PROMETHEUS = {
 def test_a_service_monitor_without_the_label_prometheus_selects_dangles(rendered):
     local = installed(rendered, "local")
     if not any(item["kind"] == "Prometheus" for item in local.cluster):
-        local.cluster = [*local.cluster, PROMETHEUS]  # kube-prometheus-stack is not in the chart cache
+        local.cluster = [*local.cluster, copy.deepcopy(PROMETHEUS)]  # kube-prometheus-stack is not cached
     monitors = [item for item in local.manifests if item["kind"] == "ServiceMonitor"]
     monitor = next(item for item in monitors if item["metadata"]["labels"].get("release"))
     source = wiring.ref(monitor)
+    assert statuses(wiring.monitors(local), source=source) == [Status.RESOLVED]
+    for prometheus in (item for item in local.cluster if item["kind"] == "Prometheus"):
+        # the chart's default selection: only monitors labelled with its release
+        prometheus["spec"]["serviceMonitorSelector"] = {"matchLabels": {"release": "kube-prometheus-stack"}}
     assert statuses(wiring.monitors(local), source=source) == [Status.RESOLVED]
     monitor["metadata"]["labels"]["release"] = "another-prometheus"
     assert statuses(wiring.monitors(local), source=source) == [Status.DANGLING]
@@ -269,3 +273,53 @@ def test_a_target_an_uncached_chart_may_render_is_unverified_not_dangling(render
     assert Status.UNVERIFIED in statuses(
         wiring.service_accounts(live), target="ServiceAccount/agents/agent-service-worker"
     )
+
+
+def with_adapter(installed_env):
+    """The prometheus-adapter configuration as our values give it (the chart renders its rules
+    into config.yaml of this ConfigMap), whether or not the chart is in the cache."""
+    values = yaml.safe_load((render.ROOT / "charts/values/common/prometheus-adapter.yaml").read_text())
+    config = {
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "prometheus-adapter", "namespace": "observability",
+                     "labels": {"app.kubernetes.io/name": "prometheus-adapter"}},
+        "data": {"config.yaml": yaml.safe_dump({"rules": values["rules"]["custom"]})},
+    }  # fmt: skip
+    installed_env.cluster = [
+        item for item in installed_env.cluster
+        if not (item["kind"] == "ConfigMap" and item["metadata"]["name"] == "prometheus-adapter")
+    ] + [config]  # fmt: skip
+    return installed_env
+
+
+def test_promql_metric_names_leave_out_functions_labels_and_keywords():
+    expression = 'sum by (le) (rate(http_request_duration_seconds_bucket{code=~"5.."}[5m])) / on(pod) up > 2'
+    assert wiring.promql_metrics(expression) == {"http_request_duration_seconds_bucket", "up"}
+
+
+def test_an_autoscaler_metric_must_be_served_exported_and_scraped(rendered):
+    local = with_adapter(installed(rendered, "local"))
+    hpa = next(item for item in local.manifests if item["kind"] == "HorizontalPodAutoscaler"
+               and item["metadata"]["name"] == "sip-service-server")  # fmt: skip
+    source = wiring.ref(hpa)
+    assert statuses(wiring.metrics(local), source=source) == [Status.RESOLVED]
+
+    pods_metric = next(metric for metric in hpa["spec"]["metrics"] if metric["type"] == "Pods")
+    pods_metric["pods"]["metric"]["name"] = "livekit_sip_active_calls"  # the name livekit/sip never had
+    [reference] = [item for item in wiring.metrics(local) if item.source == source]
+    assert reference.status is Status.DANGLING and "no prometheus-adapter rule" in reference.detail
+    pods_metric["pods"]["metric"]["name"] = "livekit_sip_calls_active"
+
+    local.cluster = without(local.cluster, "ServiceMonitor", "sip-service-server")
+    [reference] = [item for item in wiring.metrics(local) if item.source == source]
+    assert (
+        reference.status is Status.DANGLING and "no ServiceMonitor or PodMonitor scrapes" in reference.detail
+    )
+
+
+def test_the_metric_inventory_names_only_catalog_releases(tmp_path):
+    path = tmp_path / "metrics.yaml"
+    path.write_text(yaml.safe_dump({"releases": {"nowhere": {"source": "x", "metrics": [
+        {"name": "up", "kind": "gauge", "defined_in": "x"}]}}}))  # fmt: skip
+    with pytest.raises(wiring.InvalidInventory, match=r"releases\.nowhere: not a release"):
+        wiring.load_inventory(path)
