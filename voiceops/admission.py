@@ -91,14 +91,18 @@ APPARMOR_TYPES = frozenset({"RuntimeDefault", "Localhost"})
 APPARMOR_ANNOTATION = "container.apparmor.security.beta.kubernetes.io/"
 
 
-def app_armor(spec: dict, annotations: dict) -> Iterator[str]:
-    profile = (_pod_context(spec).get("appArmorProfile") or {}).get("type")
-    if profile is not None and profile not in APPARMOR_TYPES:
-        yield f"securityContext.appArmorProfile.type is {profile}"
+def _profiles(spec: dict, field: str) -> Iterator[tuple[str, str | None]]:
+    """(where, type) of a profile field (seccompProfile, appArmorProfile): the pod's, then each
+    container's; None where it is not set."""
+    yield "securityContext", (_pod_context(spec).get(field) or {}).get("type")
     for where, container in _containers(spec):
-        profile = (_context(container).get("appArmorProfile") or {}).get("type")
+        yield f"{where}.securityContext", (_context(container).get(field) or {}).get("type")
+
+
+def app_armor(spec: dict, annotations: dict) -> Iterator[str]:
+    for where, profile in _profiles(spec, "appArmorProfile"):
         if profile is not None and profile not in APPARMOR_TYPES:
-            yield f"{where}.securityContext.appArmorProfile.type is {profile}"
+            yield f"{where}.appArmorProfile.type is {profile}"
     for key, value in annotations.items():
         if (
             key.startswith(APPARMOR_ANNOTATION)
@@ -134,11 +138,9 @@ def proc_mount(spec: dict, _annotations: dict) -> Iterator[str]:
 
 
 def seccomp_baseline(spec: dict, _annotations: dict) -> Iterator[str]:
-    if (_pod_context(spec).get("seccompProfile") or {}).get("type") == "Unconfined":
-        yield "securityContext.seccompProfile.type is Unconfined"
-    for where, container in _containers(spec):
-        if (_context(container).get("seccompProfile") or {}).get("type") == "Unconfined":
-            yield f"{where}.securityContext.seccompProfile.type is Unconfined"
+    for where, profile in _profiles(spec, "seccompProfile"):
+        if profile == "Unconfined":
+            yield f"{where}.seccompProfile.type is Unconfined"
 
 
 SAFE_SYSCTLS = frozenset({
@@ -200,15 +202,14 @@ SECCOMP_TYPES = frozenset({"RuntimeDefault", "Localhost"})
 
 
 def seccomp_restricted(spec: dict, _annotations: dict) -> Iterator[str]:
-    pod = (_pod_context(spec).get("seccompProfile") or {}).get("type")
-    if pod is not None and pod not in SECCOMP_TYPES:
-        yield f"securityContext.seccompProfile.type is {pod}"
-    for where, container in _containers(spec):
-        own = (_context(container).get("seccompProfile") or {}).get("type")
-        if own is not None and own not in SECCOMP_TYPES:
-            yield f"{where}.securityContext.seccompProfile.type is {own}"
-        elif own is None and pod not in SECCOMP_TYPES:
-            yield f"{where}: no RuntimeDefault or Localhost seccomp profile on the pod or the container"
+    profiles = list(_profiles(spec, "seccompProfile"))
+    pod = profiles[0][1]
+    for index, (where, profile) in enumerate(profiles):
+        if profile is not None and profile not in SECCOMP_TYPES:
+            yield f"{where}.seccompProfile.type is {profile}"
+        elif index and profile is None and pod not in SECCOMP_TYPES:
+            container = where.removesuffix(".securityContext")
+            yield f"{container}: no RuntimeDefault or Localhost seccomp profile on the pod or the container"
 
 
 def capabilities_restricted(spec: dict, _annotations: dict) -> Iterator[str]:

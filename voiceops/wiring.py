@@ -205,41 +205,35 @@ def produced_secrets(installed: Installed) -> dict[tuple[str | None, str], str]:
     return produced
 
 
-def _secret_references(spec: dict) -> Iterator[tuple[str, bool]]:
-    """(name, optional) of every Secret a pod spec needs."""
+# How a pod spec names an object it reads: (volume source, its name field, env key ref, envFrom ref)
+SECRET_FIELDS = ("secret", "secretName", "secretKeyRef", "secretRef")
+CONFIG_MAP_FIELDS = ("configMap", "name", "configMapKeyRef", "configMapRef")
+
+
+def _references(spec: dict, fields: tuple[str, str, str, str]) -> Iterator[tuple[str, bool]]:
+    """(name, optional) of every Secret or ConfigMap a pod spec needs: volumes, projected volumes,
+    env keys and envFrom, in every container."""
+    volume_key, volume_name, env_key, env_from_key = fields
     for volume in spec.get("volumes") or []:
-        if "secret" in volume:
-            yield volume["secret"].get("secretName"), bool(volume["secret"].get("optional"))
+        if volume_key in volume:
+            yield volume[volume_key].get(volume_name), bool(volume[volume_key].get("optional"))
         for source in (volume.get("projected") or {}).get("sources") or []:
-            if "secret" in source:
-                yield source["secret"].get("name"), bool(source["secret"].get("optional"))
+            if volume_key in source:
+                yield source[volume_key].get("name"), bool(source[volume_key].get("optional"))
+    for container in containers(spec):
+        for variable in container.get("env") or []:
+            key = (variable.get("valueFrom") or {}).get(env_key)
+            if key:
+                yield key.get("name"), bool(key.get("optional"))
+        for source in container.get("envFrom") or []:
+            if env_from_key in source:
+                yield source[env_from_key].get("name"), bool(source[env_from_key].get("optional"))
+
+
+def _secret_references(spec: dict) -> Iterator[tuple[str, bool]]:
+    yield from _references(spec, SECRET_FIELDS)
     for pull in spec.get("imagePullSecrets") or []:
         yield pull.get("name"), False
-    for container in containers(spec):
-        for variable in container.get("env") or []:
-            key = (variable.get("valueFrom") or {}).get("secretKeyRef")
-            if key:
-                yield key.get("name"), bool(key.get("optional"))
-        for source in container.get("envFrom") or []:
-            if "secretRef" in source:
-                yield source["secretRef"].get("name"), bool(source["secretRef"].get("optional"))
-
-
-def _config_map_references(spec: dict) -> Iterator[tuple[str, bool]]:
-    for volume in spec.get("volumes") or []:
-        if "configMap" in volume:
-            yield volume["configMap"].get("name"), bool(volume["configMap"].get("optional"))
-        for source in (volume.get("projected") or {}).get("sources") or []:
-            if "configMap" in source:
-                yield source["configMap"].get("name"), bool(source["configMap"].get("optional"))
-    for container in containers(spec):
-        for variable in container.get("env") or []:
-            key = (variable.get("valueFrom") or {}).get("configMapKeyRef")
-            if key:
-                yield key.get("name"), bool(key.get("optional"))
-        for source in container.get("envFrom") or []:
-            if "configMapRef" in source:
-                yield source["configMapRef"].get("name"), bool(source["configMapRef"].get("optional"))
 
 
 def secrets(installed: Installed) -> Iterator[Reference]:
@@ -280,7 +274,7 @@ BUILT_IN_CONFIG_MAPS = frozenset({"kube-root-ca.crt"})
 def config_maps(installed: Installed) -> Iterator[Reference]:
     for manifest, spec in installed.pods():
         namespace = namespace_of(manifest)
-        for name, optional in dict.fromkeys(_config_map_references(spec)):
+        for name, optional in dict.fromkeys(_references(spec, CONFIG_MAP_FIELDS)):
             if optional:
                 continue
             target = f"ConfigMap/{name}"
