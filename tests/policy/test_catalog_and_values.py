@@ -57,7 +57,8 @@ def test_preview_patches_give_each_pull_request_its_own_objects(tmp_path):
     objects = list(yaml.safe_load_all(built))
     applications = [o for o in objects if o["kind"] == "Application"]
     assert applications and all(a["metadata"]["name"].endswith("-pr-7") for a in applications)
-    assert {a["spec"]["destination"]["namespace"] for a in applications} == {"preview-pr-7"}
+    # every release in the pull request's namespace; the namespace owner stays in `default`
+    assert {a["spec"]["destination"]["namespace"] for a in applications} == {"preview-pr-7", "default"}
     assert {a["spec"]["project"] for a in applications} == {"voiceops-preview-pr-7"}
     assert [o["metadata"]["name"] for o in objects if o["kind"] == "AppProject"] == ["voiceops-preview-pr-7"]
 
@@ -163,7 +164,7 @@ ALERTS = {
     "NodeCpuHigh": "> 0.8",
     "NodeMemoryHigh": "> 0.8",
     "DatabaseConnectionsHigh": "> 0.8",
-    "LiveKitRoomErrors": "livekit_room",
+    "LiveKitRoomErrors": 'livekit_node_service_operation{status="error"}',
 }
 
 
