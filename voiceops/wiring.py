@@ -1145,19 +1145,25 @@ def installed_from(
     environment: Environment, rendered: dict[str, render.EnvironmentRender]
 ) -> tuple[Installed, list[str]]:
     """What an environment installs, from renders of it and of the environments owning its cluster."""
-    own = rendered[environment.name]
-    manifests = render.rendered_documents(own.directory)
+    manifests = render.rendered_documents(rendered[environment.name].directory)
     cluster = list(manifests)
-    unverified = [item for item in own.files if item.status == "unverified"]
-    for owner in environment.cluster.shared_with:
-        if owner in rendered:
-            cluster += render.rendered_documents(rendered[owner].directory)
-            unverified += [item for item in rendered[owner].files if item.status == "unverified"]
+    unverified: set[str] = set()
+    unverified_namespaces: set[str] = set()
+    for name in (environment.name, *environment.cluster.shared_with):
+        if name not in rendered:
+            continue
+        if name != environment.name:
+            cluster += render.rendered_documents(rendered[name].directory)
+        # each environment's uncached releases, in that environment's namespaces
+        namespaces = {
+            release.name: release.namespace for release in catalog.releases_for(environments.load(name))
+        }
+        missing = {item.name for item in rendered[name].files if item.status == "unverified"}
+        unverified |= missing
+        unverified_namespaces |= {namespaces[release] for release in missing if release in namespaces}
     releases = catalog.releases_for(environment)
-    by_name = {release.name: release.namespace for release in releases}
-    unverified_namespaces = frozenset(by_name.get(item.name, "") for item in unverified) - {""}
-    installed = Installed(environment, manifests, cluster, unverified_namespaces, releases)
-    return installed, sorted({item.name for item in unverified})
+    installed = Installed(environment, manifests, cluster, frozenset(unverified_namespaces), releases)
+    return installed, sorted(unverified)
 
 
 def run(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import signal
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -275,7 +276,16 @@ def test_a_production_class_deploy_without_approval_runs_nothing(standins, monke
     assert stored["result"] == "refused" and stored["approval"] == "not checked"
 
 
-def test_an_interrupt_is_audited_and_lets_go_of_lease_and_lock(standins, helm_delivered):
+@pytest.fixture
+def interruptible():
+    """Ctrl-C raises KeyboardInterrupt even when the tests run as a background job, whose shell
+    leaves SIGINT ignored."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_an_interrupt_is_audited_and_lets_go_of_lease_and_lock(standins, helm_delivered, interruptible):
     standins.reachable(helm_delivered)
     standins.update(interrupt_on="livekit-server")
     with pytest.raises(KeyboardInterrupt):

@@ -182,6 +182,12 @@ INTERRUPT_POINTS = [
 ]
 
 
+def default_interrupt() -> None:
+    """Ctrl-C as at a terminal, even when the tests run as a background job (whose shell leaves
+    SIGINT ignored, and children inherit that)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize(("server", "step"), INTERRUPT_POINTS, ids=[f"{s}-{p}" for s, p in INTERRUPT_POINTS])
 def test_an_interrupted_deploy_is_healed_by_the_next_run(environment, server, step):
     if step == "starting":
@@ -189,6 +195,7 @@ def test_an_interrupted_deploy_is_healed_by_the_next_run(environment, server, st
     deploy = subprocess.Popen(
         [sys.executable, "-m", "invoke", "deploy", "--env", "local"], cwd=ROOT,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        preexec_fn=default_interrupt,
     )  # fmt: skip
     for line in deploy.stdout:
         if line.strip().startswith(f"{server}: {step}"):
