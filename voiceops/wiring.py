@@ -386,6 +386,147 @@ def hosts(installed: Installed) -> Iterator[Reference]:
                 yield Reference("hosts", ref(ingress), target, status)
 
 
+# --- Connectivity ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A pod template, as NetworkPolicies see it."""
+
+    namespace: str | None
+    labels: dict
+    ports: dict  # container port name -> number
+
+
+def _endpoint(manifest: Manifest) -> Endpoint:
+    spec = manifest.get("spec") or {}
+    template = (
+        spec.get("template") or ((spec.get("jobTemplate") or {}).get("spec") or {}).get("template") or {}
+    )
+    labels = (template.get("metadata") or {}).get("labels") or {}
+    pod = pod_template(manifest) or {}
+    ports = {
+        str(port.get("name")): int(port["containerPort"])
+        for container in containers(pod)
+        for port in container.get("ports") or []
+        if port.get("name") and port.get("containerPort")
+    }
+    return Endpoint(namespace_of(manifest), labels, ports)
+
+
+def _namespace_labels(installed: Installed, namespace: str | None) -> dict:
+    found = next(
+        (
+            item
+            for item in installed.objects("Namespace")
+            if (item.get("metadata") or {}).get("name") == namespace
+        ),
+        {},
+    )
+    return {
+        "kubernetes.io/metadata.name": namespace or "",
+        **((found.get("metadata") or {}).get("labels") or {}),
+    }
+
+
+def _peer_matches(installed: Installed, peer: dict, policy_namespace: str | None, other: Endpoint) -> bool:
+    if "ipBlock" in peer:
+        block = peer["ipBlock"]
+        return block.get("cidr") in ANYWHERE and not block.get("except")
+    namespace_selector = peer.get("namespaceSelector")
+    if namespace_selector is None:
+        in_namespace = other.namespace == policy_namespace
+    else:
+        in_namespace = _label_selector_matches(
+            namespace_selector, _namespace_labels(installed, other.namespace)
+        )
+    pod_selector = peer.get("podSelector")
+    return in_namespace and (pod_selector is None or _label_selector_matches(pod_selector, other.labels))
+
+
+def _port_matches(rule_ports: list[dict], port: int, endpoint: Endpoint) -> bool:
+    if not rule_ports:
+        return True
+    for item in rule_ports:
+        wanted = item.get("port")
+        if wanted is None:
+            return True
+        number = endpoint.ports.get(wanted) if isinstance(wanted, str) else int(wanted)
+        if number is not None and number <= port <= int(item.get("endPort") or number):
+            return True
+    return False
+
+
+def _allowed(installed: Installed, subject: Endpoint, other: Endpoint, port: int, direction: str) -> bool:
+    """Whether the NetworkPolicies of subject's namespace let traffic out to (Egress) or in from
+    (Ingress) the other end; a pod no policy of that direction selects is not isolated."""
+    rules_key, peers_key = ("egress", "to") if direction == "Egress" else ("ingress", "from")
+    port_owner = other if direction == "Egress" else subject
+    isolated = False
+    for policy in installed.objects("NetworkPolicy"):
+        spec = policy.get("spec") or {}
+        if namespace_of(policy) != subject.namespace or direction not in (spec.get("policyTypes") or []):
+            continue
+        if not _label_selector_matches(spec.get("podSelector") or {}, subject.labels):
+            continue
+        isolated = True
+        for rule in spec.get(rules_key) or []:
+            peers = rule.get(peers_key)
+            peer_ok = not peers or any(
+                _peer_matches(installed, peer, subject.namespace, other) for peer in peers
+            )
+            if peer_ok and _port_matches(rule.get("ports") or [], port, port_owner):
+                return True
+    return not isolated
+
+
+def _target_port(service: Manifest, port: int, destination: Endpoint) -> int | None:
+    for item in (service.get("spec") or {}).get("ports") or []:
+        if int(item.get("port", 0)) == port:
+            target = item.get("targetPort", port)
+            return destination.ports.get(target) if isinstance(target, str) else int(target)
+    return None
+
+
+def connectivity(installed: Installed) -> Iterator[Reference]:
+    """Every in-cluster connection a workload is configured for is allowed by the NetworkPolicies
+    on both ends: egress from its namespace, ingress into the Service's pods."""
+    services = {
+        (namespace_of(item), (item.get("metadata") or {}).get("name")): item
+        for item in installed.objects("Service")
+    }
+    pods = [(_endpoint(item)) for item in installed.cluster if item.get("kind") in POD_KINDS]
+    for manifest in installed.manifests:
+        if manifest.get("kind") not in POD_KINDS:
+            continue
+        source = _endpoint(manifest)
+        for text in _configuration_text(manifest):
+            for match in SERVICE_HOST.finditer(text):
+                service = services.get((match["namespace"], match["service"]))
+                if service is None or not match["port"]:
+                    continue  # the hosts rule reports it
+                selector = (service.get("spec") or {}).get("selector") or {}
+                destinations = [pod for pod in pods if pod.namespace == match["namespace"] and selector
+                                and _selector_matches(selector, pod.labels)]  # fmt: skip
+                target = f"Service/{match['namespace']}/{match['service']}:{match['port']}"
+                if not destinations:  # pods an operator makes (Prometheus, Alertmanager) are not rendered
+                    detail = "no rendered pod behind the Service to check the policies against"
+                    yield Reference("connectivity", ref(manifest), target, Status.UNVERIFIED, detail)
+                    continue
+                destination = destinations[0]
+                port = _target_port(service, int(match["port"]), destination)
+                if port is None:
+                    continue
+                if not _allowed(installed, source, destination, port, "Egress"):
+                    detail = f"the NetworkPolicies of {source.namespace} deny egress to it on {port}"
+                    yield Reference("connectivity", ref(manifest), target, Status.DANGLING, detail)
+                elif not _allowed(installed, destination, source, port, "Ingress"):
+                    detail = f"the NetworkPolicies of {destination.namespace} deny ingress on {port} from it"
+                    yield Reference("connectivity", ref(manifest), target, Status.DANGLING, detail)
+                else:
+                    yield Reference("connectivity", ref(manifest), target, Status.RESOLVED)
+
+
 # --- Service accounts -------------------------------------------------------------------------
 
 
@@ -1049,6 +1190,7 @@ RULES: dict[str, Callable[[Installed], Iterable[Reference]]] = {
     "secrets": secrets,
     "config-maps": config_maps,
     "hosts": hosts,
+    "connectivity": connectivity,
     "service-accounts": service_accounts,
     "storage": storage,
     "scheduling": scheduling,
@@ -1066,6 +1208,7 @@ EXPECTED_KINDS: dict[str, frozenset[str]] = {
     "secrets": frozenset(),
     "config-maps": frozenset(),
     "hosts": frozenset(),
+    "connectivity": frozenset(),
     "service-accounts": frozenset(POD_KINDS),
     "storage": frozenset({"PersistentVolumeClaim"}),
     "scheduling": frozenset({"Deployment", "StatefulSet"}),

@@ -323,3 +323,50 @@ def test_the_metric_inventory_names_only_catalog_releases(tmp_path):
         {"name": "up", "kind": "gauge", "defined_in": "x"}]}}}))  # fmt: skip
     with pytest.raises(wiring.InvalidInventory, match=r"releases\.nowhere: not a release"):
         wiring.load_inventory(path)
+
+
+# livekit-server's Service and pods as its chart renders them, for a run without the chart cache
+LIVEKIT_LABELS = {"app.kubernetes.io/name": "livekit-server", "app.kubernetes.io/instance": "livekit-server"}
+LIVEKIT_SERVICE = {
+    "apiVersion": "v1", "kind": "Service", "metadata": {"name": "livekit-server", "namespace": "livekit"},
+    "spec": {"selector": LIVEKIT_LABELS, "ports": [{"name": "http", "port": 7880, "targetPort": "http"}]},
+}  # fmt: skip
+LIVEKIT_POD = {
+    "apiVersion": "apps/v1", "kind": "Deployment",
+    "metadata": {"name": "livekit-server", "namespace": "livekit"},
+    "spec": {"template": {"metadata": {"labels": LIVEKIT_LABELS}, "spec": {"containers": [
+        {"name": "livekit-server", "ports": [{"name": "http", "containerPort": 7880}]}]}}},
+}  # fmt: skip
+
+
+def test_a_connection_the_network_policies_deny_on_either_end_dangles(rendered):
+    live = installed(rendered, "live")
+    source, target = "Deployment/agents/agent-service-worker", "Service/livekit/livekit-server:7880"
+    live.cluster = (
+        [*live.cluster, LIVEKIT_SERVICE, LIVEKIT_POD]
+        if not any(
+            item["kind"] == "Service" and item["metadata"]["name"] == "livekit-server"
+            for item in live.cluster
+        )
+        else live.cluster
+    )
+    assert statuses(wiring.connectivity(live), source=source, target=target) == [Status.RESOLVED]
+
+    policies = [item for item in live.cluster if item["kind"] == "NetworkPolicy"]
+    agents_policy = next(item for item in policies if item["metadata"]["name"] == "agent-service-worker")
+    kept = copy.deepcopy(agents_policy["spec"]["egress"])
+    agents_policy["spec"]["egress"] = [
+        rule for rule in kept if "to" in rule
+    ]  # only DNS and the own namespace
+    [reference] = [
+        item for item in wiring.connectivity(live) if item.source == source and item.target == target
+    ]
+    assert reference.status is Status.DANGLING and "deny egress" in reference.detail
+    agents_policy["spec"]["egress"] = kept
+
+    media = next(item for item in policies if item["metadata"]["name"] == "allow-media-traffic")
+    media["spec"]["ingress"] = [{"ports": [{"port": 3478, "protocol": "UDP"}]}]
+    [reference] = [
+        item for item in wiring.connectivity(live) if item.source == source and item.target == target
+    ]
+    assert reference.status is Status.DANGLING and "deny ingress" in reference.detail
