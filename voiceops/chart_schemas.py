@@ -322,6 +322,10 @@ SCHEMAS["base"] = _chart(
             },
             ("namespaces", "cluster"),
         ),
+        # the ApplicationSet fills in the pull request's number before Helm sees the value
+        "namespaceSuffix": _str(
+            "appended to every namespace name (a preview's -pr-<N>)", r"^(-[a-z0-9-]+)?$"
+        ),
         "podSecurity": _per_role(
             "Pod Security level enforced per namespace role",
             {"enum": ["restricted", "baseline", "privileged"], "description": "Pod Security Standard"},

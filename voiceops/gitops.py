@@ -202,11 +202,14 @@ def bootstrap(environment: Environment, releases: list[dict]) -> dict:
     patches = [_patch({"kind": "AppProject", "name": project}, {"/metadata/name": project + PREVIEW_SUFFIX})]
     for release in releases:
         name = application_name(environment, release["name"])
-        if release["namespace"] == catalog.DEFAULT_NAMESPACE:  # the namespace owner stays in `default`
+        if release["namespace"] == catalog.DEFAULT_NAMESPACE:
+            # the namespace owner stays in `default` and creates the pull request's namespaces
+            suffix = [{"name": "namespaceSuffix", "value": PREVIEW_SUFFIX}]
             patches.append(
                 _patch(
                     {"kind": "Application", "name": name},
                     {"/metadata/name": name + PREVIEW_SUFFIX, "/spec/project": project + PREVIEW_SUFFIX},
+                    {"/spec/sources/1/helm/parameters": suffix},
                 )
             )
             continue
@@ -252,9 +255,10 @@ def bootstrap(environment: Environment, releases: list[dict]) -> dict:
     }
 
 
-def _patch(target: dict, replacements: dict[str, str]) -> dict:
+def _patch(target: dict, replacements: dict[str, str], additions: dict[str, object] | None = None) -> dict:
     # a JSON 6902 patch written as a YAML list, one operation a line
     operations = [{"op": "replace", "path": path, "value": value} for path, value in replacements.items()]
+    operations += [{"op": "add", "path": path, "value": value} for path, value in (additions or {}).items()]
     lines = [f"- {json.dumps(operation)}\n" for operation in operations]
     return {"target": target, "patch": "".join(lines)}
 

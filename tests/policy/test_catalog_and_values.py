@@ -62,6 +62,24 @@ def test_preview_patches_give_each_pull_request_its_own_objects(tmp_path):
     assert {a["spec"]["project"] for a in applications} == {"voiceops-preview-pr-7"}
     assert [o["metadata"]["name"] for o in objects if o["kind"] == "AppProject"] == ["voiceops-preview-pr-7"]
 
+    # the namespace owner creates the pull request's namespaces, not the registry's `preview`
+    [owner] = [a for a in applications if a["metadata"]["name"] == "preview-namespaces-pr-7"]
+    chart = owner["spec"]["sources"][1]
+    arguments = [f"--set={item['name']}={item['value']}" for item in chart["helm"]["parameters"]]
+    arguments += [f"--values={ROOT / path.removeprefix('$values/')}" for path in chart["helm"]["valueFiles"]]
+    arguments += [f"--set-file={item['name']}={(ROOT / chart['path'] / item['path']).resolve()}"
+                  for item in chart["helm"]["fileParameters"]]  # fmt: skip
+    render.build_dependencies(ROOT / chart["path"])
+    rendered = subprocess.run(
+        ["helm", "template", "namespaces", str(ROOT / chart["path"]), *arguments],
+        env=toolchain.tool_env(), capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    documents = [item for item in yaml.safe_load_all(rendered) if item]
+    assert [item["metadata"]["name"] for item in documents if item["kind"] == "Namespace"] == ["preview-pr-7"]
+    assert {item["metadata"].get("namespace") for item in documents if item["kind"] != "Namespace"} == {
+        "preview-pr-7"
+    }
+
 
 def test_every_environment_gets_base_and_its_namespaces():
     for environment in environments.load_all():
