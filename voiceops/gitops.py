@@ -259,7 +259,7 @@ def _patch(target: dict, replacements: dict[str, str], additions: dict[str, obje
     # a JSON 6902 patch written as a YAML list, one operation a line
     operations = [{"op": "replace", "path": path, "value": value} for path, value in replacements.items()]
     operations += [{"op": "add", "path": path, "value": value} for path, value in (additions or {}).items()]
-    lines = [f"- {json.dumps(operation)}\n" for operation in operations]
+    lines = [f"- {json.dumps(operation, separators=(',', ':'))}\n" for operation in operations]
     return {"target": target, "patch": "".join(lines)}
 
 
