@@ -279,6 +279,20 @@ def crd_schemas(manifests: list[Manifest]) -> dict[str, dict]:
     return schemas
 
 
+# API groups the API server itself serves (no CRD ever defines them)
+BUILT_IN_GROUPS = frozenset({
+    "", "apps", "batch", "autoscaling", "policy", "admissionregistration.k8s.io", "apiextensions.k8s.io",
+    "apiregistration.k8s.io", "certificates.k8s.io", "coordination.k8s.io", "discovery.k8s.io",
+    "events.k8s.io", "flowcontrol.apiserver.k8s.io", "networking.k8s.io", "node.k8s.io",
+    "rbac.authorization.k8s.io", "resource.k8s.io", "scheduling.k8s.io", "storage.k8s.io",
+})  # fmt: skip
+
+
+def _built_in_group(api_version: str) -> bool:
+    group = api_version.rpartition("/")[0]
+    return group in BUILT_IN_GROUPS
+
+
 def validate_schemas(manifests: list[Manifest], kubernetes_version: str) -> SchemaReport:
     """Strict validation against the cluster version's schemas; custom resources against the CRDs
     rendered with them, and counted apart when no rendered CRD describes them."""
@@ -292,6 +306,12 @@ def validate_schemas(manifests: list[Manifest], kubernetes_version: str) -> Sche
         except kubernetes_validate.SchemaNotFoundError:
             kind = f"{manifest.get('apiVersion')}/{manifest['kind']}"
             schema = custom.get(kind)
+            if schema is None and _built_in_group(str(manifest.get("apiVersion"))):
+                # a Kubernetes API group, but not this version of it: removed or not yet served
+                report.errors.append(
+                    f"{ref(manifest)}: {kind} is not served by Kubernetes {kubernetes_version}"
+                )
+                continue
             if schema is None:
                 report.custom_resources[kind] = report.custom_resources.get(kind, 0) + 1
                 continue

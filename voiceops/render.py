@@ -135,6 +135,11 @@ def kube_version(environment: Environment) -> str:
     return f"{environment.cluster.kubernetes_version}.0"
 
 
+# Built-in APIs every supported cluster serves that `helm template` does not report by itself;
+# charts gate on them (prometheus-adapter falls back to the removed apiregistration v1beta1).
+CLUSTER_API_VERSIONS = frozenset({"apiregistration.k8s.io/v1", "apiregistration.k8s.io/v1/APIService"})
+
+
 def template_command(
     environment: Environment, release: catalog.Release, chart: str, api_versions: frozenset[str] = frozenset()
 ) -> list[str]:
@@ -148,7 +153,7 @@ def template_command(
         "--kube-version", kube_version(environment),
         "--include-crds", "--skip-tests",
     ]  # fmt: skip
-    for api_version in sorted(api_versions):
+    for api_version in sorted(api_versions | CLUSTER_API_VERSIONS):
         command += ["--api-versions", api_version]
     return command + catalog.values_arguments(environment, release)
 

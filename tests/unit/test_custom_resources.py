@@ -2,7 +2,7 @@
 
 import yaml
 
-from voiceops import policy, render
+from voiceops import catalog, environments, policy, render
 
 CRD = {
     "apiVersion": "apiextensions.k8s.io/v1",
@@ -77,3 +77,27 @@ def test_earlier_waves_crds_become_api_versions():
     kinds = render.CustomKinds().adding("---\n" + yaml.safe_dump(CRD))
     assert kinds.api_versions == {"example.io/v1", "example.io/v1/BackupLocation"}
     assert kinds.cluster_scoped == frozenset()
+
+
+def test_a_built_in_api_version_the_cluster_no_longer_serves_is_an_error():
+    removed = {
+        "apiVersion": "apiregistration.k8s.io/v1beta1", "kind": "APIService",
+        "metadata": {"name": "v1beta1.custom.metrics.k8s.io"},
+        "spec": {"group": "custom.metrics.k8s.io", "version": "v1beta1", "groupPriorityMinimum": 100,
+                 "versionPriority": 100,
+                 "service": {"name": "prometheus-adapter", "namespace": "observability"}},
+    }  # fmt: skip
+    report = policy.validate_schemas([removed], "1.35.0")
+    assert report.errors == [
+        "APIService/v1beta1.custom.metrics.k8s.io: apiregistration.k8s.io/v1beta1/APIService is not served "
+        "by Kubernetes 1.35.0"
+    ]
+    served = policy.validate_schemas([{**removed, "apiVersion": "apiregistration.k8s.io/v1"}], "1.35.0")
+    assert served.errors == [] and served.validated == 1
+
+
+def test_helm_is_told_the_built_in_apis_it_does_not_report_itself():
+    live = environments.load("live")
+    release = next(item for item in catalog.releases_for(live) if item.name == "platform")
+    command = render.template_command(live, release, "chart")
+    assert "apiregistration.k8s.io/v1" in command
