@@ -293,11 +293,14 @@ def _built_in_group(api_version: str) -> bool:
     return group in BUILT_IN_GROUPS
 
 
-def validate_schemas(manifests: list[Manifest], kubernetes_version: str) -> SchemaReport:
+def validate_schemas(
+    manifests: list[Manifest], kubernetes_version: str, cluster_crds: list[Manifest] = ()
+) -> SchemaReport:
     """Strict validation against the cluster version's schemas; custom resources against the CRDs
-    rendered with them, and counted apart when no rendered CRD describes them."""
+    rendered with them (or by the owner of a shared cluster), and counted apart when no rendered
+    CRD describes them."""
     report = SchemaReport()
-    custom = crd_schemas(manifests)
+    custom = crd_schemas([*cluster_crds, *manifests])
     validators: dict[str, jsonschema.Draft7Validator] = {}
     for manifest in manifests:
         try:

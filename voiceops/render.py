@@ -330,11 +330,25 @@ class GateResult:
         return not self.violations and not self.schemas.errors
 
 
-def gate(environment: Environment, render: EnvironmentRender) -> GateResult:
-    """Strict schema validation and the policy rules over what was rendered."""
+def gate(
+    environment: Environment, render: EnvironmentRender, cluster_crds: list[dict] | None = None
+) -> GateResult:
+    """Strict schema validation and the policy rules over what was rendered. Custom resources are
+    checked against the CRDs of the whole cluster: a shared cluster's owner installs them."""
     manifests = rendered_documents(render.directory)
-    schemas = policy.validate_schemas(manifests, kube_version(environment))
+    schemas = policy.validate_schemas(manifests, kube_version(environment), cluster_crds or [])
     return GateResult(render, schemas, policy.check(manifests, environment.production_class))
+
+
+def owner_crds(environment: Environment, renders: dict[str, EnvironmentRender]) -> list[dict]:
+    """The CRDs the environments owning this one's cluster rendered in the same run."""
+    return [
+        document
+        for owner in environment.cluster.shared_with
+        if owner in renders
+        for document in rendered_documents(renders[owner].directory)
+        if document.get("kind") == "CustomResourceDefinition"
+    ]
 
 
 def render_targets(env: str | None, everything: bool, only: tuple[str, ...]) -> list[GateResult]:
@@ -346,7 +360,11 @@ def render_targets(env: str | None, everything: bool, only: tuple[str, ...]) -> 
         raise RenderFailed("--only needs a single --env")
     renders = render_all(targets) if everything else [render_environment(targets[0], only)]
     by_name = {environment.name: environment for environment in targets}
-    return [gate(by_name[result.environment], result) for result in renders]
+    rendered = {result.environment: result for result in renders}
+    return [
+        gate(by_name[result.environment], result, owner_crds(by_name[result.environment], rendered))
+        for result in renders
+    ]
 
 
 def summary(result: GateResult) -> dict:

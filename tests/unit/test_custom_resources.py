@@ -101,3 +101,11 @@ def test_helm_is_told_the_built_in_apis_it_does_not_report_itself():
     release = next(item for item in catalog.releases_for(live) if item.name == "platform")
     command = render.template_command(live, release, "chart")
     assert "apiregistration.k8s.io/v1" in command
+
+
+def test_a_shared_clusters_custom_resources_are_checked_against_the_owners_crds():
+    """development's ServiceMonitors meet the CRDs production's render installs in their cluster."""
+    alone = policy.validate_schemas([location({"provider": "aws"})], "1.35.0")
+    assert alone.custom_resources and alone.custom_validated == 0
+    shared = policy.validate_schemas([location({"provider": 7})], "1.35.0", cluster_crds=[CRD])
+    assert shared.custom_validated == 1 and shared.errors and not shared.custom_resources
