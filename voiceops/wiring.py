@@ -120,6 +120,17 @@ def ref(manifest: Manifest) -> str:
 POD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "CronJob", "Job", "Pod", "ReplicaSet"}
 
 
+def pod_metadata(manifest: Manifest) -> dict:
+    """The metadata its pods get: a bare Pod's own, else its pod template's (CronJobs: the job's)."""
+    if manifest.get("kind") == "Pod":
+        return manifest.get("metadata") or {}
+    spec = manifest.get("spec") or {}
+    template = (
+        spec.get("template") or ((spec.get("jobTemplate") or {}).get("spec") or {}).get("template") or {}
+    )
+    return template.get("metadata") or {}
+
+
 def pod_template(manifest: Manifest) -> dict | None:
     """The pod spec of any pod-making object (policy.pod_spec plus Jobs and bare Pods)."""
     if manifest["kind"] == "Job":
@@ -399,11 +410,7 @@ class Endpoint:
 
 
 def _endpoint(manifest: Manifest) -> Endpoint:
-    spec = manifest.get("spec") or {}
-    template = (
-        spec.get("template") or ((spec.get("jobTemplate") or {}).get("spec") or {}).get("template") or {}
-    )
-    labels = (template.get("metadata") or {}).get("labels") or {}
+    labels = pod_metadata(manifest).get("labels") or {}
     pod = pod_template(manifest) or {}
     ports = {
         str(port.get("name")): int(port["containerPort"])
@@ -1015,12 +1022,7 @@ def _pod_labels(installed: Installed) -> list[tuple[str | None, dict]]:
     for item in installed.cluster:
         if item.get("kind") not in POD_KINDS:
             continue
-        spec = item.get("spec") or {}
-        template = (
-            spec.get("template") or ((spec.get("jobTemplate") or {}).get("spec") or {}).get("template") or {}
-        )
-        labels = (item.get("metadata") or {}).get("labels") if item["kind"] == "Pod" else None
-        found.append((namespace_of(item), labels or (template.get("metadata") or {}).get("labels") or {}))
+        found.append((namespace_of(item), pod_metadata(item).get("labels") or {}))
     return found
 
 
@@ -1162,16 +1164,6 @@ def egress(installed: Installed) -> Iterator[Reference]:
 # --- Admission --------------------------------------------------------------------------------
 
 
-def _pod_annotations(manifest: Manifest) -> dict:
-    if manifest.get("kind") == "Pod":
-        return (manifest.get("metadata") or {}).get("annotations") or {}
-    spec = manifest.get("spec") or {}
-    template = (
-        spec.get("template") or ((spec.get("jobTemplate") or {}).get("spec") or {}).get("template") or {}
-    )
-    return (template.get("metadata") or {}).get("annotations") or {}
-
-
 def admission_rule(installed: Installed) -> Iterator[Reference]:
     """Every pod is admitted by the Pod Security level its namespace enforces."""
     namespaces = {(item.get("metadata") or {}).get("name"): item for item in installed.objects("Namespace")}
@@ -1179,7 +1171,7 @@ def admission_rule(installed: Installed) -> Iterator[Reference]:
         namespace = namespace_of(manifest)
         level = admission.namespace_level(namespaces.get(namespace))
         target = f"Pod Security {level.value} of {namespace}"
-        refused = admission.refusals(spec, _pod_annotations(manifest), level)
+        refused = admission.refusals(spec, pod_metadata(manifest).get("annotations") or {}, level)
         if refused:
             yield Reference("admission", ref(manifest), target, Status.DANGLING, "; ".join(refused))
         else:
