@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from voiceops import environments
+from voiceops import connections, environments
 from voiceops.environments import Cloud, Environment, NamespaceRole, RepoPath, Strict, load_validated
 from voiceops.errors import OpsError
 from voiceops.toolchain import ROOT
@@ -138,7 +138,7 @@ def values_arguments(environment: Environment, release: Release) -> list[str]:
         arguments += ["--values", str(path)]
     for name, path in file_values(environment, release).items():
         arguments += ["--set-file", f"{name}={path}"]
-    return arguments
+    return arguments + connections.set_arguments(environment, release.name)
 
 
 def all_waves(catalog: Catalog | None = None) -> list[int]:

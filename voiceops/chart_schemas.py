@@ -15,6 +15,8 @@ from voiceops.environments import NamespaceRole
 from voiceops.toolchain import ROOT
 
 Schema = dict[str, Any]
+# empty, or host[:port]
+HOST_PORT = r"^([a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?)?$"
 
 CHARTS_DIR = ROOT / "charts"
 
@@ -264,8 +266,17 @@ SCHEMAS: dict[str, Schema] = {
                     "livekitUrl": _str(
                         "LiveKit server URL; empty: the livekit namespace of the registry", r"^(wss?://.*)?$"
                     ),
+                    "redis": _obj(
+                        "the Redis LiveKit uses, which SIP shares (exactly one address)",
+                        {
+                            "address": _str("host:port of a single or Sentinel-fronted Redis", HOST_PORT),
+                            "clusterAddress": _str("host:port of a cluster-mode Redis", HOST_PORT),
+                            "tls": _bool("the Redis speaks TLS"),
+                        },
+                        ("address", "clusterAddress", "tls"),
+                    ),
                 },
-                ("sipPort", "rtpPortStart", "rtpPortEnd", "livekitUrl"),
+                ("sipPort", "rtpPortStart", "rtpPortEnd", "livekitUrl", "redis"),
             ),
             "server": workload("the SIP server Deployment"),
         },

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from voiceops import catalog, environments, resolved
+from voiceops import catalog, connections, environments, resolved
 from voiceops.environments import Delivery, Environment, NamespaceRole
 from voiceops.errors import OpsError
 from voiceops.toolchain import ROOT
@@ -185,15 +185,34 @@ def bootstrap(environment: Environment, releases: list[dict]) -> dict:
     source = {"repoURL": REPO_URL, "targetRevision": TARGET_REVISION, "path": overlay_path(environment)}
     destination = {"server": IN_CLUSTER, "namespace": argocd_namespace(environment)}
     if not environment.ephemeral:
+        spec = {
+            "project": "default",
+            "source": source,
+            "destination": destination,
+            "syncPolicy": sync_policy(environment, ["ServerSideApply=true"]),
+        }
+        patches = connection_patches(environment, releases)
+        if not patches:
+            return {
+                "apiVersion": "argoproj.io/v1alpha1",
+                "kind": "Application",
+                "metadata": {"name": f"bootstrap-{environment.name}", "namespace": destination["namespace"]},
+                "spec": spec,
+            }
+        # The stack's connection facts live on the Argo CD cluster Secret it writes: the clusters
+        # generator reads its annotations and the patches hand them to the consuming releases
         return {
             "apiVersion": "argoproj.io/v1alpha1",
-            "kind": "Application",
+            "kind": "ApplicationSet",
             "metadata": {"name": f"bootstrap-{environment.name}", "namespace": destination["namespace"]},
             "spec": {
-                "project": "default",
-                "source": source,
-                "destination": destination,
-                "syncPolicy": sync_policy(environment, ["ServerSideApply=true"]),
+                "goTemplate": True,
+                "goTemplateOptions": ["missingkey=error"],
+                "generators": [{"clusters": {"selector": {"matchLabels": {CONNECTIONS_LABEL: "true"}}}}],
+                "template": {
+                    "metadata": {"name": f"bootstrap-{environment.name}"},
+                    "spec": {**spec, "source": {**source, "kustomize": {"patches": patches}}},
+                },
             },
         }
     # One preview per open pull request labelled `preview`, at the pull request's head: every
@@ -253,6 +272,39 @@ def bootstrap(environment: Environment, releases: list[dict]) -> dict:
             },
         },
     }
+
+
+CONNECTIONS_LABEL = "voiceops.io/connections"  # on the cluster Secret the stack writes
+
+
+def fact_parameter(fact: str) -> str:
+    """A Go template reading one fact from the cluster Secret's annotations; an unpublished fact
+    fails the generator instead of installing an empty value."""
+    key = json.dumps(connections.annotation(fact))
+    lines = [  # one action a line, the line breaks trimmed by `{{-`
+        f"{{{{ if not (hasKey .metadata.annotations {key}) }}}}",
+        f"{{{{- fail {json.dumps(f'the stack has not published {fact}')} }}}}{{{{ end }}}}",
+        f"{{{{- index .metadata.annotations {key} }}}}",
+    ]
+    return "\n".join(lines)
+
+
+def connection_patches(environment: Environment, releases: list[dict]) -> list[dict]:
+    """Per release that takes connection facts: its Helm parameters, filled by the generator."""
+    patches = []
+    for release in releases:
+        if not release["connections"]:
+            continue
+        parameters = [
+            {"name": item["value"], "value": fact_parameter(item["fact"]), "forceString": True}
+            for item in release["connections"]
+        ]
+        operation = {"op": "add", "path": "/spec/sources/1/helm/parameters", "value": parameters}
+        patches.append({
+            "target": {"kind": "Application", "name": application_name(environment, release["name"])},
+            "patch": yaml.dump([operation], Dumper=_ManifestDumper, sort_keys=False, width=1000),
+        })  # fmt: skip
+    return patches
 
 
 def _patch(target: dict, replacements: dict[str, str], additions: dict[str, object] | None = None) -> dict:

@@ -19,7 +19,7 @@ import json
 import os
 from pathlib import Path
 
-from voiceops import catalog, environments
+from voiceops import catalog, connections, environments
 from voiceops.environments import Environment
 from voiceops.toolchain import ROOT, shown
 
@@ -54,6 +54,11 @@ def release_entry(environment: Environment, release: catalog.Release) -> dict:
             name: path.relative_to(environments.ENVIRONMENTS_DIR.parent).as_posix()
             for name, path in catalog.file_values(environment, release).items()
         },
+        # chart values that take a stack's connection facts (charts/connections.yaml)
+        "connections": [
+            {"value": item.value, "fact": item.fact}
+            for item in connections.consumers(environment, release.name)
+        ],
     }  # fmt: skip
 
 
@@ -71,6 +76,7 @@ def terraform_release(entry: dict, stack: str) -> dict:
         "timeout_seconds": entry["timeout_seconds"],
         "values_files": [f"{up}/{path}" for path in entry["values_files"]],
         "file_values": {name: f"{up}/{path}" for name, path in entry["file_values"].items()},
+        "connections": entry["connections"],
     }
 
 

@@ -28,9 +28,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
 
+import yaml
 from pydantic import Field
 
-from voiceops import admission, catalog, cluster, environments, gitops, infra_policy, render
+from voiceops import admission, catalog, cluster, connections, environments, gitops, infra_policy, render
 from voiceops.environments import Cloud, Delivery, Environment, NodePool, Strict, load_validated
 from voiceops.errors import OpsError
 from voiceops.policy import Manifest, pod_spec
@@ -154,6 +155,9 @@ class Installed:
     cluster: list[Manifest]  # everything in the cluster: ours plus the cluster owner's
     unverified_namespaces: frozenset[str] = frozenset()  # namespaces of uncached upstream releases
     releases: list[catalog.Release] = field(default_factory=list)
+    # release -> the connection facts whose placeholders its rendered objects carry; None where
+    # the release's chart is not cached
+    placeholders: dict[str, frozenset[str] | None] = field(default_factory=dict)
 
     def objects(self, kind: str) -> Iterator[Manifest]:
         return (item for item in self.cluster if item.get("kind") == kind)
@@ -1178,6 +1182,55 @@ def admission_rule(installed: Installed) -> Iterator[Reference]:
             yield Reference("admission", ref(manifest), target, Status.RESOLVED)
 
 
+# --- Connection facts ------------------------------------------------------------------------
+
+
+def bootstrap_parameters(environment: Environment) -> set[tuple[str, str]]:
+    """(Application, Helm parameter) pairs the cluster's bootstrap patches in from the facts."""
+    path = gitops.BOOTSTRAP_DIR / f"{environments.cluster_owner(environment).cluster.name}.yaml"
+    pairs = set()
+    for document in render.load_manifests(path.read_text()) if path.is_file() else []:
+        if (document.get("metadata") or {}).get("name") != f"bootstrap-{environment.name}":
+            continue
+        source = ((document.get("spec") or {}).get("template") or {}).get("spec", {}).get("source") or {}
+        for patch in (source.get("kustomize") or {}).get("patches") or []:
+            for operation in yaml.safe_load(patch.get("patch") or "[]") or []:
+                for parameter in operation.get("value") or []:
+                    pairs.add((patch["target"]["name"], parameter.get("name")))
+    return pairs
+
+
+LOOPBACK_ONLY = "nothing publishes it: the local servers listen on loopback, out of kind pods' reach"
+
+
+def connection_facts(installed: Installed) -> Iterator[Reference]:
+    """Every chart value that takes a connection fact: the chart uses the value (its placeholder
+    reaches the rendered objects), the environment's stack publishes the fact, and it reaches
+    the release (helm_release `set` from the stack, or the bootstrap's patch under GitOps)."""
+    environment = installed.environment
+    published = connections.published(environment.cloud)
+    patched = bootstrap_parameters(environment) if environment.delivery is Delivery.GITOPS else set()
+    module = connections.load().publishers.get(environment.cloud)
+    for release in installed.releases:
+        seen = installed.placeholders.get(release.name)
+        application = gitops.application_name(environment, release.name)
+        for item in connections.consumers(environment, release.name):
+            if seen is None:
+                status, detail = Status.UNVERIFIED, "chart not cached"
+            elif item.fact not in seen:
+                status, detail = Status.DANGLING, "the chart does not use this value"
+            elif published is None:
+                status, detail = Status.UNVERIFIED, LOOPBACK_ONLY
+            elif item.fact not in published:
+                status, detail = Status.DANGLING, f"{module} does not publish it"
+            elif environment.delivery is Delivery.GITOPS and (application, item.value) not in patched:
+                status, detail = Status.DANGLING, "the cluster's bootstrap does not patch it in"
+            else:
+                status, detail = Status.RESOLVED, ""
+            source = f"release/{environment.name}/{release.name}#{item.value}"
+            yield Reference("connections", source, f"fact/{item.fact}", status, detail)
+
+
 RULES: dict[str, Callable[[Installed], Iterable[Reference]]] = {
     "secrets": secrets,
     "config-maps": config_maps,
@@ -1192,6 +1245,7 @@ RULES: dict[str, Callable[[Installed], Iterable[Reference]]] = {
     "egress": egress,
     "identities": identities,
     "metrics": metrics,
+    "connections": connection_facts,
 }
 
 # A rule that finds nothing to check where the environment installs objects of these kinds
@@ -1297,7 +1351,15 @@ def installed_from(
         unverified |= missing
         unverified_namespaces |= {namespaces[release] for release in missing if release in namespaces}
     releases = catalog.releases_for(environment)
-    installed = Installed(environment, manifests, cluster, frozenset(unverified_namespaces), releases)
+    placeholders = {
+        item.name: None if item.path is None else frozenset(
+            match["fact"] for match in connections.PLACEHOLDER.finditer(item.path.read_text())
+        )
+        for item in rendered[environment.name].files
+    }  # fmt: skip
+    installed = Installed(
+        environment, manifests, cluster, frozenset(unverified_namespaces), releases, placeholders
+    )
     return installed, sorted(unverified)
 
 

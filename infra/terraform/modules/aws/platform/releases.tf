@@ -53,49 +53,55 @@ resource "kubernetes_manifest" "node_pool" {
 module "wave_namespaces" {
   source = "../../kubernetes/release-wave"
 
-  releases     = var.install_releases ? local.release_waves["-30"] : {}
-  extra_values = local.extra_values
-  depends_on   = [kubernetes_manifest.node_pool, module.eks]
+  releases         = var.install_releases ? local.release_waves["-30"] : {}
+  extra_values     = local.extra_values
+  connection_facts = local.connection_facts
+  depends_on       = [kubernetes_manifest.node_pool, module.eks]
 }
 
 module "wave_operators" {
   source = "../../kubernetes/release-wave"
 
-  releases     = var.install_releases ? local.release_waves["-20"] : {}
-  extra_values = local.extra_values
-  depends_on   = [module.wave_namespaces]
+  releases         = var.install_releases ? local.release_waves["-20"] : {}
+  extra_values     = local.extra_values
+  connection_facts = local.connection_facts
+  depends_on       = [module.wave_namespaces]
 }
 
 module "wave_cluster_objects" {
   source = "../../kubernetes/release-wave"
 
-  releases     = var.install_releases ? local.release_waves["-10"] : {}
-  extra_values = local.extra_values
-  depends_on   = [module.wave_operators]
+  releases         = var.install_releases ? local.release_waves["-10"] : {}
+  extra_values     = local.extra_values
+  connection_facts = local.connection_facts
+  depends_on       = [module.wave_operators]
 }
 
 module "wave_cluster_services" {
   source = "../../kubernetes/release-wave"
 
-  releases     = var.install_releases ? local.release_waves["0"] : {}
-  extra_values = local.extra_values
-  depends_on   = [module.wave_cluster_objects]
+  releases         = var.install_releases ? local.release_waves["0"] : {}
+  extra_values     = local.extra_values
+  connection_facts = local.connection_facts
+  depends_on       = [module.wave_cluster_objects]
 }
 
 module "wave_media" {
   source = "../../kubernetes/release-wave"
 
-  releases     = var.install_releases ? local.release_waves["5"] : {}
-  extra_values = local.extra_values
-  depends_on   = [module.wave_cluster_services]
+  releases         = var.install_releases ? local.release_waves["5"] : {}
+  extra_values     = local.extra_values
+  connection_facts = local.connection_facts
+  depends_on       = [module.wave_cluster_services]
 }
 
 module "wave_applications" {
   source = "../../kubernetes/release-wave"
 
-  releases     = var.install_releases ? local.release_waves["10"] : {}
-  extra_values = local.extra_values
-  depends_on   = [module.wave_media]
+  releases         = var.install_releases ? local.release_waves["10"] : {}
+  extra_values     = local.extra_values
+  connection_facts = local.connection_facts
+  depends_on       = [module.wave_media]
 }
 
 check "every_catalog_wave_is_installed" {

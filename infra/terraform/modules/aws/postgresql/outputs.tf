@@ -3,6 +3,11 @@ output "arn" {
   value       = aws_db_instance.this.arn
 }
 
+output "address" {
+  description = "Host name of the primary."
+  value       = aws_db_instance.this.address
+}
+
 output "endpoint" {
   description = "host:port of the primary."
   value       = aws_db_instance.this.endpoint

@@ -22,3 +22,14 @@ output "node_resource_group" {
   description = "Resource group AKS manages for the nodes."
   value       = azurerm_kubernetes_cluster.this.node_resource_group
 }
+
+output "api_server_host" {
+  description = "API server URL (private: reached from inside the virtual network)."
+  value       = azurerm_kubernetes_cluster.this.kube_config[0].host
+}
+
+output "cluster_ca_certificate" {
+  description = "Base64 CA certificate of the API server."
+  value       = azurerm_kubernetes_cluster.this.kube_config[0].cluster_ca_certificate
+  sensitive   = true
+}

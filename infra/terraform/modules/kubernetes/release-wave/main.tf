@@ -15,6 +15,14 @@ resource "helm_release" "this" {
     [for name, path in each.value.file_values : yamlencode({ (name) = file(path) })],
     try([var.extra_values[each.key]], []),
   )
+  # a fact the stack does not publish fails the plan here instead of installing a placeholder
+  set = [
+    for connection in each.value.connections : {
+      name  = connection.value
+      value = var.connection_facts[connection.fact]
+      type  = "string"
+    }
+  ]
 
   dependency_update = each.value.dependency_update
   atomic            = true

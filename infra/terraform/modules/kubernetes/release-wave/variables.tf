@@ -9,7 +9,14 @@ variable "releases" {
     timeout_seconds   = number
     values_files      = list(string)
     file_values       = map(string)
+    connections       = list(object({ value = string, fact = string }))
   }))
+}
+
+variable "connection_facts" {
+  description = "What the stack knows after apply (charts/connections.yaml facts): fact -> value, set on each release's `connections` values."
+  type        = map(string)
+  default     = {}
 }
 
 variable "extra_values" {

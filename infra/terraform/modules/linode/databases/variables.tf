@@ -9,7 +9,7 @@ variable "region" {
 }
 
 variable "databases" {
-  description = "One managed PostgreSQL per service (seed 002): user and organization service; analytics with TimescaleDB."
+  description = "One managed PostgreSQL per service (seed 002): user and organization service; analytics with TimescaleDB; Temporal's persistence and visibility databases, one pair per environment of the cluster."
   type = map(object({
     type        = optional(string, "g6-dedicated-2")
     nodes       = optional(number, 3)
@@ -18,6 +18,7 @@ variable "databases" {
   default = {
     users     = {}
     analytics = { timescaledb = true }
+    temporal  = {}
   }
 
   validation {

@@ -7,5 +7,9 @@ terraform {
       source  = "linode/linode"
       version = "3.8.0"
     }
+    kubernetes = {
+      source  = "hashicorp/kubernetes"
+      version = "2.38.0"
+    }
   }
 }

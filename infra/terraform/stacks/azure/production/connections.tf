@@ -1,0 +1,30 @@
+# What the releases dial and only this stack knows once applied (charts/connections.yaml). The
+# environment is delivered by Argo CD, so the stack writes the facts into the cluster as
+# annotations of Argo CD's cluster Secret for it; the cluster's bootstrap ApplicationSet
+# (kustomize/argocd/) patches them into the consuming Applications.
+locals {
+  connection_facts = {
+    redis-cluster-address  = "${module.redis.hostname}:6380" # the TLS port; the plain one is off
+    temporal-postgres-host = module.postgresql.fqdn
+  }
+}
+
+# The API server is private and local accounts are off: Entra ID tokens from the Azure CLI
+# session, on a runner inside the virtual network.
+provider "kubernetes" {
+  host                   = module.aks.api_server_host
+  cluster_ca_certificate = base64decode(module.aks.cluster_ca_certificate)
+  exec {
+    api_version = "client.authentication.k8s.io/v1beta1"
+    command     = "kubelogin"
+    # the AKS Entra ID server application, the same in every tenant
+    args = ["get-token", "--login", "azurecli", "--server-id", "6dae42f8-4368-4678-94ff-3960e28e3630"]
+  }
+}
+
+module "argocd_connections" {
+  source = "../../../modules/kubernetes/argocd-connections"
+
+  argocd_namespace = module.context.namespaces.system
+  connection_facts = local.connection_facts
+}

@@ -1,0 +1,102 @@
+"""Connection facts (charts/connections.yaml): what only a stack knows after apply, and the chart
+values of the releases that take it.
+
+Render fills each consumer value with a placeholder; Terraform passes the stack's own value as a
+helm_release `set`; Argo CD gets it from the cluster Secret annotations the stack writes, patched
+into the Applications by the cluster's bootstrap (voiceops/gitops.py)."""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, model_validator
+
+from voiceops import infra_policy
+from voiceops.environments import Cloud, Environment, Strict, load_validated
+from voiceops.errors import OpsError
+from voiceops.toolchain import ROOT
+
+CONNECTIONS_PATH = ROOT / "charts" / "connections.yaml"
+ANNOTATION_PREFIX = "connections.voiceops.io/"  # + fact, on the Argo CD cluster Secret
+PLACEHOLDER_DOMAIN = "connection.invalid"  # RFC 2606: never resolves, so a render cannot connect
+FACT_LOCAL = "local.connection_facts"  # the publishing module's map: fact -> value
+
+FactName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,40}$")]
+ValuePath = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+|\[\d+\])*$")]
+
+
+class InvalidConnections(OpsError):
+    pass
+
+
+class Consumer(Strict):
+    value: ValuePath
+    fact: FactName
+    clouds: tuple[Cloud, ...] = tuple(Cloud)
+
+
+class Connections(Strict):
+    facts: dict[FactName, str] = Field(min_length=1)
+    publishers: dict[Cloud, Annotated[str, Field(pattern=r"^(modules|stacks)/[a-z0-9_/-]+$")]]
+    consumers: dict[str, tuple[Consumer, ...]]
+
+    @model_validator(mode="after")
+    def facts_declared(self) -> Connections:
+        for release, items in self.consumers.items():
+            for item in items:
+                if item.fact not in self.facts:
+                    raise ValueError(f"consumers.{release}: fact {item.fact} is not declared under facts")
+        for cloud, module in self.publishers.items():
+            if not (infra_policy.INFRA / module).is_dir():
+                raise ValueError(f"publishers.{cloud}: {module} is no directory under infra/terraform")
+        return self
+
+
+@cache
+def load(path: Path = CONNECTIONS_PATH) -> Connections:
+    connections = load_validated(path, Connections, InvalidConnections)
+    from voiceops import catalog  # which imports this module for its values arguments
+
+    unknown = sorted(set(connections.consumers) - set(catalog.load().releases))
+    if unknown:
+        names = ", ".join(unknown)
+        raise InvalidConnections(f"{path.name}: consumers name releases the catalog lacks: {names}")
+    return connections
+
+
+def consumers(environment: Environment, release: str) -> tuple[Consumer, ...]:
+    """The facts one release takes in this environment."""
+    return tuple(item for item in load().consumers.get(release, ()) if environment.cloud in item.clouds)
+
+
+def placeholder(fact: str) -> str:
+    return f"{fact}.{PLACEHOLDER_DOMAIN}"
+
+
+PLACEHOLDER = re.compile(rf"(?P<fact>[a-z][a-z0-9-]*)\.{re.escape(PLACEHOLDER_DOMAIN)}")
+
+
+def set_arguments(environment: Environment, release: str) -> list[str]:
+    """`--set-string` arguments filling a release's facts with placeholders (render, lint, local)."""
+    return [
+        argument
+        for item in consumers(environment, release)
+        for argument in ("--set-string", f"{item.value}={placeholder(item.fact)}")
+    ]
+
+
+def annotation(fact: str) -> str:
+    return ANNOTATION_PREFIX + fact
+
+
+def published(cloud: Cloud, tree: infra_policy.Tree | None = None) -> dict[str, str] | None:
+    """fact -> the Terraform expression publishing it, from the cloud's publisher module; None
+    where the cloud has no publisher."""
+    module = load().publishers.get(cloud)
+    if module is None:
+        return None
+    facts = infra_policy.module_value(module, FACT_LOCAL, "", tree)
+    return {str(name): str(value) for name, value in facts.items()} if isinstance(facts, dict) else {}
