@@ -106,7 +106,13 @@ class Release:
 
 @cache
 def load(path: Path = CATALOG_PATH) -> Catalog:
-    return load_validated(path, Catalog, InvalidCatalog)
+    loaded = load_validated(path, Catalog, InvalidCatalog)
+    unknown = sorted(set(connections.load().consumers) - set(loaded.releases))
+    if unknown:
+        raise InvalidCatalog(
+            f"charts/connections.yaml: consumers name releases {path.name} lacks: {', '.join(unknown)}"
+        )
+    return loaded
 
 
 def releases_for(environment: Environment, catalog: Catalog | None = None) -> list[Release]:

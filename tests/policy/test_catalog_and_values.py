@@ -7,7 +7,7 @@ import subprocess
 import pytest
 import yaml
 
-from voiceops import catalog, chart_schemas, environments, gitops, render, toolchain
+from voiceops import catalog, chart_schemas, connections, environments, gitops, render, toolchain
 from voiceops.toolchain import ROOT
 
 VALUES = ROOT / "charts" / "values"
@@ -266,3 +266,49 @@ def test_releases_whose_charts_are_not_cached_are_unverified_never_clean(tmp_pat
     assert all("invoke charts.pull" in item.detail for item in result.render.unverified)
     assert sorted(render.summary(result)["unverified"]) == sorted(upstream)
     assert render.summary_row(result)[5] == str(len(upstream))
+
+
+def test_the_bootstrap_patches_each_published_fact_into_the_releases_that_take_it(tmp_path):
+    """Kustomize applies the staging bootstrap's patches as Argo CD does once the clusters
+    generator has filled each fact from the cluster Secret the Linode stack writes."""
+    bootstraps = yaml.safe_load_all((gitops.BOOTSTRAP_DIR / "lke-voiceops.yaml").read_text())
+    bootstrap = next(item for item in bootstraps if item["metadata"]["name"] == "bootstrap-staging")
+    assert bootstrap["kind"] == "ApplicationSet"
+    selector = bootstrap["spec"]["generators"][0]["clusters"]["selector"]["matchLabels"]
+    assert selector == {gitops.CONNECTIONS_LABEL: "true"}
+    source = bootstrap["spec"]["template"]["spec"]["source"]
+    template = gitops.fact_parameter("temporal-postgres-host")
+    assert "fail" in template  # an unpublished fact stops the generator
+    patches = []
+    for patch in source["kustomize"]["patches"]:
+        operations = yaml.safe_load(patch["patch"])
+        for parameter in operations[0]["value"]:
+            assert parameter["value"] == template
+            parameter["value"] = "db.example"  # what the generator makes of the annotation
+        patches.append({**patch, "patch": yaml.safe_dump(operations)})
+    kustomization = {"resources": [os.path.relpath(ROOT / source["path"], tmp_path)], "patches": patches}
+    (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump(kustomization))
+    built = subprocess.run(
+        ["kubectl", "kustomize", "--load-restrictor", "LoadRestrictionsNone", str(tmp_path)],
+        env=toolchain.tool_env(), capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    parameters = {
+        item["metadata"]["name"]: item["spec"]["sources"][1]["helm"].get("parameters")
+        for item in yaml.safe_load_all(built)
+        if item["kind"] == "Application"
+    }
+    assert parameters["staging-temporal"] == [
+        {"name": "server.config.persistence.default.sql.host", "value": "db.example", "forceString": True},
+        {"name": "server.config.persistence.visibility.sql.host", "value": "db.example", "forceString": True},
+    ]
+    assert {name for name, value in parameters.items() if value} == {"staging-temporal"}
+
+
+def test_a_connection_consumer_must_name_a_catalog_release_and_a_declared_fact(tmp_path):
+    broken = tmp_path / "connections.yaml"
+    broken.write_text(
+        "facts: {redis-cluster-address: a Redis}\npublishers: {aws: modules/aws/platform}\n"
+        "consumers:\n  livekit-server:\n    - {value: livekit.redis.address, fact: nosuch-fact}\n"
+    )
+    with pytest.raises(connections.InvalidConnections, match="nosuch-fact is not declared"):
+        connections.load(broken)

@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 import yaml
 
-from voiceops import environments, render, wiring
+from voiceops import connections, environments, render, wiring
 from voiceops.environments import Cloud
 from voiceops.wiring import Status
 
@@ -370,3 +370,50 @@ def test_a_connection_the_network_policies_deny_on_either_end_dangles(rendered):
         item for item in wiring.connectivity(live) if item.source == source and item.target == target
     ]
     assert reference.status is Status.DANGLING and "deny ingress" in reference.detail
+
+
+SIP_REDIS = "release/{env}/sip-service#sip.redis.clusterAddress"
+
+
+def test_a_connection_fact_resolves_only_while_the_stack_publishes_it(rendered, monkeypatch):
+    live = installed(rendered, "live")
+    source = SIP_REDIS.format(env="live")
+    assert statuses(wiring.connection_facts(live), source=source) == [Status.RESOLVED]
+    published = connections.published(Cloud.AWS)
+    assert published["redis-cluster-address"].startswith("${module.redis.configuration_endpoint}")
+    without_redis = {fact: value for fact, value in published.items() if fact != "redis-cluster-address"}
+    monkeypatch.setattr(connections, "published", lambda _cloud, _tree=None: without_redis)
+    assert statuses(wiring.connection_facts(live), source=source) == [Status.DANGLING]
+
+
+def test_a_connection_value_the_chart_does_not_use_dangles(rendered, monkeypatch, tmp_path):
+    live = environments.load("live")
+    typo = connections.Consumer(value="sip.redis.clusterAdress", fact="redis-cluster-address")
+    monkeypatch.setattr(
+        connections, "consumers", lambda _env, release: (typo,) if release == "sip-service" else ()
+    )
+    with pytest.raises(render.RenderFailed, match="clusterAdress"):  # the chart's schema refuses it
+        render.render_environment(live, only=("sip-service",), out_dir=tmp_path)
+    result = installed(rendered, "live")
+    result.placeholders["sip-service"] = frozenset()  # what the render holds when the value is ignored
+    source = "release/live/sip-service#sip.redis.clusterAdress"
+    assert statuses(wiring.connection_facts(result), source=source) == [Status.DANGLING]
+
+
+def test_a_gitops_environment_gets_its_facts_only_through_the_bootstrap_patch(rendered, monkeypatch):
+    staging = installed(rendered, "staging")
+    source = "release/staging/temporal#server.config.persistence.default.sql.host"
+    found = statuses(wiring.connection_facts(staging), source=source)
+    assert found in ([Status.RESOLVED], [Status.UNVERIFIED])  # unverified: temporal's chart is not cached
+    staging.placeholders["temporal"] = frozenset({"temporal-postgres-host"})
+    assert statuses(wiring.connection_facts(staging), source=source) == [Status.RESOLVED]
+    monkeypatch.setattr(wiring, "bootstrap_parameters", lambda _environment: set())
+    assert statuses(wiring.connection_facts(staging), source=source) == [Status.DANGLING]
+
+
+def test_local_connection_facts_are_unverified_for_want_of_a_publisher(rendered):
+    local = installed(rendered, "local")
+    references = list(wiring.connection_facts(local))
+    temporal = [item for item in references if item.source.startswith("release/local/temporal#")]
+    assert len(temporal) == 2
+    assert {item.status for item in temporal} <= {Status.UNVERIFIED}
