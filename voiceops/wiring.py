@@ -901,6 +901,7 @@ def namespaces(installed: Installed) -> Iterator[Reference]:
 # name the namespace (module.context.namespaces.<role>) and the service account.
 IDENTITY_BINDINGS: dict[Cloud, tuple[str, str, str]] = {
     Cloud.AWS: ("modules/aws/platform", "module.eks", "workload_roles"),
+    Cloud.AZURE: ("stacks/azure/production", "module.workload_identity", "bindings"),
 }
 NAMESPACE_ROLE = re.compile(r"namespaces\.(?P<role>[a-z]+)")
 

@@ -43,7 +43,7 @@ resource "azurerm_storage_account" "this" {
 
 resource "azurerm_storage_container" "this" {
   # checkov:skip=CKV2_AZURE_21:blob read logging goes through the account's diagnostic setting to Log Analytics
-  for_each = var.containers
+  for_each = setunion(var.containers, var.release_containers)
 
   name                  = each.key
   storage_account_id    = azurerm_storage_account.this.id

@@ -24,6 +24,12 @@ variable "containers" {
   default     = ["conversations", "uploads", "recordings", "backups"]
 }
 
+variable "release_containers" {
+  description = "Containers the environment's releases keep their own state in, beside the seed's (Loki's chunks, rules and admin state)."
+  type        = set(string)
+  default     = []
+}
+
 variable "lifecycle_days" {
   description = "Seed 004: cool after 30 days, archive after 90, delete after 365."
   type = object({

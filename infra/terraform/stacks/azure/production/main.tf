@@ -147,6 +147,7 @@ module "storage" {
   resource_group_name = azurerm_resource_group.this.name
   endpoint_subnet_id  = module.network.subnet_ids.cache
   private_dns_zone_id = module.network.private_dns_zone_ids.blob
+  release_containers  = values(local.loki_containers)
   tags                = local.tags
 }
 

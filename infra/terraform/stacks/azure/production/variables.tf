@@ -21,3 +21,9 @@ variable "certificate_issuer" {
   type        = string
   default     = "Self"
 }
+
+variable "annotate_service_accounts" {
+  description = "Write the workload identities' client ids onto the releases' service accounts. The first apply of a new environment sets it false: the accounts exist once Argo CD has synced the releases."
+  type        = bool
+  default     = true
+}

@@ -7,5 +7,9 @@ terraform {
       source  = "hashicorp/azurerm"
       version = "4.50.0"
     }
+    kubernetes = {
+      source  = "hashicorp/kubernetes"
+      version = "2.38.0"
+    }
   }
 }
