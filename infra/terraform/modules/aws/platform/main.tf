@@ -95,6 +95,11 @@ module "eks" {
       service_account = "external-secrets"
       policy_json     = data.aws_iam_policy_document.secrets_reader.json
     }
+    loki = {
+      namespace       = module.context.namespaces.observability
+      service_account = "loki"
+      policy_json     = data.aws_iam_policy_document.loki_storage.json
+    }
     velero = {
       namespace       = module.context.namespaces.system
       service_account = "velero"

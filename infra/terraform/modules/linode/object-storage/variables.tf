@@ -9,7 +9,7 @@ variable "region" {
 }
 
 variable "buckets" {
-  description = "Seed 002's buckets: analytics exports, backups and Terraform state; expire_days null keeps objects."
+  description = "Seed 002's buckets: analytics exports, backups, Terraform state and Loki's chunks, ruler rules and admin state (its compactor applies the retention); expire_days null keeps objects."
   type = map(object({
     expire_days     = optional(number)
     noncurrent_days = optional(number, 30)
@@ -18,6 +18,9 @@ variable "buckets" {
     analytics-exports = { expire_days = 90 }
     backups           = { expire_days = 30 }
     terraform-state   = { noncurrent_days = 90 }
+    loki-chunks       = {}
+    loki-ruler        = {}
+    loki-admin        = {}
   }
 }
 

@@ -62,3 +62,15 @@ module "dns" {
   ingress_address = var.ingress_address
   tags            = local.tags
 }
+
+# Loki's values file names its buckets (charts/values/<owner>/loki.yaml); they must be the ones
+# this stack creates, or Loki would write nowhere.
+check "loki_buckets_exist" {
+  assert {
+    condition = alltrue([
+      for name in values(yamldecode(file("${path.root}/../../../../../charts/values/${local.environment}/loki.yaml")).loki.storage.bucketNames) :
+      contains(values(module.object_storage.buckets), name)
+    ])
+    error_message = "charts/values/${local.environment}/loki.yaml names Loki buckets the object-storage module does not create."
+  }
+}
