@@ -7,7 +7,6 @@ into the Applications by the cluster's bootstrap (voiceops/gitops.py)."""
 
 from __future__ import annotations
 
-import re
 from functools import cache
 from pathlib import Path
 from typing import Annotated
@@ -15,7 +14,7 @@ from typing import Annotated
 from pydantic import Field, model_validator
 
 from voiceops import infra_policy
-from voiceops.environments import Cloud, Environment, Strict, load_validated
+from voiceops.environments import Cloud, Environment, NamespaceRole, Strict, load_validated
 from voiceops.errors import OpsError
 from voiceops.toolchain import ROOT
 
@@ -32,6 +31,17 @@ class InvalidConnections(OpsError):
     pass
 
 
+class Service(Strict):
+    namespace: NamespaceRole
+    name: Annotated[str, Field(pattern=r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")]
+    port: int = Field(ge=1, le=65535)
+
+
+class Fact(Strict):
+    description: str
+    service: Service | None = None  # None: the stack publishes it
+
+
 class Consumer(Strict):
     value: ValuePath
     fact: FactName
@@ -39,7 +49,7 @@ class Consumer(Strict):
 
 
 class Connections(Strict):
-    facts: dict[FactName, str] = Field(min_length=1)
+    facts: dict[FactName, Fact] = Field(min_length=1)
     publishers: dict[Cloud, Annotated[str, Field(pattern=r"^(modules|stacks)/[a-z0-9_/-]+$")]]
     consumers: dict[str, tuple[Consumer, ...]]
 
@@ -65,19 +75,43 @@ def consumers(environment: Environment, release: str) -> tuple[Consumer, ...]:
     return tuple(item for item in load().consumers.get(release, ()) if environment.cloud in item.clouds)
 
 
+def published_consumers(environment: Environment, release: str) -> tuple[Consumer, ...]:
+    """The facts of a release that a stack publishes."""
+    return tuple(item for item in consumers(environment, release) if load().facts[item.fact].service is None)
+
+
+def service_parameters(environment: Environment, release: str) -> dict[str, str]:
+    """Chart value -> address, for the facts of a release that are services of the environment."""
+    parameters = {}
+    for item in consumers(environment, release):
+        service = load().facts[item.fact].service
+        if service is not None:
+            namespace = environment.namespaces.get(service.namespace)
+            if namespace is None:
+                raise InvalidConnections(
+                    f"{environment.name}: {release} takes {item.fact}, a service of namespace role "
+                    f"{service.namespace}, which the environment does not have"
+                )
+            parameters[item.value] = f"{service.name}.{namespace}.svc.cluster.local:{service.port}"
+    return parameters
+
+
 def placeholder(fact: str) -> str:
     return f"{fact}.{PLACEHOLDER_DOMAIN}"
 
 
-PLACEHOLDER = re.compile(rf"(?P<fact>[a-z][a-z0-9-]*)\.{re.escape(PLACEHOLDER_DOMAIN)}")
+def values(environment: Environment, release: str) -> dict[str, str]:
+    """Chart value -> what render, lint and a local install give it: a placeholder for each
+    published fact (only the stack knows it), the address of each service."""
+    filled = {item.value: placeholder(item.fact) for item in published_consumers(environment, release)}
+    return filled | service_parameters(environment, release)
 
 
 def set_arguments(environment: Environment, release: str) -> list[str]:
-    """`--set-string` arguments filling a release's facts with placeholders (render, lint, local)."""
     return [
         argument
-        for item in consumers(environment, release)
-        for argument in ("--set-string", f"{item.value}={placeholder(item.fact)}")
+        for value, filled in values(environment, release).items()
+        for argument in ("--set-string", f"{value}={filled}")
     ]
 
 

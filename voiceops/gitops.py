@@ -42,6 +42,14 @@ CLUSTER_RESOURCES = [
 ]
 SYNC_OPTIONS = ["ServerSideApply=true", "CreateNamespace=false"]
 AUTOMATED = {"automated": {"prune": True, "selfHeal": True}}
+CONNECTIONS_LABEL = "voiceops.io/connections"  # on the cluster Secret the stack writes
+CONNECTIONS_GENERATOR = {"clusters": {"selector": {"matchLabels": {CONNECTIONS_LABEL: "true"}}}}
+PULL_REQUESTS = {
+    "pullRequest": {
+        "github": {"owner": "voiceops", "repo": "platform", "labels": ["preview"]},
+        "requeueAfterSeconds": 300,
+    }
+}
 
 
 def argocd_namespace(environment: Environment) -> str:
@@ -63,12 +71,19 @@ def sync_policy(environment: Environment, options: list[str]) -> dict:
     return {**automated, "syncOptions": options}
 
 
+def parameter(name: str, value: str) -> dict:
+    """A Helm parameter kept a string, as `--set-string` keeps it."""
+    return {"name": name, "value": value, "forceString": True}
+
+
 def application(environment: Environment, release: dict) -> dict:
     chart = release["chart"]
     helm: dict = {
         "releaseName": release["name"],
         "valueFiles": [f"$values/{path}" for path in release["values_files"]],
     }
+    if release["parameters"]:
+        helm["parameters"] = [parameter(name, value) for name, value in release["parameters"].items()]
     if "path" in chart:
         chart_source = {"repoURL": REPO_URL, "targetRevision": TARGET_REVISION, "path": chart["path"]}
         helm["fileParameters"] = [
@@ -208,7 +223,7 @@ def bootstrap(environment: Environment, releases: list[dict]) -> dict:
             "spec": {
                 "goTemplate": True,
                 "goTemplateOptions": ["missingkey=error"],
-                "generators": [{"clusters": {"selector": {"matchLabels": {CONNECTIONS_LABEL: "true"}}}}],
+                "generators": [CONNECTIONS_GENERATOR],
                 "template": {
                     "metadata": {"name": f"bootstrap-{environment.name}"},
                     "spec": {**spec, "source": {**source, "kustomize": {"patches": patches}}},
@@ -218,7 +233,12 @@ def bootstrap(environment: Environment, releases: list[dict]) -> dict:
     # One preview per open pull request labelled `preview`, at the pull request's head: every
     # object of the overlay gets the pull request's number, and closing the pull request prunes it.
     project = project_name(environment)
-    patches = [_patch({"kind": "AppProject", "name": project}, {"/metadata/name": project + PREVIEW_SUFFIX})]
+    # the facts first: the patches after them rename the Applications they target
+    connection = connection_patches(environment, releases)
+    patches = [
+        *connection,
+        _patch({"kind": "AppProject", "name": project}, {"/metadata/name": project + PREVIEW_SUFFIX}),
+    ]
     for release in releases:
         name = application_name(environment, release["name"])
         if release["namespace"] == catalog.DEFAULT_NAMESPACE:
@@ -250,13 +270,11 @@ def bootstrap(environment: Environment, releases: list[dict]) -> dict:
         "spec": {
             "goTemplate": True,
             "goTemplateOptions": ["missingkey=error"],
+            # each pull request, with the facts of the cluster where the connections need them
             "generators": [
-                {
-                    "pullRequest": {
-                        "github": {"owner": "voiceops", "repo": "platform", "labels": ["preview"]},
-                        "requeueAfterSeconds": 300,
-                    }
-                }
+                {"matrix": {"generators": [PULL_REQUESTS, CONNECTIONS_GENERATOR]}}
+                if connection
+                else PULL_REQUESTS
             ],
             "template": {
                 "metadata": {
@@ -272,9 +290,6 @@ def bootstrap(environment: Environment, releases: list[dict]) -> dict:
             },
         },
     }
-
-
-CONNECTIONS_LABEL = "voiceops.io/connections"  # on the cluster Secret the stack writes
 
 
 def fact_parameter(fact: str) -> str:
@@ -296,13 +311,16 @@ def connection_patches(environment: Environment, releases: list[dict]) -> list[d
         if not release["connections"]:
             continue
         parameters = [
-            {"name": item["value"], "value": fact_parameter(item["fact"]), "forceString": True}
-            for item in release["connections"]
+            parameter(item["value"], fact_parameter(item["fact"])) for item in release["connections"]
         ]
-        operation = {"op": "add", "path": "/spec/sources/1/helm/parameters", "value": parameters}
+        path = "/spec/sources/1/helm/parameters"
+        if release["parameters"]:  # appended after the Application's own
+            operations = [{"op": "add", "path": f"{path}/-", "value": item} for item in parameters]
+        else:
+            operations = [{"op": "add", "path": path, "value": parameters}]
         patches.append({
             "target": {"kind": "Application", "name": application_name(environment, release["name"])},
-            "patch": yaml.dump([operation], Dumper=_ManifestDumper, sort_keys=False, width=1000),
+            "patch": yaml.dump(operations, Dumper=_ManifestDumper, sort_keys=False, width=1000),
         })  # fmt: skip
     return patches
 

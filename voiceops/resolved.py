@@ -57,8 +57,10 @@ def release_entry(environment: Environment, release: catalog.Release) -> dict:
         # chart values that take a stack's connection facts (charts/connections.yaml)
         "connections": [
             {"value": item.value, "fact": item.fact}
-            for item in connections.consumers(environment, release.name)
+            for item in connections.published_consumers(environment, release.name)
         ],
+        # chart values that take the address of a service of the environment
+        "parameters": connections.service_parameters(environment, release.name),
     }  # fmt: skip
 
 
@@ -77,6 +79,7 @@ def terraform_release(entry: dict, stack: str) -> dict:
         "values_files": [f"{up}/{path}" for path in entry["values_files"]],
         "file_values": {name: f"{up}/{path}" for name, path in entry["file_values"].items()},
         "connections": entry["connections"],
+        "parameters": entry["parameters"],
     }
 
 

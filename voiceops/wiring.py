@@ -155,9 +155,8 @@ class Installed:
     cluster: list[Manifest]  # everything in the cluster: ours plus the cluster owner's
     unverified_namespaces: frozenset[str] = frozenset()  # namespaces of uncached upstream releases
     releases: list[catalog.Release] = field(default_factory=list)
-    # release -> the connection facts whose placeholders its rendered objects carry; None where
-    # the release's chart is not cached
-    placeholders: dict[str, frozenset[str] | None] = field(default_factory=dict)
+    # release -> its rendered objects as text; None where its chart is not cached
+    rendered_text: dict[str, str | None] = field(default_factory=dict)
 
     def objects(self, kind: str) -> Iterator[Manifest]:
         return (item for item in self.cluster if item.get("kind") == kind)
@@ -1186,17 +1185,23 @@ def admission_rule(installed: Installed) -> Iterator[Reference]:
 # --- Connection facts ------------------------------------------------------------------------
 
 
+HELM_PARAMETERS = "/spec/sources/1/helm/parameters"
+
+
 def bootstrap_parameters(environment: Environment) -> set[tuple[str, str]]:
     """(Application, Helm parameter) pairs the cluster's bootstrap patches in from the facts."""
     path = gitops.BOOTSTRAP_DIR / f"{environments.cluster_owner(environment).cluster.name}.yaml"
     pairs = set()
     for document in render.load_manifests(path.read_text()) if path.is_file() else []:
-        if (document.get("metadata") or {}).get("name") != f"bootstrap-{environment.name}":
-            continue
         source = ((document.get("spec") or {}).get("template") or {}).get("spec", {}).get("source") or {}
+        if source.get("path") != gitops.overlay_path(environment):
+            continue
         for patch in (source.get("kustomize") or {}).get("patches") or []:
             for operation in yaml.safe_load(patch.get("patch") or "[]") or []:
-                for parameter in operation.get("value") or []:
+                if not str(operation.get("path", "")).startswith(HELM_PARAMETERS):
+                    continue
+                value = operation.get("value")
+                for parameter in value if isinstance(value, list) else [value]:
                     pairs.add((patch["target"]["name"], parameter.get("name")))
     return pairs
 
@@ -1213,13 +1218,17 @@ def connection_facts(installed: Installed) -> Iterator[Reference]:
     patched = bootstrap_parameters(environment) if environment.delivery is Delivery.GITOPS else set()
     module = connections.load().publishers.get(environment.cloud)
     for release in installed.releases:
-        seen = installed.placeholders.get(release.name)
+        text = installed.rendered_text.get(release.name)
         application = gitops.application_name(environment, release.name)
+        filled = connections.values(environment, release.name)
         for item in connections.consumers(environment, release.name):
-            if seen is None:
+            service = connections.load().facts[item.fact].service is not None
+            if text is None:
                 status, detail = Status.UNVERIFIED, "chart not cached"
-            elif item.fact not in seen:
+            elif filled[item.value] not in text:
                 status, detail = Status.DANGLING, "the chart does not use this value"
+            elif service:  # an address of the environment: the hosts rule checks its Service
+                status, detail = Status.RESOLVED, ""
             elif published is None:
                 status, detail = Status.UNVERIFIED, LOOPBACK_ONLY
             elif item.fact not in published:
@@ -1352,15 +1361,11 @@ def installed_from(
         unverified |= missing
         unverified_namespaces |= {namespaces[release] for release in missing if release in namespaces}
     releases = catalog.releases_for(environment)
-    placeholders = {
-        item.name: None if item.path is None else frozenset(
-            match["fact"] for match in connections.PLACEHOLDER.finditer(item.path.read_text())
-        )
+    texts = {
+        item.name: None if item.path is None else item.path.read_text()
         for item in rendered[environment.name].files
-    }  # fmt: skip
-    installed = Installed(
-        environment, manifests, cluster, frozenset(unverified_namespaces), releases, placeholders
-    )
+    }
+    installed = Installed(environment, manifests, cluster, frozenset(unverified_namespaces), releases, texts)
     return installed, sorted(unverified)
 
 

@@ -116,6 +116,7 @@ def helm_template(chart, *extra):
             f"charts/{chart}",
             "--set-file",
             "registry=environments/local.yaml",
+            *connections.set_arguments(environments.load("local"), chart),
             *extra,
         ],
         capture_output=True,
@@ -164,7 +165,8 @@ def test_livekit_server_values():
     assert server["podHostNetwork"] is True
     assert server["autoscaling"]["targetCPUUtilizationPercentage"] == 50  # below the agents' 0.7
     assert server["terminationGracePeriodSeconds"] == 18000
-    assert server["livekit"]["redis"]["use_tls"] is True
+    for cloud in ("aws", "azure"):  # the managed Redis speaks TLS only
+        assert values(cloud, "livekit-server")["livekit"]["redis"]["tls"] == {"enabled": True}
     assert server["livekit"]["turn"]["enabled"] is True
     assert server["storeKeysInSecret"]["existingSecret"]
     anti = server["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
@@ -301,13 +303,22 @@ def test_the_bootstrap_patches_each_published_fact_into_the_releases_that_take_i
         {"name": "server.config.persistence.default.sql.host", "value": "db.example", "forceString": True},
         {"name": "server.config.persistence.visibility.sql.host", "value": "db.example", "forceString": True},
     ]
-    assert {name for name, value in parameters.items() if value} == {"staging-temporal"}
+    redis = [{"name": "sip.redis.address", "value": "redis-ha-haproxy.staging-rtc.svc.cluster.local:6379",
+              "forceString": True}]  # fmt: skip
+    assert parameters["staging-sip-service"] == redis  # an address of the environment, given as it is
+    patched = {name for name, value in parameters.items() if value}
+    assert patched == {
+        "staging-temporal",
+        "staging-sip-service",
+        "staging-livekit-server",
+        "staging-livekit-egress",
+    }
 
 
 def test_a_connection_consumer_must_name_a_catalog_release_and_a_declared_fact(tmp_path):
     broken = tmp_path / "connections.yaml"
     broken.write_text(
-        "facts: {redis-cluster-address: a Redis}\npublishers: {aws: modules/aws/platform}\n"
+        "facts: {redis-cluster-address: {description: a Redis}}\npublishers: {aws: modules/aws/platform}\n"
         "consumers:\n  livekit-server:\n    - {value: livekit.redis.address, fact: nosuch-fact}\n"
     )
     with pytest.raises(connections.InvalidConnections, match="nosuch-fact is not declared"):

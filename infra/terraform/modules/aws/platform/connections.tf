@@ -6,3 +6,14 @@ locals {
     temporal-postgres-host = module.postgresql.address
   }
 }
+
+# The cluster also runs GitOps environments (previews, on the sandbox cluster) whose Applications
+# read the facts from Argo CD's cluster Secret.
+module "argocd_connections" {
+  source = "../../kubernetes/argocd-connections"
+  count  = var.install_releases ? 1 : 0
+
+  argocd_namespace = module.context.namespaces.system
+  connection_facts = local.connection_facts
+  depends_on       = [module.wave_operators] # the namespace and Argo CD
+}

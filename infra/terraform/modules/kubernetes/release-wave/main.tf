@@ -15,14 +15,18 @@ resource "helm_release" "this" {
     [for name, path in each.value.file_values : yamlencode({ (name) = file(path) })],
     try([var.extra_values[each.key]], []),
   )
-  # a fact the stack does not publish fails the plan here instead of installing a placeholder
-  set = [
-    for connection in each.value.connections : {
-      name  = connection.value
-      value = var.connection_facts[connection.fact]
-      type  = "string"
-    }
-  ]
+  # a fact the stack does not publish fails the plan here instead of installing a placeholder;
+  # the addresses of the environment's own services come resolved
+  set = concat(
+    [
+      for connection in each.value.connections : {
+        name  = connection.value
+        value = var.connection_facts[connection.fact]
+        type  = "string"
+      }
+    ],
+    [for name, value in each.value.parameters : { name = name, value = value, type = "string" }],
+  )
 
   dependency_update = each.value.dependency_update
   atomic            = true

@@ -10,6 +10,7 @@ variable "releases" {
     values_files      = list(string)
     file_values       = map(string)
     connections       = list(object({ value = string, fact = string }))
+    parameters        = map(string)
   }))
 }
 
