@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
@@ -35,6 +35,7 @@ class Service(Strict):
     namespace: NamespaceRole
     name: Annotated[str, Field(pattern=r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")]
     port: int = Field(ge=1, le=65535)
+    scheme: Literal["ws", "http"] | None = None  # the address as a URL of this scheme
 
 
 class Fact(Strict):
@@ -92,7 +93,8 @@ def service_parameters(environment: Environment, release: str) -> dict[str, str]
                     f"{environment.name}: {release} takes {item.fact}, a service of namespace role "
                     f"{service.namespace}, which the environment does not have"
                 )
-            parameters[item.value] = f"{service.name}.{namespace}.svc.cluster.local:{service.port}"
+            address = f"{service.name}.{namespace}.svc.cluster.local:{service.port}"
+            parameters[item.value] = f"{service.scheme}://{address}" if service.scheme else address
     return parameters
 
 

@@ -85,12 +85,53 @@ class NodePool(Strict):
         return self
 
 
+# Sources no API server may admit: the documentation ranges (RFC 5737, RFC 3849) stand in for an
+# address nobody chose.
+DOCUMENTATION_NETWORKS = tuple(
+    ipaddress.ip_network(network)
+    for network in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32")
+)
+RunnerLabel = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")]
+
+
+class ApiAccess(Strict):
+    """How delivery reaches the cluster's API server: the jobs that touch the cluster run on the
+    self-hosted runners these labels select, inside the cluster's network; a public endpoint, if
+    any, admits only the sources listed besides (a platform team's VPN, a runner's static egress)."""
+
+    runner_labels: tuple[RunnerLabel, ...] = Field(min_length=1)
+    allowed_cidrs: tuple[str, ...] = ()
+
+    @field_validator("allowed_cidrs")
+    @classmethod
+    def public_sources_only(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        for value in values:
+            network = ipaddress.ip_network(value, strict=True)
+            if network.prefixlen == 0:
+                raise ValueError(f"{value} admits every address")
+            if any(network.overlaps(documentation) for documentation in DOCUMENTATION_NETWORKS):
+                raise ValueError(f"{value} is a documentation range, not a real source")
+            if not network.is_global:
+                raise ValueError(f"{value} is not a public address: a public endpoint never sees it")
+        return values
+
+    @model_validator(mode="after")
+    def self_hosted(self) -> ApiAccess:
+        # GitHub-hosted runners take their addresses from a pool every GitHub user shares: no
+        # endpoint restricted to declared sources can admit them without admitting everyone's jobs
+        if "self-hosted" not in self.runner_labels:
+            raise ValueError("runner_labels must select self-hosted runners (label self-hosted)")
+        return self
+
+
 class Cluster(Strict):
     name: Name
     kubernetes_version: KubernetesVersion
     # An environment living in another environment's cluster (LKE namespaces, previews)
     shared_with: tuple[Name, ...] = ()
     node_pools: tuple[NodePool, ...] = ()
+    # the cluster owner's; its tenants reach the cluster the same way
+    api_access: ApiAccess | None = None
 
     @model_validator(mode="after")
     def pool_names_unique(self) -> Cluster:
@@ -214,6 +255,13 @@ class Environment(Strict):
             raise ValueError("gitops delivery needs a kustomize overlay")
         if self.cloud is not Cloud.LOCAL and not self.cluster.shared_with and self.terraform is None:
             raise ValueError("a cloud environment owning its cluster needs a terraform stack")
+        owner = self.cloud is not Cloud.LOCAL and not self.cluster.shared_with
+        if owner and self.cluster.api_access is None:
+            raise ValueError(
+                "cluster.api_access: a cloud environment owning its cluster says how delivery reaches it"
+            )
+        if not owner and self.cluster.api_access is not None:
+            raise ValueError("cluster.api_access belongs to the cluster's owner")
         livekit = self.namespaces.get(NamespaceRole.LIVEKIT)
         others = {name for role, name in self.namespaces.items() if role is not NamespaceRole.LIVEKIT}
         if livekit in others:
@@ -358,6 +406,17 @@ def cluster_owner(environment: Environment) -> Environment:
     if environment.cluster.shared_with:
         return load(environment.cluster.shared_with[0])
     return environment
+
+
+def delivery_runners() -> dict[str, list[str]]:
+    """Environment -> the runner labels its delivery jobs run on: those of its cluster's owner
+    (none for local, which no workflow delivers)."""
+    runners = {}
+    for environment in load_all():
+        access = cluster_owner(environment).cluster.api_access
+        if access is not None:
+            runners[environment.name] = list(access.runner_labels)
+    return runners
 
 
 def summary_row(environment: Environment) -> list[str]:

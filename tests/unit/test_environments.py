@@ -223,3 +223,49 @@ def test_unknown_namespace_role_is_rejected(tmp_path):
     path = dump(tmp_path, base_document(namespaces={"platform": "apps", "databases": "db"}))
     with pytest.raises(environments.InvalidEnvironment, match="namespaces"):
         environments.parse_file(path)
+
+
+def registry_document(name):
+    import yaml
+
+    return yaml.safe_load((environments.ENVIRONMENTS_DIR / f"{name}.yaml").read_text())
+
+
+@pytest.mark.parametrize(
+    ("cidr", "reason"),
+    [
+        ("0.0.0.0/0", "admits every address"),
+        ("192.0.2.0/24", "documentation range"),
+        ("203.0.113.7/32", "documentation range"),
+        ("2001:db8::/48", "documentation range"),
+        ("10.20.0.0/16", "not a public address"),
+        ("198.51.100.0/25", "documentation range"),
+        ("not-a-cidr", "does not appear to be an IPv4 or IPv6 network"),
+    ],
+)
+def test_api_access_admits_only_chosen_public_sources(tmp_path, cidr, reason):
+    document = registry_document("sandbox")
+    document["cluster"]["api_access"]["allowed_cidrs"] = [cidr]
+    with pytest.raises(InvalidEnvironment, match=reason):
+        parse_file(dump(tmp_path, document))
+    document["cluster"]["api_access"]["allowed_cidrs"] = ["18.200.0.0/28"]
+    assert parse_file(dump(tmp_path, document)).cluster.api_access.allowed_cidrs == ("18.200.0.0/28",)
+
+
+def test_delivery_reaches_clusters_only_from_self_hosted_runners(tmp_path, registry):
+    document = registry_document("live")
+    document["cluster"]["api_access"]["runner_labels"] = ["ubuntu-24.04"]
+    with pytest.raises(InvalidEnvironment, match="self-hosted"):
+        parse_file(dump(tmp_path, document))
+    del document["cluster"]["api_access"]
+    with pytest.raises(InvalidEnvironment, match="says how delivery reaches it"):
+        parse_file(dump(tmp_path, document))
+    tenant = registry_document("staging")
+    tenant["cluster"]["api_access"] = {"runner_labels": ["self-hosted"]}
+    with pytest.raises(InvalidEnvironment, match="belongs to the cluster's owner"):
+        parse_file(dump(tmp_path, tenant))
+    # every environment a workflow delivers runs on its cluster owner's runners
+    runners = environments.delivery_runners()
+    assert set(runners) == set(registry) - {"local"}
+    assert runners["staging"] == runners["production"] == ["self-hosted", "linux", "lke-voiceops"]
+    assert all("self-hosted" in labels for labels in runners.values())

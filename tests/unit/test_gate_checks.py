@@ -92,3 +92,25 @@ def test_terraform_workflow_plans_every_stack_and_applies_only_behind_environmen
     assert "VOICEOPS_APPROVED_ENVIRONMENT" not in str(workflow["jobs"]["plan"])
     # the saved plan travels from the plan job to the apply job
     assert any("download-artifact" in str(step.get("uses")) for step in apply["steps"])
+
+
+CLUSTER_COMMANDS = ("invoke deploy", "invoke tf.plan", "invoke tf.apply")
+
+
+def test_jobs_that_reach_a_cluster_run_on_its_self_hosted_runners():
+    """A job that deploys or plans reaches the cluster's API server, which admits only the
+    runners inside its network: its runs-on comes from the registry (invoke env.runners)."""
+    checked = 0
+    for path in sorted((ROOT / ".github" / "workflows").glob("*.yml")):
+        jobs = yaml.safe_load(path.read_text())["jobs"]
+        for name, job in jobs.items():
+            commands = " ".join(str(step.get("run", "")) for step in job.get("steps", []))
+            if not any(command in commands for command in CLUSTER_COMMANDS):
+                continue
+            checked += 1
+            assert "route" in ([job["needs"]] if isinstance(job["needs"], str) else job["needs"]), (
+                path,
+                name,
+            )
+            assert job["runs-on"].startswith("${{ fromJSON(needs.route.outputs.runners)["), (path, name)
+    assert checked >= 4  # deploy (continuous, approved), terraform (plan, apply)

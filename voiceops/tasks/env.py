@@ -1,5 +1,7 @@
 """env.list, env.show, env.generate: the environment registry and what is generated from it."""
 
+import json as json_module
+
 from invoke import task
 
 from voiceops import environments, output, toolchain
@@ -37,6 +39,17 @@ def show(c, env=DEFAULT_ENVIRONMENT, json=False):
         output.emit_json(environment.model_dump(mode="json"))
     else:
         output.console.print(environments.to_yaml(environment), end="")
+
+
+@task
+@reports_errors
+def runners(c):
+    """Print, as one line of JSON, the runner labels each environment's delivery jobs run on
+    (the cluster owner's cluster.api_access): workflows route their jobs with it.
+
+    Example: invoke env.runners
+    """
+    print(json_module.dumps(environments.delivery_runners(), separators=(",", ":")))
 
 
 @task(help={"check": "change nothing; exit 1 when a committed file is stale (the gate runs this)"})

@@ -84,6 +84,8 @@ module "eks" {
   logs_kms_key_arn     = module.kms["logs"].arn
   admin_principal_arns = var.admin_principal_arns
   deletion_protection  = local.production
+  # the registry's public sources, if any; delivery itself runs inside the VPC
+  public_endpoint_cidrs = module.context.cluster.api_access.allowed_cidrs
   workload_roles = {
     livekit-egress = {
       namespace       = module.context.namespaces.livekit

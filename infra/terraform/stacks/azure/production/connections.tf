@@ -28,3 +28,12 @@ module "argocd_connections" {
   argocd_namespace = module.context.namespaces.system
   connection_facts = local.connection_facts
 }
+
+# The API server is private (modules/azure/aks): delivery reaches it from self-hosted runners in
+# the virtual network, and there is no public endpoint for the registry's sources to reach.
+check "private_api_server_admits_no_public_sources" {
+  assert {
+    condition     = length(local.registry.cluster.api_access.allowed_cidrs) == 0
+    error_message = "environments/${local.environment}.yaml: cluster.api_access.allowed_cidrs names public sources, but the AKS API server is private."
+  }
+}

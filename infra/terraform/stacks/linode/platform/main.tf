@@ -26,7 +26,7 @@ module "lke" {
   kubernetes_version         = module.context.cluster.kubernetes_version
   pools                      = module.context.lke_pools
   firewall_id                = module.firewall.id
-  control_plane_allowed_ipv4 = var.control_plane_allowed_ipv4
+  control_plane_allowed_ipv4 = concat(local.registry.cluster.api_access.allowed_cidrs, ["${linode_instance.delivery_runner.ip_address}/32"])
   tags                       = local.tags
 }
 
