@@ -1241,6 +1241,76 @@ def connection_facts(installed: Installed) -> Iterator[Reference]:
             yield Reference("connections", source, f"fact/{item.fact}", status, detail)
 
 
+# --- Images ----------------------------------------------------------------------------------
+# An image has a source when it is an upstream image pinned by a tag other than `latest` (or by
+# digest), or an image under the registry our own charts pull from (their `imageRegistry`) whose
+# repository the services' CI builds and pushes. This repository holds no application source: the
+# services' own repositories build the images, into the image repositories the stack creates for
+# them; seed requirement images-built-and-pushed says where that list is declared.
+
+BUILT_IMAGES_REQUIREMENT = "images-built-and-pushed"
+DIGEST_PREFIX = "sha256:"
+
+
+def built_images() -> frozenset[str]:
+    """The image repositories the services' CI builds, read where the requirement points."""
+    requirement = {item.id: item for item in infra_policy.load_requirements()}.get(BUILT_IMAGES_REQUIREMENT)
+    where = requirement.where if requirement else None
+    if where is None or where.module is None or where.address is None:
+        return frozenset()  # nothing declared: every image of ours dangles
+    value = infra_policy.module_value(where.module, where.address, where.attribute or "")
+    return frozenset(str(item) for item in value) if isinstance(value, list) else frozenset()
+
+
+def own_registries(installed: Installed) -> frozenset[str]:
+    """The imageRegistry of each of our charts the environment installs: the chart's default,
+    or the last values layer of the environment that sets it."""
+    registries = set()
+    for release in installed.releases:
+        if release.chart.path is None:
+            continue
+        registry = ""
+        for path in (render.ROOT / release.chart.path / "values.yaml", *release.values_files):
+            registry = (yaml.safe_load(path.read_text()) or {}).get("imageRegistry", registry)
+        if registry:
+            registries.add(registry.rstrip("/"))
+    return frozenset(registries)
+
+
+def split_image(image: str) -> tuple[str, str, str]:
+    """(name, tag, digest) of registry/path[:tag][@digest]; a port in the registry is no tag."""
+    name, _, digest = image.partition("@")
+    path, _, last = name.rpartition("/")
+    repository, _, tag = last.partition(":")
+    return f"{path}/{repository}" if path else repository, tag, digest
+
+
+def _source(image: str, registries: frozenset[str], built: frozenset[str]) -> tuple[Status, str]:
+    if not image:
+        return Status.DANGLING, "the container names no image"
+    name, tag, digest = split_image(image)
+    if not digest.startswith(DIGEST_PREFIX) and tag in ("", "latest"):
+        pin = f"tag {tag}" if tag else "no tag"
+        return Status.DANGLING, f"{pin}: each node pulls whatever the registry holds when the pod starts"
+    registry = next((item for item in registries if name.startswith(f"{item}/")), None)
+    if registry is None:
+        return Status.RESOLVED, "upstream, pinned by digest" if digest else f"upstream, pinned by tag {tag}"
+    repository = name.removeprefix(f"{registry}/")
+    if repository in built:
+        return Status.RESOLVED, "built by the services' CI"
+    return Status.DANGLING, (
+        f"nothing builds {repository}: not among the image repositories {BUILT_IMAGES_REQUIREMENT} names"
+    )
+
+
+def images(installed: Installed) -> Iterator[Reference]:
+    registries, built = own_registries(installed), built_images()
+    for manifest, spec in installed.pods():
+        for image in dict.fromkeys(str(container.get("image") or "") for container in containers(spec)):
+            status, detail = _source(image, registries, built)
+            yield Reference("images", ref(manifest), image, status, detail)
+
+
 RULES: dict[str, Callable[[Installed], Iterable[Reference]]] = {
     "secrets": secrets,
     "config-maps": config_maps,
@@ -1256,6 +1326,7 @@ RULES: dict[str, Callable[[Installed], Iterable[Reference]]] = {
     "identities": identities,
     "metrics": metrics,
     "connections": connection_facts,
+    "images": images,
 }
 
 # A rule that finds nothing to check where the environment installs objects of these kinds
@@ -1273,6 +1344,7 @@ EXPECTED_KINDS: dict[str, frozenset[str]] = {
     "admission": frozenset(POD_KINDS),
     "egress": frozenset({"NetworkPolicy"}),
     "metrics": frozenset({"PrometheusRule"}),
+    "images": frozenset(POD_KINDS),
 }
 
 
