@@ -2,7 +2,7 @@
 
 from invoke import Collection
 
-from voiceops.tasks import deploy, env, local, operations, render, smoke, tf, tools, wiring
+from voiceops.tasks import deploy, env, gitops, local, operations, render, smoke, tf, tools, wiring
 
 namespace = Collection()
 namespace.add_collection(Collection.from_module(env))
@@ -21,4 +21,5 @@ charts.add_task(render.lint)
 charts.add_task(render.scan)
 namespace.add_collection(charts)
 namespace.add_collection(Collection.from_module(tf))
+namespace.add_collection(Collection.from_module(gitops))
 namespace.configure({"run": {"echo": False}})

@@ -65,9 +65,15 @@ def helm(environment: Environment, *args: str, timeout: float = 3600) -> subproc
     return _run([_tool("helm"), "--kube-context", context(environment), *args], timeout)
 
 
-def _last_line(result: subprocess.CompletedProcess[str]) -> str:
+def last_line(result: subprocess.CompletedProcess[str]) -> str:
     lines = (result.stderr or result.stdout).strip().splitlines()
     return lines[-1].strip() if lines else f"exit {result.returncode}"
+
+
+def answers(environment: Environment) -> str:
+    """A step's detail once the cluster answered (ClusterUnreachable, exit 5, when it does not)."""
+    require_reachable(environment)
+    return f"context {context(environment)} answers"
 
 
 def require_reachable(environment: Environment) -> None:
@@ -96,7 +102,7 @@ def current_revision(environment: Environment, release: catalog.Release) -> int 
         return int(json.loads(result.stdout)["version"])
     if "not found" in result.stderr:
         return None
-    raise OpsError(f"helm status {release.name}: {_last_line(result)}")
+    raise OpsError(f"helm status {release.name}: {last_line(result)}")
 
 
 def upgrade_command(environment: Environment, release: catalog.Release) -> list[str]:
@@ -132,7 +138,7 @@ def install_waves(
                 result = helm(environment, "rollback", change.release, str(change.previous_revision),
                               "-n", change.namespace, "--wait")  # fmt: skip
             if result.returncode != 0:
-                problems.append(f"{change.release}: {_last_line(result)}")
+                problems.append(f"{change.release}: {last_line(result)}")
             else:
                 report(f"undone: {change.release}")
         if problems:
@@ -147,7 +153,7 @@ def install_waves(
             result = helm(environment, *upgrade_command(environment, release))
         except (OpsError, subprocess.TimeoutExpired) as error:
             return release, None, str(error)
-        return release, previous, None if result.returncode == 0 else _last_line(result)
+        return release, previous, None if result.returncode == 0 else last_line(result)
 
     for wave in catalog.waves(releases):
         number = wave[0].wave

@@ -116,15 +116,10 @@ def rollback(name: str, release: str | None, to_revision: int | None, confirm: s
         )
     arguments = {"release": release, "to_revision": to_revision}
     with Run("rollback", environment, arguments, confirm) as run:
-        steps = [Step("cluster reachable", lambda: _reachable(environment))]
+        steps = [Step("cluster reachable", lambda: cluster.answers(environment))]
         steps += [_rollback_step(environment, target, to_revision, run.record.actor) for target in targets]
         run.execute(steps)
     return run.record
-
-
-def _reachable(environment: Environment) -> str:
-    cluster.require_reachable(environment)
-    return f"context {cluster.context(environment)} answers"
 
 
 def _rollback_step(

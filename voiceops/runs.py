@@ -28,7 +28,7 @@ from typing import Any
 from filelock import FileLock, Timeout
 
 from voiceops import cluster, output
-from voiceops.environments import Cloud, Environment, NamespaceRole
+from voiceops.environments import Cloud, Environment
 from voiceops.errors import OpsError
 from voiceops.toolchain import ROOT, state_dir
 
@@ -154,7 +154,9 @@ class ClusterLease:
     def __init__(self, environment: Environment) -> None:
         self.environment = environment
         self.name = f"voiceops-run-{environment.name}"
-        self.namespace = environment.namespaces[NamespaceRole.PLATFORM]
+        # a namespace every cluster has: the first run on a new cluster (gitops.bootstrap, the first
+        # deploy) takes the lock before anything creates the environment's own namespaces
+        self.namespace = "default"
         self.identity = f"{actor()}@{socket.gethostname()}:{os.getpid()}"
 
     def _body(self, resource_version: str | None, holder: str | None) -> str:

@@ -23,6 +23,8 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+import yaml
+
 REAL = {"helm": os.environ.get("STANDIN_REAL_HELM"), "kubectl": os.environ.get("STANDIN_REAL_KUBECTL"),
         "terraform": os.environ.get("STANDIN_REAL_TERRAFORM")}  # fmt: skip
 STATE = Path(os.environ["STANDIN_STATE"])
@@ -247,6 +249,9 @@ def helm_rollback(positional: list[str], namespace: str) -> int:
 # --- kubectl --------------------------------------------------------------------------------
 
 
+BUILT_IN_NAMESPACES = ("default", "kube-system")  # every cluster has them
+
+
 def kubectl(args: list[str]) -> int:
     if args[:1] == ["kustomize"] or args[:2] == ["version", "--client"]:
         return real("kubectl", args)
@@ -274,6 +279,8 @@ def kubectl(args: list[str]) -> int:
         return 0
     if action == "patch" and rest[0] == "applications.argoproj.io":
         return argo_sync(rest[1], json.loads(flags["p"][-1]))
+    if action == "apply":
+        return kubectl_apply(flags, namespace)
     if action == "get" and rest[0] == "services":
         print(json.dumps({"items": read_state().get("services", [])}))
         return 0
@@ -297,7 +304,7 @@ def kubectl_write(verb: str, body: dict) -> int:
     meta = body["metadata"]
     key = f"{meta['namespace']}/{meta['name']}"
     with state() as data:
-        if meta["namespace"] not in data["namespaces"]:
+        if meta["namespace"] not in [*data["namespaces"], *BUILT_IN_NAMESPACES]:
             raise Refused(f'Error from server (NotFound): namespaces "{meta["namespace"]}" not found')
         existing = data["leases"].get(key)
         if verb == "create":
@@ -318,6 +325,25 @@ def kubectl_write(verb: str, body: dict) -> int:
             meta["resourceVersion"] = str(int(existing["metadata"]["resourceVersion"]) + 1)
         data["leases"][key] = body
     print(f"lease.coordination.k8s.io/{meta['name']} {verb}d")
+    return 0
+
+
+def kubectl_apply(flags: dict[str, list[str]], namespace: str) -> int:
+    """Server-side apply of objects from stdin: kept by kind, namespace and name, so applying the
+    same object again changes nothing."""
+    if flags.get("f") != ["-"] or "server-side" not in flags:
+        raise Refused("the stand-in plays back only `kubectl apply --server-side -f -`")
+    with state() as data:
+        applied = data.setdefault("applied", {})
+        for body in yaml.safe_load_all(sys.stdin.read()):
+            meta = body["metadata"]
+            target = meta.get("namespace", namespace)
+            if target not in [*data["namespaces"], *BUILT_IN_NAMESPACES]:
+                raise Refused(f'Error from server (NotFound): namespaces "{target}" not found')
+            key = f"{body['kind']}/{target}/{meta['name']}"
+            outcome = "unchanged" if applied.get(key) == body else "serverside-applied"
+            print(f"{body['kind'].lower()}/{meta['name']} {outcome}")
+            applied[key] = body
     return 0
 
 

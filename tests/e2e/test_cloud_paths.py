@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from voiceops import catalog, deploy, environments, operations, runs, terraform
+from voiceops import argocd, catalog, deploy, environments, operations, runs, terraform
 from voiceops.deploy import DeployRequest
 from voiceops.runs import ApprovalRequired, EnvironmentLocked, StepFailed
 from voiceops.toolchain import ROOT
@@ -51,7 +51,7 @@ def audit(name: str, action: str = "deploy") -> dict:
 
 def released(standins, name: str) -> bool:
     """The run's Lease was taken (it exists) and let go (no holder)."""
-    lease = standins.state()["leases"].get(f"platform/voiceops-run-{name}")
+    lease = standins.state()["leases"].get(f"default/voiceops-run-{name}")
     return lease is not None and lease["spec"]["holderIdentity"] is None
 
 
@@ -84,7 +84,7 @@ def test_terraform_delivered_deploy_applies_the_checked_plan_once(standins, aws,
         == "applied: 1 to create, 1 to update, 0 to delete, 0 to replace"
     )
     assert steps["releases"]["detail"].startswith("installed by the Terraform apply")
-    assert stored["cluster_lock"] == "Lease platform/voiceops-run-sandbox; released"
+    assert stored["cluster_lock"] == "Lease default/voiceops-run-sandbox; released"
     assert released(standins, "sandbox")
     assert smoke_suites == ["sandbox"]
 
@@ -234,10 +234,10 @@ def test_a_lease_held_by_another_deployer_refuses_the_run(standins, helm_deliver
     standins.reachable(helm_delivered)
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     lease = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-             "metadata": {"name": "voiceops-run-sandbox", "namespace": "platform", "resourceVersion": "7"},
+             "metadata": {"name": "voiceops-run-sandbox", "namespace": "default", "resourceVersion": "7"},
              "spec": {"holderIdentity": "ci@runner-7:4242", "leaseDurationSeconds": 1800,
                       "acquireTime": now, "renewTime": now}}  # fmt: skip
-    standins.update(leases={"platform/voiceops-run-sandbox": lease})
+    standins.update(leases={"default/voiceops-run-sandbox": lease})
     with pytest.raises(EnvironmentLocked, match=r"holds the cluster lease \(ci@runner-7:4242") as error:
         deploy.deploy(DeployRequest("sandbox", skip_infra=True), deploy.plan_for)
     assert error.value.exit_code == 4
@@ -245,7 +245,7 @@ def test_a_lease_held_by_another_deployer_refuses_the_run(standins, helm_deliver
     stored = audit("sandbox")
     assert stored["result"] == "refused" and stored["steps"] == []
     assert (
-        standins.state()["leases"]["platform/voiceops-run-sandbox"]["spec"]["holderIdentity"]
+        standins.state()["leases"]["default/voiceops-run-sandbox"]["spec"]["holderIdentity"]
         == "ci@runner-7:4242"
     )
     with runs.EnvironmentLock("sandbox"):  # the file lock was let go
@@ -255,14 +255,14 @@ def test_a_lease_held_by_another_deployer_refuses_the_run(standins, helm_deliver
 def test_an_expired_lease_is_taken_over(standins, helm_delivered, smoke_suites):
     standins.reachable(helm_delivered)
     lease = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-             "metadata": {"name": "voiceops-run-sandbox", "namespace": "platform", "resourceVersion": "7"},
+             "metadata": {"name": "voiceops-run-sandbox", "namespace": "default", "resourceVersion": "7"},
              "spec": {"holderIdentity": "ci@runner-7:4242", "leaseDurationSeconds": 1800,
                       "renewTime": "2026-01-01T00:00:00.000000Z"}}  # fmt: skip
-    standins.update(leases={"platform/voiceops-run-sandbox": lease})
+    standins.update(leases={"default/voiceops-run-sandbox": lease})
     record = deploy.deploy(DeployRequest("sandbox", skip_infra=True, only=("base",)), deploy.plan_for)
     assert record.result == "succeeded"
     assert standins.calls("kubectl", "create") == [], "the expired Lease was taken over, not made anew"
-    assert audit("sandbox")["cluster_lock"] == "Lease platform/voiceops-run-sandbox; released"
+    assert audit("sandbox")["cluster_lock"] == "Lease default/voiceops-run-sandbox; released"
     assert released(standins, "sandbox")
 
 
@@ -376,7 +376,7 @@ def test_a_lease_lost_during_a_run_stops_it_and_is_not_cleared(standins, helm_de
     """Leases are renewed between steps; one taken over meanwhile (ours expired) stops the run,
     and the other holder's Lease is left as it is."""
     standins.reachable(helm_delivered)
-    key = "platform/voiceops-run-sandbox"
+    key = "default/voiceops-run-sandbox"
 
     def taken_over() -> str:
         lease = standins.state()["leases"][key]
@@ -408,3 +408,28 @@ def test_a_plan_replaced_after_approval_is_not_applied(standins, aws, monkeypatc
     with pytest.raises(StepFailed, match="changed after it was approved"):
         deploy.deploy(DeployRequest("sandbox", auto_approve=True), deploy.plan_for)
     assert standins.calls("terraform", "apply") == []
+
+
+def test_gitops_bootstrap_installs_argo_cd_and_applies_the_root_once(standins):
+    staging = environments.load("staging")
+    with pytest.raises(StepFailed) as unreachable:  # no cluster: one line, exit 5, nothing installed
+        argocd.bootstrap("staging", confirm="staging")
+    assert unreachable.value.exit_code == 5 and standins.calls("helm", "upgrade") == []
+    standins.reachable(environments.load("production"))  # the cluster staging lives in
+    record = argocd.bootstrap("staging", confirm="staging")
+    assert record.result == "succeeded", record.error
+    installed = [argv(call) for call in standins.calls("helm", "upgrade")]
+    assert [args[2] for args in installed] == ["namespaces", "argo-cd"]
+    assert installed[1][installed[1].index("--version") :][:2] == ["--version", "9.1.3"]
+    root = standins.state()["applied"]["ApplicationSet/system/bootstrap-staging"]
+    assert root["spec"]["template"]["spec"]["source"]["path"] == "kustomize/overlays/staging"
+    again = argocd.bootstrap("staging", confirm="staging")  # idempotent: upgrades in place, same root
+    assert again.result == "succeeded"
+    assert len(standins.calls("kubectl", "apply")) == 2
+    assert list(standins.state()["applied"]) == ["ApplicationSet/system/bootstrap-staging"]
+    assert {key: len(history) for key, history in standins.state()["helm"].items()} == {
+        "default/namespaces": 2, "system/argo-cd": 2,
+    }  # fmt: skip
+    with pytest.raises(argocd.NotGitOps, match="delivered by terraform"):
+        argocd.bootstrap("live")
+    assert staging.delivery is environments.Delivery.GITOPS
