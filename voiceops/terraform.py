@@ -97,6 +97,11 @@ def stack_for(name: str) -> Stack:
     return Stack(environment, directory)
 
 
+def linode_s3_endpoint(region: str) -> str:
+    """The S3 API of Linode Object Storage in a region (its cluster is the region's first)."""
+    return f"https://{region}-1.linodeobjects.com"
+
+
 def backend_config(environment: Environment) -> dict[str, str]:
     """Where the stack keeps its state, derived from the registry (partial backend config)."""
     settings = environment.terraform
@@ -122,7 +127,7 @@ def backend_config(environment: Environment) -> dict[str, str]:
         "bucket": f"{base}-terraform-state",
         "key": f"{environment.name}/terraform.tfstate",
         "region": region,
-        "endpoints": f'{{ s3 = "https://{region}-1.linodeobjects.com" }}',
+        "endpoints": f'{{ s3 = "{linode_s3_endpoint(region)}" }}',
     }
 
 
@@ -202,7 +207,7 @@ def check_aws_state_backend(stack: Stack) -> str:
         if error.response["Error"]["Code"] in ("NoSuchBucket", "404"):
             raise OpsError(
                 f"{name}: state bucket {bucket} does not exist in {config['region']}; "
-                "create it before the first plan (infra/terraform/README.md); nothing was changed"
+                f"create it first: invoke tf.bootstrap --env {name}; nothing was changed"
             ) from None
         raise TerraformUnavailable(
             f"{name}: state bucket {bucket} not readable as {identity}: {error}"
@@ -212,7 +217,7 @@ def check_aws_state_backend(stack: Stack) -> str:
     if versioning != "Enabled":
         raise OpsError(
             f"{name}: state bucket {bucket} is not versioned, so a damaged state could not be "
-            "recovered; enable versioning first; nothing was changed"
+            f"recovered; invoke tf.bootstrap --env {name} turns it on; nothing was changed"
         )
     return identity
 

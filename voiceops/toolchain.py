@@ -93,6 +93,9 @@ class Manifest:
     checkov_lock: Path
     bundles: dict[str, NpmBundle]
     tools: tuple[Tool, ...] = field(default_factory=tuple)
+    # Node.js tools: package.json and package-lock.json here, installed under npm_prefix
+    npm_directory: Path | None = None
+    npm_prefix: Path | None = None
 
     def tool(self, name: str) -> Tool:
         for tool in self.tools:
@@ -128,8 +131,11 @@ def load_manifest(path: Path = MANIFEST) -> Manifest:
         tool = Tool(**spec)
         if tool.source.startswith("npm_bundle.") and tool.source not in bundles:
             raise ValueError(f"{path.name}: tool {tool.name} names unknown source {tool.source}")
+        if tool.source == "npm" and "npm_project" not in data:
+            raise ValueError(f"{path.name}: tool {tool.name} comes from npm, but [npm_project] is missing")
         tools.append(tool)
     root = path.parent
+    npm_project = data.get("npm_project")
     return Manifest(
         python_minimum=data["python"]["minimum"],
         venv=root / data["python"]["venv"],
@@ -138,13 +144,15 @@ def load_manifest(path: Path = MANIFEST) -> Manifest:
         checkov_lock=root / data["checkov"]["lock"],
         bundles=bundles,
         tools=tuple(tools),
+        npm_directory=root / npm_project["directory"] if npm_project else None,
+        npm_prefix=root / npm_project["prefix"] if npm_project else None,
     )
 
 
 def locate(tool: Tool, manifest: Manifest) -> str | None:
     """The path the project uses for a tool, or None when it is not there."""
-    if tool.source.startswith("npm_bundle.") or tool.source == "checkov":
-        # bootstrap links checkov from its own venv into .tools/bin
+    if tool.source.startswith("npm_bundle.") or tool.source in ("checkov", "npm"):
+        # bootstrap links checkov from its own venv, and the npm tools, into .tools/bin
         candidate = TOOLS_BIN / tool.name
     elif tool.source == "venv":
         candidate = manifest.venv / "bin" / tool.name

@@ -1,10 +1,11 @@
 """End-to-end fixtures: stand-ins for the cluster and provider commands of helm, kubectl and
-terraform (tests/e2e/standin.py) first on the tool path, and a real moto server for the
-AWS API calls. Everything else (helm template, helm lint, kustomize, checkov, the policy
-gate) runs for real."""
+terraform (tests/e2e/standin.py) first on the tool path, a real moto server for the AWS API
+calls and a real Azurite for the Azure Blob service. Everything else (helm template, helm
+lint, kustomize, checkov, the policy gate) runs for real."""
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import os
@@ -13,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,12 +22,14 @@ import boto3
 import pytest
 import yaml
 
-from voiceops import environments, generate, resolved, toolchain
+from voiceops import environments, generate, resolved, terraform, toolchain
 
 HERE = Path(__file__).resolve().parent
 STANDIN_TOOLS = ("helm", "kubectl", "terraform")
 AWS_CREDENTIALS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE", "AWS_WEB_IDENTITY_TOKEN_FILE",
                    "AWS_SESSION_TOKEN", "GITHUB_ACTOR", "CI", "VOICEOPS_APPROVED_ENVIRONMENT")  # fmt: skip
+AZURE_CREDENTIALS = ("ARM_CLIENT_ID", "ARM_CLIENT_SECRET", "ARM_USE_OIDC", "ARM_USE_MSI",
+                     "ARM_SUBSCRIPTION_ID", "AZURE_STORAGE_CONNECTION_STRING")  # fmt: skip
 
 
 @dataclass
@@ -61,7 +65,7 @@ class Standins:
 @pytest.fixture(autouse=True)
 def no_credentials(tmp_path, monkeypatch):
     """No cloud credentials, approvals or kubeconfig from the machine running the tests."""
-    for name in AWS_CREDENTIALS:
+    for name in AWS_CREDENTIALS + AZURE_CREDENTIALS:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setenv("KUBECONFIG", str(tmp_path / "no-kubeconfig"))
@@ -108,25 +112,56 @@ def standins(standin_bin, tmp_path, monkeypatch) -> Standins:
     return Standins(bin_dir, state_file, tmp_path / "standin-calls.jsonl")
 
 
-@pytest.fixture(scope="session")
-def moto_endpoint():
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+        return probe.getsockname()[1]
+
+
+def wait_listening(server: subprocess.Popen, port: int, name: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and server.poll() is None:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    server.kill()
+    pytest.fail(f"{name} did not start within 30 s (exit code {server.poll()})")
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint():
+    port = free_port()
     server = subprocess.Popen(
         [str(toolchain.load_manifest().venv / "bin" / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        time.sleep(0.1)
-    else:
-        server.kill()
-        pytest.fail("moto_server did not start within 30 s")
+    wait_listening(server, port, "moto_server")
     yield f"http://127.0.0.1:{port}"
+    server.terminate()
+    server.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def azurite(tmp_path_factory) -> Iterator[str]:
+    """A real Azure Blob service (Azurite, in memory) serving the storage account the registry
+    names for azure-production's state; yields its connection string."""
+    account = terraform.backend_config(environments.load("azure-production"))["storage_account_name"]
+    key = base64.b64encode(b"e2e-tests-account-key").decode()
+    port = free_port()
+    server = subprocess.Popen(
+        [toolchain.require("azurite-blob"), "--blobHost", "127.0.0.1", "--blobPort", str(port),
+         "--inMemoryPersistence", "--disableTelemetry", "--silent",
+         "--skipApiVersionCheck"],  # the SDK speaks a newer API version than Node 20's Azurite knows
+        cwd=tmp_path_factory.mktemp("azurite"),  # where it writes its debug log, if any
+        env={**toolchain.tool_env(), "AZURITE_ACCOUNTS": f"{account}:{key}"},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    wait_listening(server, port, "azurite-blob")
+    yield (
+        f"DefaultEndpointsProtocol=http;AccountName={account};AccountKey={key};"
+        f"BlobEndpoint=http://127.0.0.1:{port}/{account};"
+    )
     server.terminate()
     server.wait(timeout=10)
 

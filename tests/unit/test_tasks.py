@@ -87,6 +87,13 @@ CONTRACT = [
     (("rollback", "--env", "sandbox", "--release", "base"), 5, "no cluster reachable"),
     (("tf.plan", "--env", "sandbox"), 5, "no aws credentials"),
     (
+        # an environment no other case locks: these run side by side
+        ("tf.bootstrap", "--env", "azure-production", "--confirm", "azure-production"),
+        5,
+        "azure-production: state backend not ready: the Azure management API is not reachable here",
+    ),
+    (("tf.bootstrap", "--env", "live"), 3, "live needs 2 approvals"),
+    (
         ("tf.destroy", "--env", "sandbox", "--confirm", "sandbox", "--dry-run"),
         0,
         "would destroy: every remaining",

@@ -3,7 +3,7 @@
 from invoke import task
 
 from voiceops import argocd, output
-from voiceops.tasks import reports_errors
+from voiceops.tasks import DEFAULT_ENVIRONMENT, reports_errors
 
 
 @task(
@@ -14,7 +14,7 @@ from voiceops.tasks import reports_errors
     }
 )
 @reports_errors
-def bootstrap(c, env, confirm=None, dry_run=False):
+def bootstrap(c, env=DEFAULT_ENVIRONMENT, confirm=None, dry_run=False):
     """Install Argo CD (the catalog's pinned chart and values) on the environment's cluster and
     apply its root object; idempotent. Exit 5 when the cluster is out of reach.
 

@@ -1,9 +1,9 @@
-"""tf.*: Terraform stacks (fmt, test, scan, requirements, plan, apply, destroy)."""
+"""tf.*: Terraform stacks (fmt, test, scan, requirements, bootstrap, plan, apply, destroy)."""
 
 from invoke import task
 from rich.markup import escape
 
-from voiceops import infra_policy, output, provider_schema_check, terraform, terraform_docs
+from voiceops import infra_policy, output, provider_schema_check, state_backend, terraform, terraform_docs
 from voiceops.tasks import DEFAULT_ENVIRONMENT, reports_errors
 
 
@@ -106,6 +106,28 @@ def requirements(c, json=False):
             rows.append([escape(item.id), item.seed, text, str(item.status), where, result])
         output.table("Seed requirements", ["id", "seed", "requirement", "status", "where", "result"], rows)
     infra_policy.enforce(outcomes)
+
+
+@task(
+    help={
+        "env": "environment whose stack's state backend to create (see env.list; local has none)",
+        "confirm": "type the environment name (production-class environments)",
+        "dry_run": "show what would change, change nothing",
+    }
+)
+@reports_errors
+def bootstrap(c, env=DEFAULT_ENVIRONMENT, confirm=None, dry_run=False):
+    """Create the state backend a stack's first plan needs: bucket or container, versioned, encrypted.
+
+    S3 (AWS) and Linode: the state bucket, versioned, default-encrypted, public access blocked
+    (AWS); Azure: the state container, blob versioning and soft delete. Names come from the
+    registry, as tf.plan passes them to terraform init. A second run changes nothing. Exit 5
+    without the cloud's credentials.
+    Example: invoke tf.bootstrap --env sandbox --dry-run
+    """
+    result = state_backend.bootstrap(env, confirm, dry_run)
+    record = result.record
+    output.console.print(f"bootstrap {env}: {record.result}, {result.summary()} (audit: {record.audit_file})")
 
 
 @task(help={"env": "environment whose stack to plan (see env.list; local has none)"})

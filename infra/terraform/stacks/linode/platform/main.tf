@@ -74,3 +74,10 @@ check "loki_buckets_exist" {
     error_message = "charts/values/${local.environment}/loki.yaml names Loki buckets the object-storage module does not create."
   }
 }
+
+# `invoke tf.bootstrap` creates the state bucket before the first plan (Terraform needs it to
+# start); the object-storage module manages it from the first apply on.
+import {
+  to = module.object_storage.linode_object_storage_bucket.this["terraform-state"]
+  id = "${local.region}:${module.context.prefix}-terraform-state"
+}
