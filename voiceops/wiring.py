@@ -88,6 +88,13 @@ def mark_open(report: WiringReport, known: OpenDefects, today: date) -> WiringRe
             else item
             for item in rule.references
         ]
+        # a row whose reference now resolves is done: it must go, or it would hide a relapse
+        report.stale_rows += [
+            f"{item.rule}: {item.source} -> {item.target}"
+            for item in rule.references
+            if item.status is Status.RESOLVED
+            and (item.rule, report.environment, item.source, item.target) in keys
+        ]
     return report
 
 
@@ -1363,6 +1370,7 @@ class WiringReport:
     environment: str
     rules: list[RuleReport]
     unverified_releases: list[str]
+    stale_rows: list[str] = field(default_factory=list)  # open rows whose reference resolves
 
     @property
     def dangling(self) -> list[Reference]:
@@ -1374,7 +1382,7 @@ class WiringReport:
 
     @property
     def passed(self) -> bool:
-        return not self.dangling and not self.blind_rules
+        return not self.dangling and not self.blind_rules and not self.stale_rows
 
 
 def check(
@@ -1394,6 +1402,7 @@ def summary(report: WiringReport) -> dict:
         "environment": report.environment,
         "passed": report.passed,
         "unverified_releases": report.unverified_releases,
+        "stale_open_rows": report.stale_rows,
         "rules": {
             rule.rule: {
                 "checked": len(rule.references),

@@ -55,6 +55,9 @@ def wiring_(c, env=None, all=False, json=False, verbose=False):
                     f"[yellow]{report.environment}: unverified, charts not cached (invoke charts.pull): "
                     + ", ".join(report.unverified_releases)
                 )
+            for row in report.stale_rows:
+                stale = f"[red]{report.environment}: resolved, yet still in charts/wiring-open.yaml: {row}"
+                output.console.print(stale, soft_wrap=True)
             for rule in report.rules:
                 for reference in rule.references:
                     if reference.status is wiring.Status.DANGLING:

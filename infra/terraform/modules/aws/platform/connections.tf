@@ -4,6 +4,7 @@ locals {
   connection_facts = {
     redis-cluster-address  = "${module.redis.configuration_endpoint}:6379"
     temporal-postgres-host = module.postgresql.address
+    postgres-host          = module.postgresql.address
   }
 }
 

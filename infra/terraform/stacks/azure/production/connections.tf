@@ -6,6 +6,7 @@ locals {
   connection_facts = {
     redis-cluster-address  = "${module.redis.hostname}:6380" # the TLS port; the plain one is off
     temporal-postgres-host = module.postgresql.fqdn
+    postgres-host          = module.postgresql.fqdn
   }
 }
 
