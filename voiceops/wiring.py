@@ -1248,6 +1248,116 @@ def connection_facts(installed: Installed) -> Iterator[Reference]:
             yield Reference("connections", source, f"fact/{item.fact}", status, detail)
 
 
+# --- Entry ports ----------------------------------------------------------------------------
+# LiveKit and SIP listen for the internet on the nodes' network: the ports their own config
+# names (LiveKit's RTC range, TCP port and TURN; SIP's signalling port and RTP range) must be
+# open in the cloud's firewall, security group or NSG.
+
+
+@dataclass(frozen=True)
+class PortRange:
+    protocol: str  # TCP or UDP
+    first: int
+    last: int
+
+    def __str__(self) -> str:
+        ports = str(self.first) if self.first == self.last else f"{self.first}-{self.last}"
+        return f"{self.protocol} {ports}"
+
+    def within(self, other: PortRange) -> bool:
+        return (
+            other.protocol in (self.protocol, "*") and other.first <= self.first and self.last <= other.last
+        )
+
+
+def _port_range(protocol: str, ports: object) -> PortRange:
+    text = str(ports)
+    if text == "*":
+        return PortRange(protocol.upper(), 1, 65535)
+    first, _, last = text.partition("-")
+    return PortRange(protocol.upper(), int(first), int(last or first))
+
+
+INTERNET_SOURCES = frozenset({"Internet", "0.0.0.0/0", "*"})
+
+
+def public_openings(cloud: Cloud) -> list[PortRange] | None:
+    """What the cloud's Terraform admits from the internet to the nodes; None where nothing does
+    (a laptop's kind cluster)."""
+    if cloud is Cloud.AWS:
+        rules = infra_policy.module_value("modules/aws/platform", "local.public_media_ports", "")
+        return [
+            _port_range(rule["protocol"], f"{rule['from']}-{rule['to']}") for rule in dict(rules).values()
+        ]
+    if cloud is Cloud.AZURE:
+        rules = infra_policy.module_value("modules/azure/network", "local.rules", "aks")
+        return [
+            _port_range(rule["protocol"], rule["ports"])
+            for rule in rules
+            if rule["source"] in INTERNET_SOURCES
+        ]
+    if cloud is Cloud.LINODE:
+        rules = infra_policy.module_value("modules/linode/firewall", "var.public_rules", "default")
+        return [_port_range(rule["protocol"], rule["ports"]) for rule in dict(rules).values()]
+    return None
+
+
+MEDIA_CONFIG = ("LIVEKIT_CONFIG", "SIP_CONFIG_BODY")  # where LiveKit and livekit-sip read their config
+
+
+def _media_config(installed: Installed, manifest: Manifest, item: dict) -> dict:
+    text = item.get("value")
+    reference = (item.get("valueFrom") or {}).get("configMapKeyRef")
+    if text is None and reference:
+        config_map = next(
+            (cm for cm in installed.objects("ConfigMap")
+             if namespace_of(cm) == namespace_of(manifest) and cm["metadata"]["name"] == reference["name"]),
+            {},
+        )  # fmt: skip
+        text = (config_map.get("data") or {}).get(reference["key"])
+    return yaml.safe_load(text or "") or {}
+
+
+def listened_ports(config: dict) -> Iterator[tuple[str, PortRange]]:
+    """(setting, ports) the server's config opens to the internet."""
+    rtc, turn = config.get("rtc") or {}, config.get("turn") or {}
+    if rtc.get("port_range_start"):
+        yield "rtc.port_range", PortRange("UDP", int(rtc["port_range_start"]), int(rtc["port_range_end"]))
+    if rtc.get("tcp_port"):
+        yield "rtc.tcp_port", _port_range("TCP", rtc["tcp_port"])
+    if rtc.get("udp_port"):
+        yield "rtc.udp_port", _port_range("UDP", rtc["udp_port"])
+    if turn.get("enabled") and turn.get("udp_port"):
+        yield "turn.udp_port", _port_range("UDP", turn["udp_port"])
+    if config.get("sip_port"):
+        yield "sip_port", _port_range("UDP", config["sip_port"])
+        yield "sip_port", _port_range("TCP", config["sip_port"])
+    if config.get("rtp_port"):
+        yield "rtp_port", _port_range("UDP", config["rtp_port"])
+
+
+def entry_ports(installed: Installed) -> Iterator[Reference]:
+    openings = public_openings(installed.environment.cloud)
+    if openings is None:
+        return
+    for manifest, spec in installed.pods():
+        if not spec.get("hostNetwork"):
+            continue
+        for container in containers(spec):
+            for item in container.get("env") or []:
+                if item.get("name") not in MEDIA_CONFIG:
+                    continue
+                for setting, ports in listened_ports(_media_config(installed, manifest, item)):
+                    source = f"{ref(manifest)}#{setting}"
+                    if any(ports.within(opening) for opening in openings):
+                        yield Reference("entry-ports", source, str(ports), Status.RESOLVED)
+                    else:
+                        yield Reference(
+                            "entry-ports", source, str(ports), Status.DANGLING,
+                            f"no {installed.environment.cloud.value} firewall rule admits it from outside",
+                        )  # fmt: skip
+
+
 # --- Images ----------------------------------------------------------------------------------
 # An image has a source when it is an upstream image pinned by a tag other than `latest` (or by
 # digest), or an image under the registry our own charts pull from (their `imageRegistry`) whose
@@ -1334,6 +1444,7 @@ RULES: dict[str, Callable[[Installed], Iterable[Reference]]] = {
     "metrics": metrics,
     "connections": connection_facts,
     "images": images,
+    "entry-ports": entry_ports,
 }
 
 # A rule that finds nothing to check where the environment installs objects of these kinds

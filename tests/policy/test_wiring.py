@@ -435,3 +435,25 @@ def test_an_open_row_whose_reference_resolves_is_stale(rendered, tmp_path):
     )
     assert report.stale_rows == [f"secrets: {reference.source} -> {reference.target}"]
     assert not report.passed
+
+
+def test_a_media_port_the_cloud_firewall_does_not_open_dangles(rendered, monkeypatch):
+    for name, cloud in (("live", Cloud.AWS), ("production", Cloud.LINODE)):
+        result = installed(rendered, name)
+        sip = [item for item in wiring.entry_ports(result) if "sip-service-server" in item.source]
+        assert {item.target for item in sip} == {"UDP 5060", "TCP 5060", "UDP 10000-20000"}
+        assert {item.status for item in sip} == {Status.RESOLVED}
+        # the RTP range moved outside what the stack opens
+        server = next(item for item in result.pods() if item[0]["metadata"]["name"] == "sip-service-server")[
+            0
+        ]
+        env = server["spec"]["template"]["spec"]["containers"][0]["env"]
+        body = next(item for item in env if item["name"] == "SIP_CONFIG_BODY")
+        body["value"] = body["value"].replace("rtp_port: 10000-20000", "rtp_port: 30000-40000")
+        moved = [item for item in wiring.entry_ports(result) if item.target == "UDP 30000-40000"]
+        assert [item.status for item in moved] == [Status.DANGLING], cloud
+    # the Azure NSG without its SIP rule, as it was
+    openings = [item for item in wiring.public_openings(Cloud.AZURE) if item.first != 5060]
+    monkeypatch.setattr(wiring, "public_openings", lambda _cloud: openings)
+    sip = [item for item in wiring.entry_ports(installed(rendered, "live")) if item.target.endswith(" 5060")]
+    assert {item.status for item in sip} == {Status.DANGLING}

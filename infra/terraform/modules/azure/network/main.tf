@@ -20,6 +20,10 @@ locals {
       { name = "livekit-rtc-udp", priority = 100, protocol = "Udp", ports = "50000-60000", source = "Internet" },
       { name = "livekit-rtc-tcp", priority = 110, protocol = "Tcp", ports = "7881", source = "Internet" },
       { name = "livekit-turn", priority = 120, protocol = "Udp", ports = "3478", source = "Internet" },
+      # SIP signalling and its RTP range, on the same host-networked nodes (seed 004's SIP trunk)
+      { name = "sip-udp", priority = 160, protocol = "Udp", ports = "5060", source = "Internet" },
+      { name = "sip-tcp", priority = 170, protocol = "Tcp", ports = "5060", source = "Internet" },
+      { name = "sip-rtp", priority = 180, protocol = "Udp", ports = "10000-20000", source = "Internet" },
       { name = "from-gateway", priority = 130, protocol = "Tcp", ports = "80-443", source = local.subnets.gateway },
       { name = "within-cluster", priority = 140, protocol = "*", ports = "*", source = local.subnets.aks },
       { name = "azure-load-balancer", priority = 150, protocol = "*", ports = "*", source = "AzureLoadBalancer" },
