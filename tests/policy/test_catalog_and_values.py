@@ -40,6 +40,16 @@ def test_argocd_applications_name_only_files_that_exist(rendered, name):
         assert ("automated" in application["spec"]["syncPolicy"]) is not environment.production_class
 
 
+def kustomize_build(directory, overlay, patches):
+    """The overlay with a bootstrap's patches applied, as Argo CD's kustomize applies them."""
+    kustomization = {"resources": [os.path.relpath(ROOT / overlay, directory)], "patches": patches}
+    (directory / "kustomization.yaml").write_text(yaml.safe_dump(kustomization))
+    return subprocess.run(
+        ["kubectl", "kustomize", "--load-restrictor", "LoadRestrictionsNone", str(directory)],
+        env=toolchain.tool_env(), capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+
+
 def test_preview_patches_give_each_pull_request_its_own_objects(tmp_path):
     """Kustomize applies the preview ApplicationSet's patches, as Argo CD does, for pull request 7."""
     bootstrap = yaml.safe_load((gitops.BOOTSTRAP_DIR / "eks-voiceops-sandbox.yaml").read_text())
@@ -48,12 +58,7 @@ def test_preview_patches_give_each_pull_request_its_own_objects(tmp_path):
         {**patch, "patch": patch["patch"].replace("{{ .number }}", "7")}
         for patch in source["kustomize"]["patches"]
     ]
-    kustomization = {"resources": [os.path.relpath(ROOT / source["path"], tmp_path)], "patches": patches}
-    (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump(kustomization))
-    built = subprocess.run(
-        ["kubectl", "kustomize", "--load-restrictor", "LoadRestrictionsNone", str(tmp_path)],
-        env=toolchain.tool_env(), capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
+    built = kustomize_build(tmp_path, source["path"], patches)
     objects = list(yaml.safe_load_all(built))
     applications = [o for o in objects if o["kind"] == "Application"]
     assert applications and all(a["metadata"]["name"].endswith("-pr-7") for a in applications)
@@ -288,12 +293,7 @@ def test_the_bootstrap_patches_each_published_fact_into_the_releases_that_take_i
             assert parameter["value"] == template
             parameter["value"] = "db.example"  # what the generator makes of the annotation
         patches.append({**patch, "patch": yaml.safe_dump(operations)})
-    kustomization = {"resources": [os.path.relpath(ROOT / source["path"], tmp_path)], "patches": patches}
-    (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump(kustomization))
-    built = subprocess.run(
-        ["kubectl", "kustomize", "--load-restrictor", "LoadRestrictionsNone", str(tmp_path)],
-        env=toolchain.tool_env(), capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
+    built = kustomize_build(tmp_path, source["path"], patches)
     parameters = {
         item["metadata"]["name"]: item["spec"]["sources"][1]["helm"].get("parameters")
         for item in yaml.safe_load_all(built)
