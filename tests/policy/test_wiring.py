@@ -425,15 +425,15 @@ def test_local_connection_facts_are_unverified_for_want_of_a_publisher(rendered)
 
 def test_an_open_row_whose_reference_resolves_is_stale(rendered, tmp_path):
     live = installed(rendered, "live")
-    reference = first(wiring.secrets(live), Status.RESOLVED)
-    row = {"rule": "secrets", "environments": ["live"], "source": reference.source,
+    reference = first(wiring.service_accounts(live), Status.RESOLVED)  # our charts', cached or not
+    row = {"rule": "service-accounts", "environments": ["live"], "source": reference.source,
            "target": reference.target, "reason": "dangled once, fixed since then",
            "expires": "2099-01-01"}  # fmt: skip
     (tmp_path / "open.yaml").write_text(yaml.safe_dump({"defects": [row]}))
     report = wiring.mark_open(
         wiring.check(live), wiring.load_open(tmp_path / "open.yaml"), date(2026, 11, 23)
     )
-    assert report.stale_rows == [f"secrets: {reference.source} -> {reference.target}"]
+    assert report.stale_rows == [f"service-accounts: {reference.source} -> {reference.target}"]
     assert not report.passed
 
 
