@@ -47,6 +47,9 @@ class Consumer(Strict):
     value: ValuePath
     fact: FactName
     clouds: tuple[Cloud, ...] = tuple(Cloud)
+    # constant values given with the fact: a path into a list makes Helm replace the whole list
+    # the values files give, so the other fields of that entry come along here
+    alongside: dict[ValuePath, str] = Field(default_factory=dict)
 
 
 class Connections(Strict):
@@ -81,10 +84,12 @@ def published_consumers(environment: Environment, release: str) -> tuple[Consume
     return tuple(item for item in consumers(environment, release) if load().facts[item.fact].service is None)
 
 
-def service_parameters(environment: Environment, release: str) -> dict[str, str]:
-    """Chart value -> address, for the facts of a release that are services of the environment."""
+def static_parameters(environment: Environment, release: str) -> dict[str, str]:
+    """Chart value -> what is known before apply: the addresses of the environment's services a
+    release takes, and the constants given alongside any fact."""
     parameters = {}
     for item in consumers(environment, release):
+        parameters |= item.alongside
         service = load().facts[item.fact].service
         if service is not None:
             namespace = environment.namespaces.get(service.namespace)
@@ -106,7 +111,7 @@ def values(environment: Environment, release: str) -> dict[str, str]:
     """Chart value -> what render, lint and a local install give it: a placeholder for each
     published fact (only the stack knows it), the address of each service."""
     filled = {item.value: placeholder(item.fact) for item in published_consumers(environment, release)}
-    return filled | service_parameters(environment, release)
+    return filled | static_parameters(environment, release)
 
 
 def set_arguments(environment: Environment, release: str) -> list[str]:

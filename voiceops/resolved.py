@@ -59,8 +59,8 @@ def release_entry(environment: Environment, release: catalog.Release) -> dict:
             {"value": item.value, "fact": item.fact}
             for item in connections.published_consumers(environment, release.name)
         ],
-        # chart values that take the address of a service of the environment
-        "parameters": connections.service_parameters(environment, release.name),
+        # chart values known before apply: services' addresses, constants given with a fact
+        "parameters": connections.static_parameters(environment, release.name),
     }  # fmt: skip
 
 

@@ -5,7 +5,9 @@
 # the cluster here (Linode's managed databases offer none), so only PostgreSQL is a fact.
 locals {
   connection_facts = {
-    temporal-postgres-host = module.databases.hosts["temporal"]
+    temporal-postgres-host  = module.databases.hosts["temporal"]
+    users-postgres-host     = module.databases.hosts["users"]
+    analytics-postgres-host = module.databases.hosts["analytics"]
   }
   kubeconfig = yamldecode(base64decode(module.lke.kubeconfig))
 }
