@@ -196,7 +196,7 @@ module "ecr" {
   source = "../ecr"
 
   prefix       = module.context.prefix
-  repositories = ["agent-service", "sip-service", "api-rest", "api-graphql", "temporal-worker-go", "temporal-worker-python", "voice", "text", "media-processing", "integrations", "tts", "vad"]
+  repositories = ["agent-service", "sip-service", "api-rest", "api-graphql", "temporal-worker-go", "temporal-worker-python", "voice", "text", "media-processing", "integrations", "tts", "vad", "analytics-rollup"]
   kms_key_arn  = module.kms["platform"].arn
   tags         = local.tags
 }
