@@ -39,8 +39,11 @@ def root_object(environment: Environment) -> dict:
 
 
 def bootstrap_releases(environment: Environment) -> list[catalog.Release]:
-    """The cluster owner's releases Argo CD needs before it runs, in install order."""
+    """The cluster owner's releases Argo CD needs before it runs, in install order; none where
+    the owner's Terraform stack installs them (the previews on the sandbox cluster)."""
     owner = environments.cluster_owner(environment)
+    if owner.delivery is Delivery.TERRAFORM:
+        return []
     releases = {release.name: release for release in catalog.releases_for(owner)}
     missing = [name for name in BOOTSTRAP_RELEASES if name not in releases]
     if missing:

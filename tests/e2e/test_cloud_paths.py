@@ -433,3 +433,11 @@ def test_gitops_bootstrap_installs_argo_cd_and_applies_the_root_once(standins):
     with pytest.raises(argocd.NotGitOps, match="delivered by terraform"):
         argocd.bootstrap("live")
     assert staging.delivery is environments.Delivery.GITOPS
+
+
+def test_a_preview_bootstrap_leaves_argo_cd_to_the_sandbox_stack(standins):
+    standins.reachable(environments.load("sandbox"))
+    record = argocd.bootstrap("preview")
+    assert record.result == "succeeded", record.error
+    assert standins.calls("helm", "upgrade") == []  # Terraform's helm_release installs Argo CD there
+    assert list(standins.state()["applied"]) == ["ApplicationSet/system/voiceops-preview"]
