@@ -368,28 +368,34 @@ SCHEMAS["base"] = _chart(
             ("enabled", "email"),
         ),
         "ingress": _obj(
-            "public routes through ingress-nginx with cert-manager TLS",
+            "how the environment's public routes (registry ingress.routes) enter the cluster",
             {
-                "className": _str("IngressClass"),
-                "clusterIssuer": _str("ClusterIssuer for the TLS certificates"),
-                "routes": {
-                    "type": "array",
-                    "description": "host -> Service routes",
-                    "items": _obj(
-                        "one route",
-                        {
-                            "name": _str("Ingress name", r"^[a-z][a-z0-9-]*$"),
-                            "host": _str("public host name", r"^[a-z0-9.-]+$"),
-                            "path": _str("path prefix", r"^/"),
-                            "role": {"enum": list(ROLES), "description": "namespace role of the Service"},
-                            "service": _str("Service name", r"^[a-z][a-z0-9-]*$"),
-                            "port": PORT,
-                        },
-                        ("name", "host", "role", "service", "port"),
-                    ),
-                },
+                "className": _str("IngressClass of the public load balancer's controller"),
+                "clusterIssuer": _str(
+                    "ClusterIssuer signing the hosts' certificates; empty where the load balancer in "
+                    "front terminates TLS with the stack's certificate"
+                ),
+                "gateway": _obj(
+                    "the API gateway that routes marked gateway: true pass through (empty: none)",
+                    {
+                        "className": _str("the gateway's IngressClass"),
+                        "role": {"enum": list(ROLES), "description": "namespace role of the gateway"},
+                        "service": _str("the gateway's proxy Service", r"^([a-z][a-z0-9-]*)?$"),
+                        "port": _int("the proxy Service's plain-HTTP port", 0, 65535),
+                        "healthPort": _int("the gateway pods' readiness port", 0, 65535),
+                        "healthPath": _str("the gateway's readiness path", r"^(/.*)?$"),
+                    },
+                ),
+                "alb": _obj(
+                    "EKS Auto Mode's Application Load Balancer (empty off AWS)",
+                    {
+                        "certificateArn": _str("ACM certificate of the listeners (connection fact)"),
+                        "sslPolicy": _str("listener TLS policy"),
+                        "tagKey": _str("tag the stack finds the load balancer by (value: the cluster name)"),
+                    },
+                ),
             },
-            ("className", "clusterIssuer", "routes"),
+            ("className", "clusterIssuer", "gateway", "alb"),
         ),
     },
     ("podSecurity", "quotas", "limitRange", "priorityClasses", "clusterIssuers", "ingress"),

@@ -24,7 +24,9 @@ PLACEHOLDER_DOMAIN = "connection.invalid"  # RFC 2606: never resolves, so a rend
 FACT_LOCAL = "local.connection_facts"  # the publishing module's map: fact -> value
 
 FactName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,40}$")]
-ValuePath = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+|\[\d+\])*$")]
+# helm --set paths; a key holding dots (an annotation) escapes them: a\.b/c
+ValueKey = r"[A-Za-z0-9_-]+(\\\.[A-Za-z0-9_/-]+)*"
+ValuePath = Annotated[str, Field(pattern=rf"^{ValueKey}(\.{ValueKey}|\[\d+\])*$")]
 
 
 class InvalidConnections(OpsError):

@@ -210,6 +210,37 @@ class DisasterRecovery(Strict):
         return value
 
 
+HostLabel = Annotated[str, Field(pattern=r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")]
+
+
+class Route(Strict):
+    """One public name of the environment and the Service behind it."""
+
+    name: Name
+    host: HostLabel  # under terraform.dns_zone: the stack makes its DNS record
+    role: NamespaceRole  # the Service's namespace
+    service: Name
+    port: int = Field(ge=1, le=65535)
+    path: Annotated[str, Field(pattern=r"^/[A-Za-z0-9/_.-]*$")] = "/"
+    gateway: bool = False  # through the API gateway where the cloud has one (Kong on AWS, seed 003)
+
+
+class Ingress(Strict):
+    """What the environment serves from the internet: every layer takes its routes from here
+    (DNS records, the cloud's load balancer, the Ingress objects)."""
+
+    routes: tuple[Route, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def names_unique(self) -> Ingress:
+        for field in ("name", "host"):
+            values = [getattr(route, field) for route in self.routes]
+            repeated = sorted({value for value in values if values.count(value) > 1})
+            if repeated:
+                raise ValueError(f"route {field}s repeat: {', '.join(repeated)}")
+        return self
+
+
 class PodAutoscaling(Strict):
     min_replicas: int = Field(ge=1)
     max_replicas: int = Field(ge=1)
@@ -242,6 +273,7 @@ class Environment(Strict):
     approvals: Approvals
     disaster_recovery: DisasterRecovery | None = None
     autoscaling: PodAutoscaling
+    ingress: Ingress | None = None
 
     @model_validator(mode="after")
     def consistent(self) -> Environment:
@@ -269,6 +301,12 @@ class Environment(Strict):
             raise ValueError(f"namespaces: livekit namespace {livekit!r} must not host another role")
         if self.delivery is Delivery.TERRAFORM and self.terraform is None:
             raise ValueError("terraform delivery needs a terraform stack")
+        if self.ingress is not None:
+            if self.terraform is None:
+                raise ValueError("ingress: public routes need a dns_zone (terraform.dns_zone)")
+            for route in self.ingress.routes:
+                if route.role not in self.namespaces:
+                    raise ValueError(f"ingress.routes {route.name}: the environment has no {route.role} namespace")
         return self
 
 
