@@ -384,6 +384,12 @@ SCHEMAS["base"] = _chart(
                         "port": _int("the proxy Service's plain-HTTP port", 0, 65535),
                         "healthPort": _int("the gateway pods' readiness port", 0, 65535),
                         "healthPath": _str("the gateway's readiness path", r"^(/.*)?$"),
+                        "podLabels": _map("labels of the gateway's proxy pods", {"type": "string"}),
+                        "containerPorts": {
+                            "type": "array",
+                            "description": "container ports the load balancer reaches on the proxy pods",
+                            "items": PORT,
+                        },
                     },
                 ),
                 "alb": _obj(

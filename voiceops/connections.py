@@ -49,6 +49,9 @@ class Consumer(Strict):
     value: ValuePath
     fact: FactName
     clouds: tuple[Cloud, ...] = tuple(Cloud)
+    # only where the environment owns its cluster: the value feeds cluster-wide objects, which
+    # the tenants of a shared cluster (LKE namespaces, previews) do not render
+    cluster_owner: bool = False
     # constant values given with the fact: a path into a list makes Helm replace the whole list
     # the values files give, so the other fields of that entry come along here
     alongside: dict[ValuePath, str] = Field(default_factory=dict)
@@ -78,7 +81,12 @@ def load(path: Path = CONNECTIONS_PATH) -> Connections:
 
 def consumers(environment: Environment, release: str) -> tuple[Consumer, ...]:
     """The facts one release takes in this environment."""
-    return tuple(item for item in load().consumers.get(release, ()) if environment.cloud in item.clouds)
+    owner = not environment.cluster.shared_with
+    return tuple(
+        item
+        for item in load().consumers.get(release, ())
+        if environment.cloud in item.clouds and (owner or not item.cluster_owner)
+    )
 
 
 def published_consumers(environment: Environment, release: str) -> tuple[Consumer, ...]:

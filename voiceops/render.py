@@ -136,8 +136,11 @@ def kube_version(environment: Environment) -> str:
 
 
 # Built-in APIs every supported cluster serves that `helm template` does not report by itself;
-# charts gate on them (prometheus-adapter falls back to the removed apiregistration v1beta1).
-CLUSTER_API_VERSIONS = frozenset({"apiregistration.k8s.io/v1", "apiregistration.k8s.io/v1/APIService"})
+# charts gate on them (prometheus-adapter falls back to the removed apiregistration v1beta1; Kong
+# creates its IngressClass only where the kind is reported).
+CLUSTER_API_VERSIONS = frozenset({
+    "apiregistration.k8s.io/v1", "apiregistration.k8s.io/v1/APIService", "networking.k8s.io/v1/IngressClass",
+})  # fmt: skip
 
 
 def template_command(

@@ -20,6 +20,7 @@ environment that installs releases of its kind (a rule that sees nothing proves 
 from __future__ import annotations
 
 import base64
+import ipaddress
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
@@ -431,6 +432,14 @@ def _endpoint(manifest: Manifest) -> Endpoint:
     return Endpoint(namespace_of(manifest), labels, ports)
 
 
+OUTSIDE_NETWORK = "voiceops.io/outside-network"  # label of an Endpoint outside the cluster
+
+
+def _within(network: str, block: str) -> bool:
+    inner, outer = ipaddress.ip_network(network), ipaddress.ip_network(block)
+    return inner.version == outer.version and inner.subnet_of(outer)  # type: ignore[arg-type]
+
+
 def _namespace_labels(installed: Installed, namespace: str | None) -> dict:
     found = next(
         (
@@ -449,7 +458,13 @@ def _namespace_labels(installed: Installed, namespace: str | None) -> dict:
 def _peer_matches(installed: Installed, peer: dict, policy_namespace: str | None, other: Endpoint) -> bool:
     if "ipBlock" in peer:
         block = peer["ipBlock"]
-        return block.get("cidr") in ANYWHERE and not block.get("except")
+        if block.get("except"):
+            return False
+        if block.get("cidr") in ANYWHERE:
+            return True
+        # a load balancer outside the cluster, sending from its own network
+        network = other.labels.get(OUTSIDE_NETWORK) if other.namespace is None else None
+        return network is not None and _within(network, str(block.get("cidr")))
     namespace_selector = peer.get("namespaceSelector")
     if namespace_selector is None:
         in_namespace = other.namespace == policy_namespace
@@ -1281,9 +1296,9 @@ def _port_range(protocol: str, ports: object) -> PortRange:
 INTERNET_SOURCES = frozenset({"Internet", "0.0.0.0/0", "*"})
 
 
-def public_openings(cloud: Cloud) -> list[PortRange] | None:
-    """What the cloud's Terraform admits from the internet to the nodes; None where nothing does
-    (a laptop's kind cluster)."""
+def public_openings(cloud: Cloud, sources: frozenset[str] = INTERNET_SOURCES) -> list[PortRange] | None:
+    """What the cloud's Terraform admits to the nodes from the internet (or, on Azure, from the
+    given sources); None where nothing does (a laptop's kind cluster)."""
     if cloud is Cloud.AWS:
         rules = infra_policy.module_value("modules/aws/platform", "local.public_media_ports", "")
         return [
@@ -1291,15 +1306,42 @@ def public_openings(cloud: Cloud) -> list[PortRange] | None:
         ]
     if cloud is Cloud.AZURE:
         rules = infra_policy.module_value("modules/azure/network", "local.rules", "aks")
-        return [
-            _port_range(rule["protocol"], rule["ports"])
-            for rule in rules
-            if rule["source"] in INTERNET_SOURCES
-        ]
+        return [_port_range(rule["protocol"], rule["ports"]) for rule in rules if rule["source"] in sources]
     if cloud is Cloud.LINODE:
         rules = infra_policy.module_value("modules/linode/firewall", "var.public_rules", "default")
         return [_port_range(rule["protocol"], rule["ports"]) for rule in dict(rules).values()]
     return None
+
+
+# Azure: the cluster's load balancers keep the client's address and the frontend's (floating IP),
+# so the aks subnet's own NSG must admit every port a LoadBalancer Service exposes, from the
+# internet, or for an internal one from the Application Gateway's subnet. (EKS Auto Mode opens
+# its load balancers' security groups itself; a NodeBalancer reaches the nodes on NodePorts the
+# LKE firewall admits from the NodeBalancers' range.)
+NSG_GUARDED_LOAD_BALANCERS = frozenset({Cloud.AZURE})
+AZURE_INTERNAL = "service.beta.kubernetes.io/azure-load-balancer-internal"
+GATEWAY_SOURCES = frozenset({"local.subnets.gateway"})
+
+
+def load_balancer_ports(installed: Installed) -> Iterator[Reference]:
+    cloud = installed.environment.cloud
+    if cloud not in NSG_GUARDED_LOAD_BALANCERS:
+        return
+    public, internal = public_openings(cloud), public_openings(cloud, GATEWAY_SOURCES)
+    for service in installed.manifests:
+        spec = service.get("spec") or {}
+        if service.get("kind") != "Service" or spec.get("type") != "LoadBalancer":
+            continue
+        is_internal = ((service.get("metadata") or {}).get("annotations") or {}).get(AZURE_INTERNAL) == "true"
+        openings = (internal if is_internal else public) or []
+        for port in spec.get("ports") or []:
+            ports = _port_range(str(port.get("protocol") or "TCP"), port["port"])
+            if any(ports.within(opening) for opening in openings):
+                yield Reference("entry-ports", ref(service), str(ports), Status.RESOLVED)
+            else:
+                origin = "the Application Gateway's subnet" if is_internal else "the internet"
+                detail = f"no NSG rule of the aks subnet admits it from {origin}"
+                yield Reference("entry-ports", ref(service), str(ports), Status.DANGLING, detail)
 
 
 MEDIA_CONFIG = ("LIVEKIT_CONFIG", "SIP_CONFIG_BODY")  # where LiveKit and livekit-sip read their config
@@ -1337,6 +1379,7 @@ def listened_ports(config: dict) -> Iterator[tuple[str, PortRange]]:
 
 
 def entry_ports(installed: Installed) -> Iterator[Reference]:
+    yield from load_balancer_ports(installed)
     openings = public_openings(installed.environment.cloud)
     if openings is None:
         return
@@ -1356,6 +1399,334 @@ def entry_ports(installed: Installed) -> Iterator[Reference]:
                             "entry-ports", source, str(ports), Status.DANGLING,
                             f"no {installed.environment.cloud.value} firewall rule admits it from outside",
                         )  # fmt: skip
+
+
+# --- Entry paths ----------------------------------------------------------------------------
+# From DNS to pod. Every public route of the registry gets a DNS record from its stack; the record
+# leads to the cloud's entry load balancer, which the stack attaches to the cluster by reference
+# (a tag, an address it publishes as a fact), never by a value passed in by hand; that load
+# balancer forwards to a rendered Ingress (through the API gateway's own Ingress where the route
+# asks for it) or to a LoadBalancer Service, whose ports go to the Service's pods.
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """One argument of a stack that must take its value from the named source."""
+
+    module: str
+    address: str
+    attribute: str
+    source: str  # text the argument's expression must name
+    what: str
+
+
+@dataclass(frozen=True)
+class Adoption:
+    """A load balancer the stack creates and a rendered LoadBalancer Service adopts: the Service
+    carries the fact in an annotation and serves the ports the stack forwards to it."""
+
+    fact: str
+    ports: tuple[str, str, str] | None  # (module, address, attribute) of the forwarded ports
+
+
+@dataclass(frozen=True)
+class EntryFront:
+    attachments: tuple[Attachment, ...]
+    adoptions: tuple[Adoption, ...] = ()
+    # AWS: the tag the stack finds the controller-built load balancer by (module, local)
+    load_balancer_tag: tuple[str, str] | None = None
+
+
+AWS_PLATFORM, AZURE_STACK, LINODE_STACK = (
+    "modules/aws/platform",
+    "stacks/azure/production",
+    "stacks/linode/platform",
+)
+ENTRY_FRONTS: dict[Cloud, EntryFront] = {
+    Cloud.AWS: EntryFront(
+        attachments=(
+            Attachment(AWS_PLATFORM, "module.edge", "hosts", "entry_hosts", "DNS and CloudFront hosts"),
+            Attachment(AWS_PLATFORM, "module.edge", "origin_domain_name", "local.entry_alb_dns_name",
+                       "CloudFront's origin"),
+            Attachment(AWS_PLATFORM, "local.entry_alb_dns_name", "", "data.aws_lb.ingress", "the ALB's name"),
+            Attachment(AWS_PLATFORM, "aws_wafv2_web_acl_association.ingress_alb", "resource_arn",
+                       "data.aws_lb.ingress", "the regional WAF"),
+            Attachment(AWS_PLATFORM, "aws_acm_certificate.ingress", "domain_name", "local.entry_hosts",
+                       "the listeners' certificate"),
+        ),
+        load_balancer_tag=(AWS_PLATFORM, "local.entry_tag_key"),
+    ),
+    Cloud.AZURE: EntryFront(
+        attachments=(
+            Attachment(AZURE_STACK, "local.gateway_records", "", "entry_hosts", "the gateway's DNS records"),
+            Attachment(AZURE_STACK, "module.app_gateway", "backend_address", "local.ingress_address",
+                       "the Application Gateway's backend"),
+            Attachment(AZURE_STACK, "local.connection_facts", "ingress-address", "local.ingress_address",
+                       "the ingress controller's address"),
+            Attachment(AZURE_STACK, "local.monitor_host", "", "entry_hosts", "the health checks' host"),
+            Attachment(AZURE_STACK, "module.traffic_manager", "primary_target_id", "module.app_gateway",
+                       "Traffic Manager's primary endpoint"),
+            Attachment(AZURE_STACK, "azurerm_dns_a_record.this", "for_each",
+                       "module.livekit_balancer.public_ip_address", "the DNS record of LiveKit's balancer"),
+        ),
+        adoptions=(
+            Adoption("ingress-address", ("modules/azure/app-gateway", "var.backend_port", "default")),
+            Adoption("livekit-public-ip", None),
+        ),
+    ),
+    Cloud.LINODE: EntryFront(
+        attachments=(
+            Attachment(LINODE_STACK, "module.dns", "hosts", "entry_hosts", "DNS records"),
+            Attachment(LINODE_STACK, "module.dns", "ingress_address", "module.ingress", "their target"),
+            Attachment(LINODE_STACK, "local.connection_facts", "ingress-nodebalancer-id", "module.ingress",
+                       "the NodeBalancer the ingress controller adopts"),
+        ),
+        adoptions=(
+            Adoption("ingress-nodebalancer-id", ("modules/linode/ingress", "linode_firewall.this",
+                                                 "inbound.ports")),
+        ),
+    ),
+}  # fmt: skip
+
+
+def _attachments(front: EntryFront) -> Iterator[Reference]:
+    for item in front.attachments:
+        expression = infra_policy.module_value(item.module, item.address, item.attribute)
+        source = f"{item.module} {item.address}" + (f".{item.attribute}" if item.attribute else "")
+        if expression is infra_policy.MISSING:
+            yield Reference("entry-paths", source, item.source, Status.DANGLING, f"{item.what}: not there")
+        elif item.source not in str(expression):
+            yield Reference(
+                "entry-paths", source, item.source, Status.DANGLING,
+                f"{item.what}: {expression} is not taken from it (a value passed by hand goes stale)",
+            )  # fmt: skip
+        else:
+            yield Reference("entry-paths", source, item.source, Status.RESOLVED)
+
+
+def _service_serves(installed: Installed, namespace: str | None, name: str, port: object) -> str:
+    """Why Service namespace/name does not serve the port; empty when it does."""
+    service = next(
+        (item for item in installed.objects("Service")
+         if namespace_of(item) == namespace and item["metadata"]["name"] == name),
+        None,
+    )  # fmt: skip
+    if service is None:
+        return "no such Service"
+    names = {str(item.get("name")) for item in (service.get("spec") or {}).get("ports") or []}
+    if str(port) not in service_ports(service) | names:
+        return f"the Service serves {', '.join(sorted(service_ports(service))) or 'no port'}"
+    return ""
+
+
+def _ingresses_for(installed: Installed, host: str) -> Iterator[tuple[Manifest, str, str, object]]:
+    """(Ingress, its class, backend Service, port) of every path an Ingress routes for the host."""
+    for ingress in installed.objects("Ingress"):
+        spec = ingress.get("spec") or {}
+        for rule in spec.get("rules") or []:
+            if rule.get("host") != host:
+                continue
+            for path in (rule.get("http") or {}).get("paths") or []:
+                backend = (path.get("backend") or {}).get("service") or {}
+                port = (backend.get("port") or {}).get("number") or (backend.get("port") or {}).get("name")
+                yield ingress, str(spec.get("ingressClassName")), str(backend.get("name")), port
+
+
+def _implements(installed: Installed, proxy: tuple[str | None, str], class_name: str) -> bool:
+    """Whether the proxy Service's pods are the controller of an IngressClass (the same release's)."""
+    namespace, name = proxy
+    service = next(
+        (item for item in installed.objects("Service")
+         if namespace_of(item) == namespace and item["metadata"]["name"] == name),
+        {},
+    )  # fmt: skip
+    release = ((service.get("spec") or {}).get("selector") or {}).get("app.kubernetes.io/instance")
+    return any(
+        item["metadata"]["name"] == class_name
+        and ((item["metadata"].get("labels") or {}).get("app.kubernetes.io/instance")) == release
+        for item in installed.objects("IngressClass")
+    )
+
+
+def _controllers(installed: Installed, class_name: str, outside: str) -> list[Endpoint]:
+    """The pods implementing an IngressClass (its release's long-running pods); a load balancer
+    outside the cluster, in the given network, where the cloud implements the class itself."""
+    ingress_class = next(
+        (item for item in installed.objects("IngressClass") if item["metadata"]["name"] == class_name), {}
+    )
+    labels = (ingress_class.get("metadata") or {}).get("labels") or {}
+    wanted = {
+        key: labels[key] for key in ("app.kubernetes.io/name", "app.kubernetes.io/instance") if key in labels
+    }
+    pods = [
+        _endpoint(item)
+        for item in installed.cluster
+        if item.get("kind") in {"Deployment", "DaemonSet", "StatefulSet"}
+        and wanted
+        and wanted.items() <= (pod_metadata(item).get("labels") or {}).items()
+    ]
+    return pods or [Endpoint(None, {OUTSIDE_NETWORK: outside}, {})]
+
+
+def _hop_problem(installed: Installed, ingress: Manifest, class_name: str, backend: tuple[str, object],
+                 outside: str) -> str:  # fmt: skip
+    """Why the class's controller cannot reach the backend's pods; empty when it can."""
+    namespace, (name, port) = namespace_of(ingress), backend
+    target = f"{ref(ingress)} -> Service/{namespace}/{name}:{port}"
+    problem = _service_serves(installed, namespace, name, port)
+    if problem:
+        return f"{target}: {problem}"
+    service = next(
+        item for item in installed.objects("Service")
+        if namespace_of(item) == namespace and item["metadata"]["name"] == name
+    )  # fmt: skip
+    selector = (service.get("spec") or {}).get("selector") or {}
+    pods = [
+        _endpoint(item) for item in installed.cluster
+        if item.get("kind") in POD_KINDS and namespace_of(item) == namespace and selector
+        and _selector_matches(selector, pod_metadata(item).get("labels") or {})
+    ]  # fmt: skip
+    if not pods:
+        return f"{target}: no pod behind the Service"
+    number = next(
+        (int(item.get("port")) for item in (service.get("spec") or {}).get("ports") or []
+         if str(port) in (str(item.get("port")), str(item.get("name")))),
+        0,
+    )  # fmt: skip
+    container_port = _target_port(service, number, pods[0])
+    if container_port is None:
+        return f"{target}: the Service's target port is not a port of its pods"
+    for source in _controllers(installed, class_name, outside):
+        where = source.namespace or "outside the cluster"
+        if source.namespace is not None and not _allowed(
+            installed, source, pods[0], container_port, "Egress"
+        ):
+            return f"{target}: the NetworkPolicies of {where} deny egress to port {container_port}"
+        if not _allowed(installed, pods[0], source, container_port, "Ingress"):
+            return f"{target}: the NetworkPolicies of {namespace} deny port {container_port} from {where}"
+    return ""
+
+
+def _route_problem(installed: Installed, host: str, public_class: str, wanted: tuple[str, str, int]) -> str:
+    """Follow a host from the public load balancer's Ingress to the route's Service port, through
+    a gateway's own Ingress where the public one points at the gateway, each hop admitted by the
+    NetworkPolicies; why it stops, or empty."""
+    paths = list(_ingresses_for(installed, host))
+    public = [item for item in paths if item[1] == public_class]
+    if not public:
+        return f"no Ingress of class {public_class} routes {host}"
+    network = installed.environment.network
+    outside = network.cidr if network else "0.0.0.0/0"
+    for ingress, class_name, service, port in paths:
+        problem = _hop_problem(installed, ingress, class_name, (service, port), outside)
+        if problem:
+            return problem
+    namespace, name, number = wanted
+    reached = [(namespace_of(item), service, str(port)) for item, _class, service, port in paths]
+    if (namespace, name, str(number)) not in reached:
+        return f"no Ingress routes {host} to Service/{namespace}/{name}:{number}"
+    hops = {(namespace_of(item), service) for item, _class, service, _port in public}
+    inner = {class_name for _item, class_name, _service, _port in paths if class_name != public_class}
+    # the public Ingress reaches the Service itself, or a gateway whose own Ingress does
+    for hop in hops - {(namespace, name)}:
+        if not any(_implements(installed, hop, class_name) for class_name in inner):
+            return (
+                f"the public Ingress points at Service/{hop[0]}/{hop[1]}, and no gateway there routes {host}"
+            )
+    return ""
+
+
+def _adopting_service(installed: Installed, fact: str) -> Manifest | None:
+    filled = connections.placeholder(fact)
+    for service in installed.objects("Service"):
+        if filled in ((service.get("metadata") or {}).get("annotations") or {}).values():
+            return service
+    return None
+
+
+def _forwarded_ports(location: tuple[str, str, str]) -> set[str]:
+    module, address, attribute = location
+    value = infra_policy.module_value(module, address, attribute)
+    return {part.strip() for part in str(value).split(",") if part.strip()}
+
+
+def _adoptions(installed: Installed, front: EntryFront) -> Iterator[Reference]:
+    for adoption in front.adoptions:
+        source = f"fact/{adoption.fact}"
+        service = _adopting_service(installed, adoption.fact)
+        if service is None:
+            yield Reference(
+                "entry-paths", source, "a LoadBalancer Service", Status.DANGLING,
+                "no rendered Service takes the load balancer the stack creates",
+            )  # fmt: skip
+            continue
+        spec = service.get("spec") or {}
+        problems = []
+        if spec.get("type") != "LoadBalancer":
+            problems.append(f"type {spec.get('type', 'ClusterIP')}, not LoadBalancer")
+        if adoption.ports is not None:
+            missing = _forwarded_ports(adoption.ports) - service_ports(service)
+            if missing:
+                problems.append(
+                    f"the stack forwards port {', '.join(sorted(missing))}, which it does not serve"
+                )
+        if not _selects_pods(installed, service):
+            problems.append("its selector matches no pods")
+        status = Status.DANGLING if problems else Status.RESOLVED
+        yield Reference("entry-paths", source, ref(service), status, "; ".join(problems))
+
+
+def _selects_pods(installed: Installed, service: Manifest) -> bool:
+    selector = (service.get("spec") or {}).get("selector") or {}
+    return bool(selector) and any(
+        namespace_of(manifest) == namespace_of(service)
+        and _selector_matches(selector, pod_metadata(manifest).get("labels") or {})
+        for manifest in installed.cluster
+        if manifest.get("kind") in POD_KINDS
+    )
+
+
+def _load_balancer_tag(installed: Installed, front: EntryFront, class_name: str) -> Iterator[Reference]:
+    if front.load_balancer_tag is None:
+        return
+    module, address = front.load_balancer_tag
+    key = str(infra_policy.module_value(module, address, ""))
+    wanted = {"key": key, "value": installed.environment.cluster.name}
+    owner = (
+        installed.environment.cluster.shared_with[0] if installed.environment.cluster.shared_with else None
+    )
+    target = f"IngressClassParams/{class_name} tag {key}={wanted['value']}"
+    params = [
+        item for item in installed.objects("IngressClassParams") if item["metadata"]["name"] == class_name
+    ]
+    tagged = any(wanted in ((item.get("spec") or {}).get("tags") or []) for item in params)
+    detail = (
+        "" if tagged else f"the stack finds the ALB by this tag; {owner or 'the environment'} renders none"
+    )
+    yield Reference("entry-paths", f"{module} data.aws_lbs.ingress", target,
+                    Status.RESOLVED if tagged else Status.DANGLING, detail)  # fmt: skip
+
+
+def entry_paths(installed: Installed) -> Iterator[Reference]:
+    environment = installed.environment
+    front = ENTRY_FRONTS.get(environment.cloud)
+    if front is None or environment.ingress is None or environment.terraform is None:
+        return
+    yield from _attachments(front)
+    base = next((item for item in installed.manifests if item.get("kind") == "Ingress"), None)
+    class_name = (base or {}).get("spec", {}).get("ingressClassName", "")
+    yield from _load_balancer_tag(installed, front, class_name)
+    yield from _adoptions(installed, front)
+    if not any(item["metadata"]["name"] == class_name for item in installed.objects("IngressClass")):
+        yield Reference("entry-paths", f"environment/{environment.name}", f"IngressClass/{class_name or '?'}",
+                        Status.DANGLING, "the public routes' IngressClass is not rendered")  # fmt: skip
+    for route in environment.ingress.routes:
+        host = f"{route.host}.{environment.terraform.dns_zone}"
+        namespace = environment.namespaces[route.role]
+        problem = _route_problem(installed, host, class_name, (namespace, route.service, route.port))
+        status = Status.DANGLING if problem else Status.RESOLVED
+        target = f"Service/{namespace}/{route.service}:{route.port}"
+        yield Reference("entry-paths", f"dns/{host}", target, status, problem)
 
 
 # --- Images ----------------------------------------------------------------------------------
@@ -1445,6 +1816,7 @@ RULES: dict[str, Callable[[Installed], Iterable[Reference]]] = {
     "connections": connection_facts,
     "images": images,
     "entry-ports": entry_ports,
+    "entry-paths": entry_paths,
 }
 
 # A rule that finds nothing to check where the environment installs objects of these kinds
@@ -1463,6 +1835,7 @@ EXPECTED_KINDS: dict[str, frozenset[str]] = {
     "egress": frozenset({"NetworkPolicy"}),
     "metrics": frozenset({"PrometheusRule"}),
     "images": frozenset(POD_KINDS),
+    "entry-paths": frozenset({"Ingress"}),
 }
 
 

@@ -457,3 +457,97 @@ def test_a_media_port_the_cloud_firewall_does_not_open_dangles(rendered, monkeyp
     monkeypatch.setattr(wiring, "public_openings", lambda _cloud: openings)
     sip = [item for item in wiring.entry_ports(installed(rendered, "live")) if item.target.endswith(" 5060")]
     assert {item.status for item in sip} == {Status.DANGLING}
+
+
+def entry(references, source):
+    return next(item for item in references if item.source == source)
+
+
+def test_every_public_route_reaches_its_service_and_each_broken_hop_dangles(rendered):
+    live = installed(rendered, "live")
+    references = list(wiring.entry_paths(live))
+    routes = [item for item in references if item.source.startswith("dns/")]
+    hosts = {item.source.removeprefix("dns/") for item in routes}
+    assert hosts == {f"{name}.live.voiceops.example" for name in ("api", "graphql", "livekit")}
+    assert {item.status for item in references} == {Status.RESOLVED}
+    api = "dns/api.live.voiceops.example"
+
+    # the ALB reaches Kong's pods only through the policy the base chart adds for it
+    closed = copy.deepcopy(live)
+    closed.cluster = without(closed.cluster, "NetworkPolicy", "allow-load-balancer-to-gateway")
+    broken = entry(wiring.entry_paths(closed), api)
+    assert broken.status is Status.DANGLING and "deny port 8000 from outside the cluster" in broken.detail
+
+    # Kong's own Ingress is the hop from the gateway to the API
+    no_gateway_route = copy.deepcopy(live)
+    no_gateway_route.cluster = without(no_gateway_route.cluster, "Ingress", "api-rest-gateway")
+    broken = entry(wiring.entry_paths(no_gateway_route), api)
+    assert broken.status is Status.DANGLING and "no Ingress routes" in broken.detail
+
+    # the public Ingress points at a port the gateway's Service does not serve
+    wrong_port = copy.deepcopy(live)
+    public = next(
+        item
+        for item in wrong_port.cluster
+        if item["kind"] == "Ingress" and item["metadata"]["name"] == "api-rest"
+    )
+    public["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["port"]["number"] = 8080
+    broken = entry(wiring.entry_paths(wrong_port), api)
+    assert broken.status is Status.DANGLING and "kong-kong-proxy:8080" in broken.detail
+
+
+def test_the_load_balancer_is_found_by_the_tag_the_chart_gives_it(rendered):
+    live = installed(rendered, "live")
+    source = "modules/aws/platform data.aws_lbs.ingress"
+    assert entry(wiring.entry_paths(live), source).status is Status.RESOLVED
+    params = next(item for item in live.cluster if item["kind"] == "IngressClassParams")
+    params["spec"]["tags"] = [{"key": "voiceops.io/entry", "value": "some-other-cluster"}]
+    assert entry(wiring.entry_paths(live), source).status is Status.DANGLING
+
+
+def test_a_front_given_a_value_by_hand_dangles(rendered, monkeypatch):
+    live = installed(rendered, "live")
+    real = wiring.infra_policy.module_value
+
+    def by_hand(module, address, attribute, tree=None):
+        if (address, attribute) == ("module.edge", "origin_domain_name"):
+            return "var.ingress_alb_dns_name"
+        return real(module, address, attribute, tree)
+
+    monkeypatch.setattr(wiring.infra_policy, "module_value", by_hand)
+    origin = entry(wiring.entry_paths(live), "modules/aws/platform module.edge.origin_domain_name")
+    assert origin.status is Status.DANGLING and "is not taken from it" in origin.detail
+
+
+def test_the_load_balancer_the_stack_creates_is_adopted_with_the_ports_it_forwards(rendered):
+    production = installed(rendered, "production")
+    source = "fact/ingress-nodebalancer-id"
+    adopted = entry(wiring.entry_paths(production), source)
+    assert adopted.status is Status.RESOLVED and adopted.target == "Service/system/ingress-nginx-controller"
+
+    controller = next(
+        item for item in production.cluster
+        if item["kind"] == "Service" and item["metadata"]["name"] == "ingress-nginx-controller"
+    )  # fmt: skip
+    controller["spec"]["ports"] = [port for port in controller["spec"]["ports"] if port["port"] != 443]
+    broken = entry(wiring.entry_paths(production), source)
+    assert broken.status is Status.DANGLING and "forwards port 443" in broken.detail
+
+    controller["metadata"]["annotations"] = {}
+    assert entry(wiring.entry_paths(production), source).target == "a LoadBalancer Service"
+    assert entry(wiring.entry_paths(production), source).status is Status.DANGLING
+
+
+def test_azure_load_balancer_ports_need_the_subnet_nsg(rendered, monkeypatch):
+    live = installed(rendered, "live")
+    live.environment = live.environment.model_copy(update={"cloud": Cloud.AZURE})
+    turn = [item for item in wiring.load_balancer_ports(live) if "livekit-server-turn" in item.source]
+    assert [(item.target, item.status) for item in turn] == [("TCP 443", Status.RESOLVED)]
+    real = wiring.public_openings
+
+    def without_turn(cloud, sources=wiring.INTERNET_SOURCES):
+        return [item for item in real(cloud, sources) if item.first != 443]
+
+    monkeypatch.setattr(wiring, "public_openings", without_turn)
+    turn = [item for item in wiring.load_balancer_ports(live) if "livekit-server-turn" in item.source]
+    assert [item.status for item in turn] == [Status.DANGLING]

@@ -1,5 +1,5 @@
 locals {
-  fqdns       = [for host in var.hostnames : "${host}.${var.zone_name}"]
+  fqdns       = sort(var.hosts)
   distributed = var.origin_domain_name != null
 }
 
@@ -60,11 +60,13 @@ resource "aws_route53_record" "validation" {
     for option in aws_acm_certificate.edge.domain_validation_options : option.domain_name => option
   }
 
-  zone_id = aws_route53_zone.this.zone_id
-  name    = each.value.resource_record_name
-  type    = each.value.resource_record_type
-  records = [each.value.resource_record_value]
-  ttl     = 300
+  # the ingress ALB's regional certificate asks for the same names: one record serves both
+  allow_overwrite = true
+  zone_id         = aws_route53_zone.this.zone_id
+  name            = each.value.resource_record_name
+  type            = each.value.resource_record_type
+  records         = [each.value.resource_record_value]
+  ttl             = 300
 }
 
 resource "aws_acm_certificate_validation" "edge" {

@@ -8,10 +8,14 @@ variable "zone_name" {
   type        = string
 }
 
-variable "hostnames" {
-  description = "Names under the zone served through CloudFront, e.g. [\"api\", \"graphql\"]."
+variable "hosts" {
+  description = "Fully qualified hosts under the zone served through CloudFront (the registry's public routes)."
   type        = list(string)
-  default     = ["api", "graphql"]
+
+  validation {
+    condition     = length(var.hosts) > 0
+    error_message = "The edge serves at least one host: give the environment ingress.routes in the registry."
+  }
 }
 
 variable "origin_domain_name" {

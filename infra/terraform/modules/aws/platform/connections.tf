@@ -5,6 +5,8 @@ locals {
     redis-cluster-address  = "${module.redis.configuration_endpoint}:6379"
     temporal-postgres-host = module.postgresql.address
     postgres-host          = module.postgresql.address
+    # the ALB's listeners (charts/base IngressClassParams), for the registry's route hosts
+    ingress-certificate-arn = aws_acm_certificate_validation.ingress.certificate_arn
   }
 }
 

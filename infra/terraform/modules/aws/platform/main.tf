@@ -224,14 +224,6 @@ module "alb_waf" {
   tags        = local.tags
 }
 
-# The ALB belongs to the cluster (Auto Mode creates it for the ingress); its WAF is attached here once it exists.
-resource "aws_wafv2_web_acl_association" "ingress_alb" {
-  count = var.ingress_alb == null ? 0 : 1
-
-  resource_arn = var.ingress_alb.arn
-  web_acl_arn  = module.alb_waf.arn
-}
-
 module "security" {
   source = "../security-baseline"
 
@@ -257,7 +249,8 @@ module "edge" {
 
   name               = module.context.prefix
   zone_name          = module.context.terraform.dns_zone
-  origin_domain_name = try(var.ingress_alb.dns_name, null)
+  hosts              = values(module.context.entry_hosts)
+  origin_domain_name = local.entry_alb_dns_name
   kms_key_arn        = module.edge_kms.arn
   tags               = local.tags
 }

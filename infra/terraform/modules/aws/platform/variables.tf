@@ -14,15 +14,6 @@ variable "admin_principal_arns" {
   default     = []
 }
 
-variable "ingress_alb" {
-  description = "The ingress ALB once Auto Mode has created it (ARN and DNS name): attaches the regional WAF and turns on CloudFront and the Route 53 aliases."
-  type = object({
-    arn      = string
-    dns_name = string
-  })
-  default = null
-}
-
 variable "install_releases" {
   description = "Install the catalog's Helm releases (seed 000); off for a first apply that only builds the cluster."
   type        = bool

@@ -119,24 +119,31 @@ resource "azurerm_application_gateway" "this" {
     ip_addresses = [var.backend_address]
   }
 
+  # TLS ends here (the Key Vault certificate); inside the virtual network the gateway speaks plain
+  # HTTP to the ingress controller's internal load balancer, which routes by the Host header it keeps
   probe {
-    name                = "ingress-healthz"
-    protocol            = "Https"
+    name                = "ingress"
+    protocol            = "Http"
     host                = var.hostname
-    path                = "/healthz"
+    path                = "/"
     interval            = 15
     timeout             = 10
     unhealthy_threshold = 3
+
+    # any answer of nginx's, even the 404 of a path no Ingress routes, means the ingress is up
+    match {
+      status_code = ["200-404"]
+    }
   }
 
   backend_http_settings {
-    name                  = "ingress-https"
-    protocol              = "Https"
-    port                  = 443
-    cookie_based_affinity = "Disabled"
-    request_timeout       = 60
-    host_name             = var.hostname
-    probe_name            = "ingress-healthz"
+    name                                = "ingress-http"
+    protocol                            = "Http"
+    port                                = var.backend_port
+    cookie_based_affinity               = "Disabled"
+    request_timeout                     = 60
+    pick_host_name_from_backend_address = false
+    probe_name                          = "ingress"
   }
 
   http_listener {
@@ -168,7 +175,7 @@ resource "azurerm_application_gateway" "this" {
     priority                   = 100
     http_listener_name         = "https"
     backend_address_pool_name  = local.backend
-    backend_http_settings_name = "ingress-https"
+    backend_http_settings_name = "ingress-http"
   }
 
   request_routing_rule {

@@ -42,6 +42,12 @@ variable "backend_address" {
   type        = string
 }
 
+variable "backend_port" {
+  description = "Plain-HTTP port of that load balancer (the ingress controller Service's http port)."
+  type        = number
+  default     = 80
+}
+
 variable "identity_id" {
   description = "User-assigned identity allowed to read the certificate from Key Vault (granted by the caller first)."
   type        = string

@@ -1,3 +1,8 @@
+# Seed 004's LiveKit load balancer. Its backend must follow the autoscaled livekit node pool,
+# which only the cluster's own Standard Load Balancer does (AKS's cloud provider keeps its pool in
+# step with the nodes): the stack owns the static public address, and LiveKit's TURN Service
+# takes it by name (annotation azure-pip-name, connection fact livekit-public-ip), so the
+# cluster's balancer carries the rules for exactly the ports that Service exposes.
 resource "azurerm_public_ip" "this" {
   name                = "pip-${var.name}"
   location            = var.location
@@ -8,42 +13,9 @@ resource "azurerm_public_ip" "this" {
   tags                = var.tags
 }
 
-resource "azurerm_lb" "this" {
-  name                = var.name
-  location            = var.location
-  resource_group_name = var.resource_group_name
-  sku                 = "Standard"
-
-  frontend_ip_configuration {
-    name                 = "public"
-    public_ip_address_id = azurerm_public_ip.this.id
-  }
-
-  tags = var.tags
-}
-
-resource "azurerm_lb_backend_address_pool" "livekit" {
-  name            = "livekit-nodes"
-  loadbalancer_id = azurerm_lb.this.id
-}
-
-resource "azurerm_lb_probe" "livekit" {
-  name            = "livekit-rtc"
-  loadbalancer_id = azurerm_lb.this.id
-  protocol        = "Tcp"
-  port            = 7881
-}
-
-resource "azurerm_lb_rule" "this" {
-  for_each = var.ports
-
-  name                           = each.key
-  loadbalancer_id                = azurerm_lb.this.id
-  protocol                       = each.value.protocol
-  frontend_port                  = each.value.port
-  backend_port                   = each.value.port
-  frontend_ip_configuration_name = "public"
-  backend_address_pool_ids       = [azurerm_lb_backend_address_pool.livekit.id]
-  probe_id                       = azurerm_lb_probe.livekit.id
-  disable_outbound_snat          = true
+# The cloud provider needs to read and join the address it did not create
+resource "azurerm_role_assignment" "cluster" {
+  scope                = azurerm_public_ip.this.id
+  role_definition_name = "Network Contributor"
+  principal_id         = var.cluster_principal_id
 }

@@ -3,7 +3,7 @@ output "public_ip_address" {
   value       = azurerm_public_ip.this.ip_address
 }
 
-output "backend_pool_id" {
-  description = "Pool the livekit node pool's VM scale set joins."
-  value       = azurerm_lb_backend_address_pool.livekit.id
+output "public_ip_name" {
+  description = "Name of the address, which LiveKit's TURN Service asks the cluster's load balancer for."
+  value       = azurerm_public_ip.this.name
 }

@@ -1,5 +1,5 @@
 variable "name" {
-  description = "Load balancer name (seed 004: lb-livekit-prod)."
+  description = "Load balancer name (seed 004: lb-livekit-prod); its public address is pip-<name>."
   type        = string
 }
 
@@ -9,22 +9,13 @@ variable "location" {
 }
 
 variable "resource_group_name" {
-  description = "Resource group."
+  description = "Resource group of the public address (the TURN Service's annotation names it too)."
   type        = string
 }
 
-variable "ports" {
-  description = "LiveKit signalling and TURN ports balanced here; the UDP media range reaches the livekit pool's node addresses directly."
-  type = map(object({
-    protocol = string
-    port     = number
-  }))
-  default = {
-    rtc-tcp   = { protocol = "Tcp", port = 7881 }
-    turn-udp  = { protocol = "Udp", port = 3478 }
-    turn-tls  = { protocol = "Tcp", port = 5349 }
-    signaling = { protocol = "Tcp", port = 443 }
-  }
+variable "cluster_principal_id" {
+  description = "Principal id of the AKS cluster identity, whose cloud provider attaches the address to the cluster's load balancer."
+  type        = string
 }
 
 variable "tags" {

@@ -24,6 +24,9 @@ locals {
       { name = "sip-udp", priority = 160, protocol = "Udp", ports = "5060", source = "Internet" },
       { name = "sip-tcp", priority = 170, protocol = "Tcp", ports = "5060", source = "Internet" },
       { name = "sip-rtp", priority = 180, protocol = "Udp", ports = "10000-20000", source = "Internet" },
+      # TURN over TLS through LiveKit's load balancer: the cluster's balancer keeps the frontend
+      # address as destination (floating IP), so the rule names that address, not the subnet
+      { name = "livekit-turn-tls", priority = 190, protocol = "Tcp", ports = "443", source = "Internet", frontend = "livekit" },
       { name = "from-gateway", priority = 130, protocol = "Tcp", ports = "80-443", source = local.subnets.gateway },
       { name = "within-cluster", priority = 140, protocol = "*", ports = "*", source = local.subnets.aks },
       { name = "azure-load-balancer", priority = 150, protocol = "*", ports = "*", source = "AzureLoadBalancer" },
@@ -93,7 +96,7 @@ resource "azurerm_network_security_group" "this" {
       source_port_range          = "*"
       destination_port_range     = security_rule.value.ports
       source_address_prefix      = security_rule.value.source
-      destination_address_prefix = each.value
+      destination_address_prefix = try(var.load_balancer_frontends[security_rule.value.frontend], each.value)
     }
   }
 

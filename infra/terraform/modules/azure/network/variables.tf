@@ -44,3 +44,9 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "load_balancer_frontends" {
+  description = "Public frontend addresses of the cluster's load balancer by name; a rule naming a frontend admits traffic to it."
+  type        = map(string)
+  default     = {}
+}

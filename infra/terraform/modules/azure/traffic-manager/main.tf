@@ -11,10 +11,16 @@ resource "azurerm_traffic_manager_profile" "this" {
   monitor_config {
     protocol                     = "HTTPS"
     port                         = 443
-    path                         = "/healthz"
+    path                         = "/"
     interval_in_seconds          = 30
     timeout_in_seconds           = 10
     tolerated_number_of_failures = 3
+    expected_status_code_ranges  = ["200-404"] # any answer of the ingress behind the gateway
+
+    custom_header {
+      name  = "host"
+      value = var.monitor_host
+    }
   }
 
   tags = var.tags

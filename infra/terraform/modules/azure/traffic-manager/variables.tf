@@ -13,6 +13,11 @@ variable "primary_target_id" {
   type        = string
 }
 
+variable "monitor_host" {
+  description = "Host the endpoint checks ask for (one of the registry's public routes): the gateway routes it to the ingress."
+  type        = string
+}
+
 variable "secondary_regions" {
   description = "Seed 004's other regions (West EU, Asia SE): region -> gateway FQDN there; a region without a deployment yet is left out."
   type        = map(string)

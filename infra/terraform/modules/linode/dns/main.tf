@@ -6,7 +6,7 @@ resource "linode_domain" "this" {
 }
 
 resource "linode_domain_record" "ingress" {
-  for_each = var.ingress_address == null ? toset([]) : toset(var.hostnames)
+  for_each = toset(var.hosts)
 
   domain_id   = linode_domain.this.id
   name        = each.key

@@ -9,15 +9,13 @@ variable "soa_email" {
 }
 
 variable "ingress_address" {
-  description = "Public address of the ingress NodeBalancer; null until the ingress controller has created it."
+  description = "Public address of the ingress NodeBalancer."
   type        = string
-  default     = null
 }
 
-variable "hostnames" {
-  description = "Names pointing at the ingress."
+variable "hosts" {
+  description = "Names under the zone pointing at the ingress (the registry's public routes, relative to the zone)."
   type        = list(string)
-  default     = ["api", "graphql", "livekit", "grafana"]
 }
 
 variable "tags" {

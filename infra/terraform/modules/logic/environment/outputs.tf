@@ -53,3 +53,11 @@ output "release_waves" {
   value       = try(local.resolved.release_waves, {})
 }
 
+
+output "entry_hosts" {
+  description = "Public route name -> fully qualified host (registry ingress.routes under terraform.dns_zone); empty where the environment serves nothing."
+  value = {
+    for route in try(local.environment.ingress.routes, []) :
+    route.name => "${route.host}.${local.environment.terraform.dns_zone}"
+  }
+}

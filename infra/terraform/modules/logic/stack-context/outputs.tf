@@ -82,3 +82,8 @@ output "eks_node_pools" {
   description = "EKS Auto Mode NodePool manifests."
   value       = module.node_pools.eks_node_pools
 }
+
+output "entry_hosts" {
+  description = "Public route name -> fully qualified host; every one gets a DNS record pointing at the cloud's entry load balancer."
+  value       = module.environment.entry_hosts
+}

@@ -5,6 +5,5 @@ module "platform" {
   environment          = local.environment
   stack_dir            = abspath(path.root)
   admin_principal_arns = var.admin_principal_arns
-  ingress_alb          = var.ingress_alb
   install_releases     = var.install_releases
 }

@@ -7,6 +7,10 @@ locals {
     redis-cluster-address  = "${module.redis.hostname}:6380" # the TLS port; the plain one is off
     temporal-postgres-host = module.postgresql.fqdn
     postgres-host          = module.postgresql.fqdn
+    # the entry path: the Application Gateway's backend, and LiveKit's public address by name
+    ingress-address         = local.ingress_address
+    livekit-public-ip       = module.livekit_balancer.public_ip_name
+    livekit-public-ip-group = azurerm_resource_group.this.name
   }
 }
 

@@ -13,6 +13,10 @@ locals {
   zone     = module.context.terraform.dns_zone
   # The ingress controller's internal load balancer takes a fixed address near the top of the AKS subnet.
   ingress_address = cidrhost(module.context.network.subnets.aks[0], -6)
+  # the gateway's and Traffic Manager's health checks ask for the first public route
+  monitor_host = values(module.context.entry_hosts)[0]
+  # names under the zone the Application Gateway answers: every public route, and * (seed 004)
+  gateway_records = concat([for host in values(module.context.entry_hosts) : trimsuffix(host, ".${local.zone}")], ["*"])
 }
 
 resource "azurerm_resource_group" "this" {
@@ -34,7 +38,8 @@ module "network" {
     cache   = module.context.network.subnets.cache
     gateway = module.context.network.subnets.gateway
   }
-  tags = local.tags
+  load_balancer_frontends = { livekit = module.livekit_balancer.public_ip_address }
+  tags                    = local.tags
 }
 
 module "monitoring" {
@@ -223,7 +228,7 @@ module "app_gateway" {
   backend_address       = local.ingress_address
   identity_id           = azurerm_user_assigned_identity.this["gateway"].id
   certificate_secret_id = azurerm_key_vault_certificate.public.versionless_secret_id
-  hostname              = "api.${local.zone}"
+  hostname              = local.monitor_host
   tags                  = local.tags
 
   depends_on = [azurerm_role_assignment.vault]
@@ -232,10 +237,11 @@ module "app_gateway" {
 module "livekit_balancer" {
   source = "../../../modules/azure/livekit-balancer"
 
-  name                = local.names.livekit_balancer
-  location            = local.location
-  resource_group_name = azurerm_resource_group.this.name
-  tags                = local.tags
+  name                 = local.names.livekit_balancer
+  location             = local.location
+  resource_group_name  = azurerm_resource_group.this.name
+  cluster_principal_id = azurerm_user_assigned_identity.this["cluster"].principal_id
+  tags                 = local.tags
 }
 
 module "traffic_manager" {
@@ -244,6 +250,7 @@ module "traffic_manager" {
   name                = local.names.traffic_manager
   resource_group_name = azurerm_resource_group.this.name
   primary_target_id   = module.app_gateway.public_ip_id
+  monitor_host        = local.monitor_host
   secondary_regions   = { for region, fqdn in var.secondary_gateways : region => fqdn if contains(module.context.regions.secondary, region) }
   tags                = local.tags
 }
@@ -254,13 +261,12 @@ resource "azurerm_dns_zone" "this" {
   tags                = local.tags
 }
 
-# Seed 004: api and * go to the Application Gateway, livekit to its load balancer.
+# Seed 004: the public routes and * go to the Application Gateway, livekit to LiveKit's balancer.
 resource "azurerm_dns_a_record" "this" {
-  for_each = {
-    api     = module.app_gateway.public_ip_address
-    "*"     = module.app_gateway.public_ip_address
-    livekit = module.livekit_balancer.public_ip_address
-  }
+  for_each = merge(
+    { for name in local.gateway_records : name => module.app_gateway.public_ip_address },
+    { livekit = module.livekit_balancer.public_ip_address },
+  )
 
   name                = each.key
   zone_name           = azurerm_dns_zone.this.name

@@ -8,6 +8,8 @@ locals {
     temporal-postgres-host  = module.databases.hosts["temporal"]
     users-postgres-host     = module.databases.hosts["users"]
     analytics-postgres-host = module.databases.hosts["analytics"]
+    # the NodeBalancer the ingress controller's Service adopts
+    ingress-nodebalancer-id = tostring(module.ingress.id)
   }
   kubeconfig = yamldecode(base64decode(module.lke.kubeconfig))
 }

@@ -54,12 +54,21 @@ module "object_storage" {
   tags   = local.tags
 }
 
+module "ingress" {
+  source = "../../../modules/linode/ingress"
+
+  label  = "${module.context.cluster.name}-ingress"
+  region = local.region
+  tags   = local.tags
+}
+
 module "dns" {
   source = "../../../modules/linode/dns"
 
   domain          = module.context.terraform.dns_zone
   soa_email       = var.soa_email
-  ingress_address = var.ingress_address
+  ingress_address = module.ingress.ipv4
+  hosts           = [for host in values(module.context.entry_hosts) : trimsuffix(host, ".${module.context.terraform.dns_zone}")]
   tags            = local.tags
 }
 

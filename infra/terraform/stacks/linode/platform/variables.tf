@@ -1,9 +1,3 @@
-variable "ingress_address" {
-  description = "Ingress NodeBalancer address once the ingress controller exists; adds the DNS records."
-  type        = string
-  default     = null
-}
-
 variable "soa_email" {
   description = "SOA contact of the zone."
   type        = string

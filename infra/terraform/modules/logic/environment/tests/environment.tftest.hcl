@@ -19,6 +19,21 @@ run "reads_the_live_registry_entry" {
     condition     = output.disaster_recovery.rpo_minutes == 15 && output.disaster_recovery.rto_minutes == 240
     error_message = "seed 003 targets: RPO 15 minutes, RTO 4 hours"
   }
+  assert {
+    condition     = output.entry_hosts["api-rest"] == "api.live.voiceops.example" && length(output.entry_hosts) == 3
+    error_message = "each public route's host lies under the environment's DNS zone"
+  }
+}
+
+run "an_environment_without_routes_has_no_entry_hosts" {
+  variables {
+    name = "staging"
+  }
+
+  assert {
+    condition     = length(output.entry_hosts) == 0
+    error_message = "staging serves nothing publicly: no DNS records"
+  }
 }
 
 run "accepts_the_stack_the_registry_names" {
