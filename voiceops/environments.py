@@ -210,7 +210,8 @@ class DisasterRecovery(Strict):
         return value
 
 
-HostLabel = Annotated[str, Field(pattern=r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")]
+DNS_LABEL = r"[a-z0-9]([a-z0-9-]*[a-z0-9])?"
+HostLabel = Annotated[str, Field(pattern=rf"^{DNS_LABEL}(\.{DNS_LABEL})*$")]
 
 
 class Route(Strict):
@@ -306,7 +307,7 @@ class Environment(Strict):
                 raise ValueError("ingress: public routes need a dns_zone (terraform.dns_zone)")
             for route in self.ingress.routes:
                 if route.role not in self.namespaces:
-                    raise ValueError(f"ingress.routes {route.name}: the environment has no {route.role} namespace")
+                    raise ValueError(f"ingress.routes {route.name}: no {route.role} namespace to route to")
         return self
 
 

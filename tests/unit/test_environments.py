@@ -269,3 +269,26 @@ def test_delivery_reaches_clusters_only_from_self_hosted_runners(tmp_path, regis
     assert set(runners) == set(registry) - {"local"}
     assert runners["staging"] == runners["production"] == ["self-hosted", "linux", "lke-voiceops"]
     assert all("self-hosted" in labels for labels in runners.values())
+
+
+def test_public_routes_need_a_zone_a_namespace_and_distinct_hosts(tmp_path):
+    document = registry_document("live")
+    assert [route.host for route in parse_file(dump(tmp_path, document)).ingress.routes] == [
+        "api", "graphql", "livekit",
+    ]  # fmt: skip
+    routes = document["ingress"]["routes"]
+    routes[1]["host"] = "api"
+    with pytest.raises(InvalidEnvironment, match="route hosts repeat: api"):
+        parse_file(dump(tmp_path, document))
+    routes[1]["host"] = "graphql"
+    routes[1]["role"] = "observability"
+    del document["namespaces"]["observability"]
+    with pytest.raises(InvalidEnvironment, match="api-graphql: no observability namespace"):
+        parse_file(dump(tmp_path, document))
+    routes[1]["host"] = "Graphql_"
+    with pytest.raises(InvalidEnvironment, match=r"ingress\.routes\.1\.host"):
+        parse_file(dump(tmp_path, document))
+    tenant = registry_document("staging")
+    tenant["ingress"] = {"routes": [routes[0]]}
+    with pytest.raises(InvalidEnvironment, match="public routes need a dns_zone"):
+        parse_file(dump(tmp_path, tenant))
