@@ -75,6 +75,9 @@ class NodePool(Strict):
     autoscaling: bool = True
     gpu: bool = False
     spot: bool = False  # EKS Auto Mode capacity type (seed 003: the general pool runs on spot)
+    # nodes with public addresses, for the host-networked media servers (LiveKit, SIP): EKS puts
+    # the pool in the public subnets, AKS gives each node a public IP (LKE's nodes all have one)
+    public: bool = False
 
     @model_validator(mode="after")
     def bounds_ordered(self) -> NodePool:
@@ -302,6 +305,8 @@ class Environment(Strict):
             raise ValueError(f"namespaces: livekit namespace {livekit!r} must not host another role")
         if self.delivery is Delivery.TERRAFORM and self.terraform is None:
             raise ValueError("terraform delivery needs a terraform stack")
+        if any(pool.public for pool in self.cluster.node_pools) and self.cloud not in (Cloud.AWS, Cloud.AZURE):
+            raise ValueError("cluster.node_pools: public is for EKS and AKS pools (every LKE node is public)")
         if self.ingress is not None:
             if self.terraform is None:
                 raise ValueError("ingress: public routes need a dns_zone (terraform.dns_zone)")

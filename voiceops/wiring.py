@@ -725,6 +725,28 @@ def _tolerates(tolerations: list[dict], taint: str) -> bool:
     return False
 
 
+def fitting_pools(spec: dict, nodes: list[tuple[NodePool, dict[str, str]]]) -> list[NodePool]:
+    """The pools a pod may be scheduled on: its nodeSelector, required affinity and tolerations."""
+    selector = spec.get("nodeSelector") or {}
+    affinity = (spec.get("affinity") or {}).get("nodeAffinity") or {}
+    required = (affinity.get("requiredDuringSchedulingIgnoredDuringExecution") or {}).get(
+        "nodeSelectorTerms"
+    ) or [{}]
+    tolerations = spec.get("tolerations") or []
+    return [
+        pool
+        for pool, labels in nodes
+        if _selector_matches(selector, labels)
+        and any(
+            all(_expression_matches(expression, labels) for expression in term.get("matchExpressions") or [])
+            for term in required
+        )
+        and all(
+            _tolerates(tolerations, taint) for taint in pool.taints if not taint.endswith("PreferNoSchedule")
+        )
+    ]
+
+
 def scheduling(installed: Installed) -> Iterator[Reference]:
     environment = installed.environment
     pools = cluster_pools(installed) or ([LOCAL_NODE] if environment.cloud is Cloud.LOCAL else [])
@@ -742,27 +764,7 @@ def scheduling(installed: Installed) -> Iterator[Reference]:
             continue  # a DaemonSet runs where it fits; an empty match is its choice
         selector = spec.get("nodeSelector") or {}
         affinity = (spec.get("affinity") or {}).get("nodeAffinity") or {}
-        required = (affinity.get("requiredDuringSchedulingIgnoredDuringExecution") or {}).get(
-            "nodeSelectorTerms"
-        ) or [{}]
-        tolerations = spec.get("tolerations") or []
-        fitting = [
-            pool
-            for pool, labels in nodes
-            if _selector_matches(selector, labels)
-            and any(
-                all(
-                    _expression_matches(expression, labels)
-                    for expression in term.get("matchExpressions") or []
-                )
-                for term in required
-            )
-            and all(
-                _tolerates(tolerations, taint)
-                for taint in pool.taints
-                if not taint.endswith("PreferNoSchedule")
-            )
-        ]
+        fitting = fitting_pools(spec, nodes)
         target = "a node pool" + (f" with {selector}" if selector else "")
         if fitting:
             yield Reference(
@@ -1378,14 +1380,37 @@ def listened_ports(config: dict) -> Iterator[tuple[str, PortRange]]:
         yield "rtp_port", _port_range("UDP", config["rtp_port"])
 
 
+# Where nodes have no public address unless their pool asks for one (registry `public`); every
+# LKE node has one.
+PRIVATE_BY_DEFAULT = frozenset({Cloud.AWS, Cloud.AZURE})
+
+
+def _listens_publicly(installed: Installed, manifest: Manifest, spec: dict) -> bool:
+    return any(
+        any(True for _ in listened_ports(_media_config(installed, manifest, item)))
+        for container in containers(spec)
+        for item in container.get("env") or []
+        if item.get("name") in MEDIA_CONFIG
+    )
+
+
 def entry_ports(installed: Installed) -> Iterator[Reference]:
     yield from load_balancer_ports(installed)
     openings = public_openings(installed.environment.cloud)
     if openings is None:
         return
+    cloud = installed.environment.cloud
+    nodes = [(pool, pool_labels(cloud, pool)) for pool in cluster_pools(installed)]
     for manifest, spec in installed.pods():
         if not spec.get("hostNetwork"):
             continue
+        if cloud in PRIVATE_BY_DEFAULT and _listens_publicly(installed, manifest, spec):
+            private = [pool.name for pool in fitting_pools(spec, nodes) if not pool.public]
+            detail = (
+                f"it may run on {', '.join(private)}, whose nodes have no public address" if private else ""
+            )
+            status = Status.DANGLING if private else Status.RESOLVED
+            yield Reference("entry-ports", ref(manifest), "nodes with public addresses", status, detail)
         for container in containers(spec):
             for item in container.get("env") or []:
                 if item.get("name") not in MEDIA_CONFIG:

@@ -441,7 +441,8 @@ def test_a_media_port_the_cloud_firewall_does_not_open_dangles(rendered, monkeyp
     for name, cloud in (("live", Cloud.AWS), ("production", Cloud.LINODE)):
         result = installed(rendered, name)
         sip = [item for item in wiring.entry_ports(result) if "sip-service-server" in item.source]
-        assert {item.target for item in sip} == {"UDP 5060", "TCP 5060", "UDP 10000-20000"}
+        public_nodes = {"nodes with public addresses"} if cloud is Cloud.AWS else set()
+        assert {item.target for item in sip} == {"UDP 5060", "TCP 5060", "UDP 10000-20000"} | public_nodes
         assert {item.status for item in sip} == {Status.RESOLVED}
         # the RTP range moved outside what the stack opens
         server = next(item for item in result.pods() if item[0]["metadata"]["name"] == "sip-service-server")[
@@ -551,3 +552,19 @@ def test_azure_load_balancer_ports_need_the_subnet_nsg(rendered, monkeypatch):
     monkeypatch.setattr(wiring, "public_openings", without_turn)
     turn = [item for item in wiring.load_balancer_ports(live) if "livekit-server-turn" in item.source]
     assert [item.status for item in turn] == [Status.DANGLING]
+
+
+def test_media_servers_must_land_on_nodes_with_public_addresses(rendered):
+    live = installed(rendered, "live")
+    server = next(item for item, _spec in live.pods() if item["metadata"]["name"] == "livekit-server")
+    source = wiring.ref(server)
+    assert statuses(wiring.entry_ports(live), source=source, target="nodes with public addresses") == [
+        Status.RESOLVED
+    ]
+    # without its node selector it may run on the private pools, where nobody reaches its ports
+    del server["spec"]["template"]["spec"]["nodeSelector"]
+    moved = [
+        item for item in wiring.entry_ports(live) if item.source == source and item.target.startswith("nodes")
+    ]
+    assert [item.status for item in moved] == [Status.DANGLING]
+    assert "general" in moved[0].detail

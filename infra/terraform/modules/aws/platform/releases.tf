@@ -42,12 +42,34 @@ resource "kubernetes_manifest" "node_class" {
   depends_on = [kubernetes_config_map_v1.network_policy_controller]
 }
 
+# The registry's public pools (host-networked media: LiveKit and SIP listen on the node's own
+# address) launch from this one: the public subnets, a public address per node.
+resource "kubernetes_manifest" "public_node_class" {
+  count = var.install_releases ? 1 : 0
+
+  manifest = {
+    apiVersion = "eks.amazonaws.com/v1"
+    kind       = "NodeClass"
+    metadata   = { name = "voiceops-public" }
+    spec = {
+      role                       = module.eks.node_role_name
+      subnetSelectorTerms        = [for id in module.network.public_subnet_ids : { id = id }]
+      securityGroupSelectorTerms = [{ id = module.eks.cluster_security_group_id }]
+      networkPolicy              = "DefaultAllow"
+      networkPolicyEventLogs     = "Disabled"
+      advancedNetworking         = { associatePublicIPAddress = true }
+    }
+  }
+
+  depends_on = [kubernetes_config_map_v1.network_policy_controller]
+}
+
 # Auto Mode node pools from the registry (general on spot, compute on demand, GPU tainted).
 resource "kubernetes_manifest" "node_pool" {
   for_each = var.install_releases ? module.context.eks_node_pools : {}
 
   manifest   = each.value
-  depends_on = [kubernetes_manifest.node_class]
+  depends_on = [kubernetes_manifest.node_class, kubernetes_manifest.public_node_class]
 }
 
 module "wave_namespaces" {

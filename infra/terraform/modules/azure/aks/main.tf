@@ -105,7 +105,7 @@ resource "azurerm_kubernetes_cluster_node_pool" "this" {
   node_count              = each.value.node_count
   node_taints             = each.value.node_taints
   node_labels             = each.value.node_labels
-  node_public_ip_enabled  = contains(var.public_ip_pools, each.key)
+  node_public_ip_enabled  = each.value.public_ip
   zones                   = local.zones
   vnet_subnet_id          = var.subnet_id
   os_disk_size_gb         = 128

@@ -29,18 +29,13 @@ variable "node_pools" {
     node_count           = number
     node_taints          = list(string)
     node_labels          = map(string)
+    public_ip            = bool # nodes get public addresses (LiveKit's host-networked media)
   }))
 
   validation {
     condition     = contains(keys(var.node_pools), "system")
     error_message = "node_pools needs a system pool."
   }
-}
-
-variable "public_ip_pools" {
-  description = "Pools whose nodes get public addresses (LiveKit's host-networked media ports)."
-  type        = set(string)
-  default     = ["livekit"]
 }
 
 variable "subnet_id" {

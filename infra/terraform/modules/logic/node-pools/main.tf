@@ -27,6 +27,7 @@ locals {
       node_count           = pool.min_nodes
       node_taints          = pool.taints
       node_labels          = pool.labels
+      public_ip            = pool.public
     }
   }
 
@@ -51,7 +52,7 @@ locals {
         template = {
           metadata = { labels = pool.labels }
           spec = {
-            nodeClassRef = { group = "eks.amazonaws.com", kind = "NodeClass", name = var.eks_node_class }
+            nodeClassRef = { group = "eks.amazonaws.com", kind = "NodeClass", name = pool.public ? var.eks_public_node_class : var.eks_node_class }
             taints       = pool.taint_objects
             requirements = [
               { key = "node.kubernetes.io/instance-type", operator = "In", values = [pool.instance_type] },

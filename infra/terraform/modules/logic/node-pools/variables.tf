@@ -19,6 +19,7 @@ variable "pools" {
     autoscaling   = bool
     gpu           = bool
     spot          = bool
+    public        = bool
   }))
 
   validation {
@@ -84,4 +85,10 @@ variable "eks_node_class" {
   description = "NodeClass the EKS Auto Mode node pools launch from (the platform's own enforces NetworkPolicy)."
   type        = string
   default     = "voiceops"
+}
+
+variable "eks_public_node_class" {
+  description = "NodeClass of the public pools: the same, in the public subnets with public addresses."
+  type        = string
+  default     = "voiceops-public"
 }

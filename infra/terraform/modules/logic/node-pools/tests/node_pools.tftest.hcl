@@ -9,6 +9,10 @@ run "seed_004_aks_pools" {
     error_message = "the livekit and agents pools carry seed 004's taints"
   }
   assert {
+    condition     = output.aks_pools["livekit"].public_ip && !output.aks_pools["api"].public_ip
+    error_message = "only the livekit pool's nodes get public addresses"
+  }
+  assert {
     condition     = output.aks_pools["agents"].min_count == 4 && output.aks_pools["agents"].max_count == 20 && output.aks_pools["livekit"].vm_size == "Standard_D8s_v3"
     error_message = "agents scale 4-20, livekit runs on Standard_D8s_v3"
   }
@@ -52,13 +56,17 @@ run "seed_003_eks_node_pools" {
     condition     = output.eks_node_pools["general"].spec.template.spec.requirements[1].values == ["spot"] && output.eks_node_pools["compute"].spec.template.spec.requirements[1].values == ["on-demand"]
     error_message = "seed 003: general on spot, compute on demand"
   }
+  assert {
+    condition     = output.eks_node_pools["media"].spec.template.spec.nodeClassRef.name == "voiceops-public" && output.eks_node_pools["general"].spec.template.spec.nodeClassRef.name == "voiceops"
+    error_message = "the media pool launches in the public subnets, the others in the private ones"
+  }
 }
 
 run "rejects_an_unknown_size" {
   command = plan
   variables {
     cloud = "azure"
-    pools = [{ name = "system", instance_type = "Standard_Z99", min_nodes = 2, max_nodes = 4, taints = [], autoscaling = true, gpu = false, spot = false }]
+    pools = [{ name = "system", instance_type = "Standard_Z99", min_nodes = 2, max_nodes = 4, taints = [], autoscaling = true, gpu = false, spot = false, public = false }]
   }
   expect_failures = [var.pools]
 }
@@ -67,7 +75,7 @@ run "rejects_aks_without_a_system_pool" {
   command = plan
   variables {
     cloud = "azure"
-    pools = [{ name = "api", instance_type = "Standard_D4s_v3", min_nodes = 2, max_nodes = 10, taints = [], autoscaling = true, gpu = false, spot = false }]
+    pools = [{ name = "api", instance_type = "Standard_D4s_v3", min_nodes = 2, max_nodes = 10, taints = [], autoscaling = true, gpu = false, spot = false, public = false }]
   }
   expect_failures = [var.pools]
 }
@@ -76,7 +84,7 @@ run "rejects_a_gpu_pool_without_gpus" {
   command = plan
   variables {
     cloud = "linode"
-    pools = [{ name = "gpu", instance_type = "g6-standard-8", min_nodes = 2, max_nodes = 2, autoscaling = false, gpu = true, taints = [], spot = false }]
+    pools = [{ name = "gpu", instance_type = "g6-standard-8", min_nodes = 2, max_nodes = 2, autoscaling = false, gpu = true, taints = [], spot = false, public = false }]
   }
   expect_failures = [var.pools]
 }
