@@ -305,7 +305,8 @@ class Environment(Strict):
             raise ValueError(f"namespaces: livekit namespace {livekit!r} must not host another role")
         if self.delivery is Delivery.TERRAFORM and self.terraform is None:
             raise ValueError("terraform delivery needs a terraform stack")
-        if any(pool.public for pool in self.cluster.node_pools) and self.cloud not in (Cloud.AWS, Cloud.AZURE):
+        public_pools = any(pool.public for pool in self.cluster.node_pools)
+        if public_pools and self.cloud not in (Cloud.AWS, Cloud.AZURE):
             raise ValueError("cluster.node_pools: public is for EKS and AKS pools (every LKE node is public)")
         if self.ingress is not None:
             if self.terraform is None:
