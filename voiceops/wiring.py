@@ -1394,8 +1394,34 @@ def _listens_publicly(installed: Installed, manifest: Manifest, spec: dict) -> b
     )
 
 
+NODE_PORT_RANGE = (30000, 32767)  # Kubernetes' default --service-node-port-range
+
+
+def node_ports(installed: Installed) -> Iterator[Reference]:
+    """A NodePort Service listens on every node: a port the firewall does not open is a Service
+    nobody outside reaches (make it ClusterIP), one it opens is a deliberate entry."""
+    openings = public_openings(installed.environment.cloud)
+    if openings is None:
+        return
+    for service in installed.manifests:
+        spec = service.get("spec") or {}
+        if service.get("kind") != "Service" or spec.get("type") != "NodePort":
+            continue
+        for port in spec.get("ports") or []:
+            first, last = (port["nodePort"],) * 2 if port.get("nodePort") else NODE_PORT_RANGE
+            ports = PortRange(str(port.get("protocol") or "TCP").upper(), int(first), int(last))
+            if any(ports.within(opening) for opening in openings):
+                yield Reference("entry-ports", ref(service), str(ports), Status.RESOLVED)
+            else:
+                detail = (
+                    f"a NodePort no {installed.environment.cloud.value} firewall rule admits from outside"
+                )
+                yield Reference("entry-ports", ref(service), str(ports), Status.DANGLING, detail)
+
+
 def entry_ports(installed: Installed) -> Iterator[Reference]:
     yield from load_balancer_ports(installed)
+    yield from node_ports(installed)
     openings = public_openings(installed.environment.cloud)
     if openings is None:
         return

@@ -568,3 +568,16 @@ def test_media_servers_must_land_on_nodes_with_public_addresses(rendered):
     ]
     assert [item.status for item in moved] == [Status.DANGLING]
     assert "general" in moved[0].detail
+
+
+def test_a_node_port_nobody_opens_dangles(rendered, monkeypatch):
+    live = installed(rendered, "live")
+    service = copy.deepcopy(next(item for item in live.manifests if item["kind"] == "Service"))
+    service["metadata"]["name"] = "exposed"
+    service["spec"] = {"type": "NodePort", "ports": [{"port": 80, "nodePort": 31080, "protocol": "TCP"}]}
+    live.manifests = [*live.manifests, service]
+    source = wiring.ref(service)
+    assert statuses(wiring.node_ports(live), source=source) == [Status.DANGLING]
+    opened = [*wiring.public_openings(Cloud.AWS), wiring.PortRange("TCP", 31080, 31080)]
+    monkeypatch.setattr(wiring, "public_openings", lambda _cloud, sources=None: opened)
+    assert statuses(wiring.node_ports(live), source=source) == [Status.RESOLVED]
