@@ -9,11 +9,12 @@ resource "linode_node_balancer" "this" {
   tags                 = var.tags
 }
 
-# Only the web ports reach the NodeBalancer (HTTP stays open for the redirect and ACME challenges)
+# Only the web ports reach the NodeBalancer (HTTP stays open for the redirect and ACME challenges);
+# a NodeBalancer's firewall filters inbound traffic only, so nothing relies on the outbound policy
 resource "linode_firewall" "this" {
   label           = "${var.label}-web"
   inbound_policy  = "DROP"
-  outbound_policy = "ACCEPT"
+  outbound_policy = "DROP"
   nodebalancers   = [linode_node_balancer.this.id]
   tags            = var.tags
 
