@@ -1502,7 +1502,7 @@ ENTRY_FRONTS: dict[Cloud, EntryFront] = {
             Attachment(AWS_PLATFORM, "local.entry_alb_dns_name", "", "data.aws_lb.ingress", "the ALB's name"),
             Attachment(AWS_PLATFORM, "aws_wafv2_web_acl_association.ingress_alb", "resource_arn",
                        "data.aws_lb.ingress", "the regional WAF"),
-            Attachment(AWS_PLATFORM, "aws_acm_certificate.ingress", "domain_name", "local.entry_hosts",
+            Attachment(AWS_PLATFORM, "module.ingress_certificate", "hosts", "local.entry_hosts",
                        "the listeners' certificate"),
         ),
         load_balancer_tag=(AWS_PLATFORM, "local.entry_tag_key"),

@@ -42,38 +42,13 @@ resource "aws_route53_query_log" "this" {
   depends_on               = [aws_cloudwatch_log_resource_policy.queries]
 }
 
-resource "aws_acm_certificate" "edge" {
-  provider = aws.us_east_1
+module "certificate" {
+  source    = "../dns-certificate"
+  providers = { aws = aws.us_east_1 }
 
-  domain_name               = local.fqdns[0]
-  subject_alternative_names = slice(local.fqdns, 1, length(local.fqdns))
-  validation_method         = "DNS"
-  tags                      = var.tags
-
-  lifecycle {
-    create_before_destroy = true
-  }
-}
-
-resource "aws_route53_record" "validation" {
-  for_each = {
-    for option in aws_acm_certificate.edge.domain_validation_options : option.domain_name => option
-  }
-
-  # the ingress ALB's regional certificate asks for the same names: one record serves both
-  allow_overwrite = true
-  zone_id         = aws_route53_zone.this.zone_id
-  name            = each.value.resource_record_name
-  type            = each.value.resource_record_type
-  records         = [each.value.resource_record_value]
-  ttl             = 300
-}
-
-resource "aws_acm_certificate_validation" "edge" {
-  provider = aws.us_east_1
-
-  certificate_arn         = aws_acm_certificate.edge.arn
-  validation_record_fqdns = [for record in aws_route53_record.validation : record.fqdn]
+  hosts   = local.fqdns
+  zone_id = aws_route53_zone.this.zone_id
+  tags    = var.tags
 }
 
 module "waf" {
@@ -148,7 +123,7 @@ resource "aws_cloudfront_distribution" "this" {
   }
 
   viewer_certificate {
-    acm_certificate_arn      = aws_acm_certificate_validation.edge.certificate_arn
+    acm_certificate_arn      = module.certificate.arn
     ssl_support_method       = "sni-only"
     minimum_protocol_version = "TLSv1.2_2021"
   }
@@ -210,4 +185,19 @@ resource "aws_route53_record" "hosts" {
     zone_id                = aws_cloudfront_distribution.this[0].hosted_zone_id
     evaluate_target_health = false
   }
+}
+
+moved {
+  from = aws_acm_certificate.edge
+  to   = module.certificate.aws_acm_certificate.this
+}
+
+moved {
+  from = aws_route53_record.validation
+  to   = module.certificate.aws_route53_record.validation
+}
+
+moved {
+  from = aws_acm_certificate_validation.edge
+  to   = module.certificate.aws_acm_certificate_validation.this
 }

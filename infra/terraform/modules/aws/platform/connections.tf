@@ -6,7 +6,7 @@ locals {
     temporal-postgres-host = module.postgresql.address
     postgres-host          = module.postgresql.address
     # the ALB's listeners (charts/base IngressClassParams), for the registry's route hosts
-    ingress-certificate-arn = aws_acm_certificate_validation.ingress.certificate_arn
+    ingress-certificate-arn = module.ingress_certificate.arn
   }
 }
 

@@ -11,34 +11,12 @@ locals {
 }
 
 # The listeners' certificate, in the cluster's region (CloudFront's is the edge module's, in us-east-1)
-resource "aws_acm_certificate" "ingress" {
-  domain_name               = local.entry_hosts[0]
-  subject_alternative_names = slice(local.entry_hosts, 1, length(local.entry_hosts))
-  validation_method         = "DNS"
-  tags                      = local.tags
+module "ingress_certificate" {
+  source = "../dns-certificate"
 
-  lifecycle {
-    create_before_destroy = true
-  }
-}
-
-resource "aws_route53_record" "ingress_validation" {
-  for_each = {
-    for option in aws_acm_certificate.ingress.domain_validation_options : option.domain_name => option
-  }
-
-  # the edge certificate asks for the same names: one record serves both validations
-  allow_overwrite = true
-  zone_id         = module.edge.zone_id
-  name            = each.value.resource_record_name
-  type            = each.value.resource_record_type
-  records         = [each.value.resource_record_value]
-  ttl             = 300
-}
-
-resource "aws_acm_certificate_validation" "ingress" {
-  certificate_arn         = aws_acm_certificate.ingress.arn
-  validation_record_fqdns = [for record in aws_route53_record.ingress_validation : record.fqdn]
+  hosts   = local.entry_hosts
+  zone_id = module.edge.zone_id
+  tags    = local.tags
 }
 
 data "aws_lbs" "ingress" {

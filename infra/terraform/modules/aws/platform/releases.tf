@@ -24,40 +24,24 @@ resource "kubernetes_config_map_v1" "network_policy_controller" {
 }
 
 resource "kubernetes_manifest" "node_class" {
-  count = var.install_releases ? 1 : 0
+  # voiceops: the private subnets; voiceops-public: the registry's public pools (host-networked
+  # media: LiveKit and SIP listen on the node's own address), public subnets and addresses
+  for_each = var.install_releases ? {
+    voiceops        = { subnets = module.network.private_subnet_ids, public = false }
+    voiceops-public = { subnets = module.network.public_subnet_ids, public = true }
+  } : {}
 
   manifest = {
     apiVersion = "eks.amazonaws.com/v1"
     kind       = "NodeClass"
-    metadata   = { name = "voiceops" }
+    metadata   = { name = each.key }
     spec = {
       role                       = module.eks.node_role_name
-      subnetSelectorTerms        = [for id in module.network.private_subnet_ids : { id = id }]
+      subnetSelectorTerms        = [for id in each.value.subnets : { id = id }]
       securityGroupSelectorTerms = [{ id = module.eks.cluster_security_group_id }]
       networkPolicy              = "DefaultAllow"
       networkPolicyEventLogs     = "Disabled"
-    }
-  }
-
-  depends_on = [kubernetes_config_map_v1.network_policy_controller]
-}
-
-# The registry's public pools (host-networked media: LiveKit and SIP listen on the node's own
-# address) launch from this one: the public subnets, a public address per node.
-resource "kubernetes_manifest" "public_node_class" {
-  count = var.install_releases ? 1 : 0
-
-  manifest = {
-    apiVersion = "eks.amazonaws.com/v1"
-    kind       = "NodeClass"
-    metadata   = { name = "voiceops-public" }
-    spec = {
-      role                       = module.eks.node_role_name
-      subnetSelectorTerms        = [for id in module.network.public_subnet_ids : { id = id }]
-      securityGroupSelectorTerms = [{ id = module.eks.cluster_security_group_id }]
-      networkPolicy              = "DefaultAllow"
-      networkPolicyEventLogs     = "Disabled"
-      advancedNetworking         = { associatePublicIPAddress = true }
+      advancedNetworking         = { associatePublicIPAddress = each.value.public }
     }
   }
 
@@ -69,7 +53,7 @@ resource "kubernetes_manifest" "node_pool" {
   for_each = var.install_releases ? module.context.eks_node_pools : {}
 
   manifest   = each.value
-  depends_on = [kubernetes_manifest.node_class, kubernetes_manifest.public_node_class]
+  depends_on = [kubernetes_manifest.node_class]
 }
 
 module "wave_namespaces" {
@@ -132,4 +116,9 @@ check "every_catalog_wave_is_installed" {
     condition     = toset(keys(local.release_waves)) == toset(["-30", "-20", "-10", "0", "5", "10"])
     error_message = "the resolved environment has waves ${join(", ", keys(local.release_waves))}; this module installs -30, -20, -10, 0, 5 and 10."
   }
+}
+
+moved {
+  from = kubernetes_manifest.node_class[0]
+  to   = kubernetes_manifest.node_class["voiceops"]
 }
