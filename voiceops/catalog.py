@@ -13,6 +13,7 @@ from functools import cache
 from pathlib import Path
 from typing import Annotated, Literal
 
+import yaml
 from pydantic import Field, model_validator
 
 from voiceops import connections, environments
@@ -135,6 +136,23 @@ def releases_for(environment: Environment, catalog: Catalog | None = None) -> li
 def file_values(environment: Environment, release: Release) -> dict[str, Path]:
     """Values given as whole files: the charts of this repository read the registry entry."""
     return {"registry": environments.registry_file(environment.name)} if release.chart.local else {}
+
+
+def deep_merge(base: dict, layer: dict) -> dict:
+    """Helm's merge of values layers: maps merge key by key, anything else is replaced."""
+    merged = dict(base)
+    for key, value in layer.items():
+        both = isinstance(value, dict) and isinstance(merged.get(key), dict)
+        merged[key] = deep_merge(merged[key], value) if both else value
+    return merged
+
+
+def merged_values(release: Release, defaults: dict | None = None) -> dict:
+    """The release's values files over the chart's defaults, as helm merges them."""
+    values = defaults or {}
+    for path in release.values_files:
+        values = deep_merge(values, yaml.safe_load(path.read_text()) or {})
+    return values
 
 
 def values_arguments(environment: Environment, release: Release) -> list[str]:

@@ -228,17 +228,6 @@ def _condition_value(values: dict, condition: str) -> object:
     return None
 
 
-def _merged(base: dict, layer: dict) -> dict:
-    merged = dict(base)
-    for key, value in layer.items():
-        merged[key] = (
-            _merged(merged[key], value)
-            if isinstance(value, dict) and isinstance(merged.get(key), dict)
-            else value
-        )
-    return merged
-
-
 def check_stub_disabled(release: str, chart_dir: Path, dependency: Dependency) -> None:
     """A stub stands in for a subchart only where every environment installing the chart disables it."""
     defaults = yaml.safe_load((chart_dir / "values.yaml").read_text()) or {}
@@ -246,9 +235,7 @@ def check_stub_disabled(release: str, chart_dir: Path, dependency: Dependency) -
         for selected in catalog.releases_for(environment):
             if selected.name != release:
                 continue
-            values = defaults
-            for path in selected.values_files:
-                values = _merged(values, yaml.safe_load(path.read_text()) or {})
+            values = catalog.merged_values(selected, defaults)
             if _condition_value(values, str(dependency.stub_condition)) is not False:
                 raise PullFailed(
                     f"{release}: dependency {dependency.name} is stubbed, but {dependency.stub_condition} "

@@ -184,8 +184,9 @@ class Installed:
                     yield manifest, spec
 
     def missing(self, namespace: str | None) -> Status:
-        """A target nothing renders: unverified if an uncached chart there might render it."""
-        if namespace in self.unverified_namespaces:
+        """A target nothing renders: unverified if an uncached chart there (anywhere, for a
+        cluster-scoped target) might render it."""
+        if namespace in self.unverified_namespaces or (namespace is None and self.unverified_namespaces):
             return Status.UNVERIFIED
         return Status.DANGLING
 
@@ -1620,13 +1621,18 @@ def _controllers(installed: Installed, class_name: str, outside: str) -> list[En
 
 
 def _hop_problem(installed: Installed, ingress: Manifest, class_name: str, backend: tuple[str, object],
-                 outside: str) -> str:  # fmt: skip
-    """Why the class's controller cannot reach the backend's pods; empty when it can."""
+                 outside: str) -> tuple[Status, str]:  # fmt: skip
+    """Why the class's controller cannot reach the backend's pods (unverified where an uncached
+    chart may render what is missing); resolved when it can."""
     namespace, (name, port) = namespace_of(ingress), backend
     target = f"{ref(ingress)} -> Service/{namespace}/{name}:{port}"
+    if not any(item["metadata"]["name"] == class_name for item in installed.objects("IngressClass")):
+        return installed.missing(None), f"{target}: IngressClass {class_name} is not rendered"
     problem = _service_serves(installed, namespace, name, port)
+    if problem == "no such Service":
+        return installed.missing(namespace), f"{target}: {problem}"
     if problem:
-        return f"{target}: {problem}"
+        return Status.DANGLING, f"{target}: {problem}"
     service = next(
         item for item in installed.objects("Service")
         if namespace_of(item) == namespace and item["metadata"]["name"] == name
@@ -1638,7 +1644,7 @@ def _hop_problem(installed: Installed, ingress: Manifest, class_name: str, backe
         and _selector_matches(selector, pod_metadata(item).get("labels") or {})
     ]  # fmt: skip
     if not pods:
-        return f"{target}: no pod behind the Service"
+        return installed.missing(namespace), f"{target}: no pod behind the Service"
     number = next(
         (int(item.get("port")) for item in (service.get("spec") or {}).get("ports") or []
          if str(port) in (str(item.get("port")), str(item.get("name")))),
@@ -1646,45 +1652,52 @@ def _hop_problem(installed: Installed, ingress: Manifest, class_name: str, backe
     )  # fmt: skip
     container_port = _target_port(service, number, pods[0])
     if container_port is None:
-        return f"{target}: the Service's target port is not a port of its pods"
+        return Status.DANGLING, f"{target}: the Service's target port is not a port of its pods"
     for source in _controllers(installed, class_name, outside):
         where = source.namespace or "outside the cluster"
         if source.namespace is not None and not _allowed(
             installed, source, pods[0], container_port, "Egress"
         ):
-            return f"{target}: the NetworkPolicies of {where} deny egress to port {container_port}"
+            denied = f"the NetworkPolicies of {where} deny egress to port {container_port}"
+            return Status.DANGLING, f"{target}: {denied}"
         if not _allowed(installed, pods[0], source, container_port, "Ingress"):
-            return f"{target}: the NetworkPolicies of {namespace} deny port {container_port} from {where}"
-    return ""
+            return (
+                Status.DANGLING,
+                f"{target}: the NetworkPolicies of {namespace} deny port {container_port} from {where}",
+            )
+    return Status.RESOLVED, ""
 
 
-def _route_problem(installed: Installed, host: str, public_class: str, wanted: tuple[str, str, int]) -> str:
+def _route_problem(
+    installed: Installed, host: str, public_class: str, wanted: tuple[str, str, int]
+) -> tuple[Status, str]:
     """Follow a host from the public load balancer's Ingress to the route's Service port, through
     a gateway's own Ingress where the public one points at the gateway, each hop admitted by the
-    NetworkPolicies; why it stops, or empty."""
+    NetworkPolicies; where it stops and why, or resolved."""
     paths = list(_ingresses_for(installed, host))
     public = [item for item in paths if item[1] == public_class]
     if not public:
-        return f"no Ingress of class {public_class} routes {host}"
+        return Status.DANGLING, f"no Ingress of class {public_class} routes {host}"
     network = installed.environment.network
     outside = network.cidr if network else "0.0.0.0/0"
     for ingress, class_name, service, port in paths:
-        problem = _hop_problem(installed, ingress, class_name, (service, port), outside)
-        if problem:
-            return problem
+        status, problem = _hop_problem(installed, ingress, class_name, (service, port), outside)
+        if status is not Status.RESOLVED:
+            return status, problem
     namespace, name, number = wanted
     reached = [(namespace_of(item), service, str(port)) for item, _class, service, port in paths]
     if (namespace, name, str(number)) not in reached:
-        return f"no Ingress routes {host} to Service/{namespace}/{name}:{number}"
+        return Status.DANGLING, f"no Ingress routes {host} to Service/{namespace}/{name}:{number}"
     hops = {(namespace_of(item), service) for item, _class, service, _port in public}
     inner = {class_name for _item, class_name, _service, _port in paths if class_name != public_class}
     # the public Ingress reaches the Service itself, or a gateway whose own Ingress does
     for hop in hops - {(namespace, name)}:
         if not any(_implements(installed, hop, class_name) for class_name in inner):
             return (
-                f"the public Ingress points at Service/{hop[0]}/{hop[1]}, and no gateway there routes {host}"
+                Status.DANGLING,
+                f"the public Ingress points at Service/{hop[0]}/{hop[1]}, and no gateway there routes {host}",
             )
-    return ""
+    return Status.RESOLVED, ""
 
 
 def _adopting_service(installed: Installed, fact: str) -> Manifest | None:
@@ -1706,10 +1719,19 @@ def _adoptions(installed: Installed, front: EntryFront) -> Iterator[Reference]:
         source = f"fact/{adoption.fact}"
         service = _adopting_service(installed, adoption.fact)
         if service is None:
-            yield Reference(
-                "entry-paths", source, "a LoadBalancer Service", Status.DANGLING,
-                "no rendered Service takes the load balancer the stack creates",
+            uncached = [
+                release.name for release in installed.releases
+                if installed.rendered_text.get(release.name) is None
+                and release.namespace in installed.unverified_namespaces
+                and any(item.fact == adoption.fact
+                        for item in connections.consumers(installed.environment, release.name))
+            ]  # fmt: skip
+            status = Status.UNVERIFIED if uncached else Status.DANGLING
+            detail = (
+                f"{', '.join(uncached)} takes it: chart not cached" if uncached
+                else "no rendered Service takes the load balancer the stack creates"
             )  # fmt: skip
+            yield Reference("entry-paths", source, "a LoadBalancer Service", status, detail)
             continue
         spec = service.get("spec") or {}
         problems = []
@@ -1769,13 +1791,14 @@ def entry_paths(installed: Installed) -> Iterator[Reference]:
     yield from _load_balancer_tag(installed, front, class_name)
     yield from _adoptions(installed, front)
     if not any(item["metadata"]["name"] == class_name for item in installed.objects("IngressClass")):
-        yield Reference("entry-paths", f"environment/{environment.name}", f"IngressClass/{class_name or '?'}",
-                        Status.DANGLING, "the public routes' IngressClass is not rendered")  # fmt: skip
+        yield Reference(
+            "entry-paths", f"environment/{environment.name}", f"IngressClass/{class_name or '?'}",
+            installed.missing(None), "the public routes' IngressClass is not rendered",
+        )  # fmt: skip
     for route in environment.ingress.routes:
         host = f"{route.host}.{environment.terraform.dns_zone}"
         namespace = environment.namespaces[route.role]
-        problem = _route_problem(installed, host, class_name, (namespace, route.service, route.port))
-        status = Status.DANGLING if problem else Status.RESOLVED
+        status, problem = _route_problem(installed, host, class_name, (namespace, route.service, route.port))
         target = f"Service/{namespace}/{route.service}:{route.port}"
         yield Reference("entry-paths", f"dns/{host}", target, status, problem)
 

@@ -12,6 +12,8 @@ from voiceops import connections, environments, render, wiring
 from voiceops.environments import Cloud
 from voiceops.wiring import Status
 
+from .stand_ins import ingress_nginx, kong, livekit_server, with_upstream
+
 
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory):
@@ -465,7 +467,7 @@ def entry(references, source):
 
 
 def test_every_public_route_reaches_its_service_and_each_broken_hop_dangles(rendered):
-    live = installed(rendered, "live")
+    live = with_upstream(installed(rendered, "live"), kong, livekit_server)
     references = list(wiring.entry_paths(live))
     routes = [item for item in references if item.source.startswith("dns/")]
     hosts = {item.source.removeprefix("dns/") for item in routes}
@@ -521,7 +523,7 @@ def test_a_front_given_a_value_by_hand_dangles(rendered, monkeypatch):
 
 
 def test_the_load_balancer_the_stack_creates_is_adopted_with_the_ports_it_forwards(rendered):
-    production = installed(rendered, "production")
+    production = with_upstream(installed(rendered, "production"), ingress_nginx)
     source = "fact/ingress-nodebalancer-id"
     adopted = entry(wiring.entry_paths(production), source)
     assert adopted.status is Status.RESOLVED and adopted.target == "Service/system/ingress-nginx-controller"
@@ -540,7 +542,7 @@ def test_the_load_balancer_the_stack_creates_is_adopted_with_the_ports_it_forwar
 
 
 def test_azure_load_balancer_ports_need_the_subnet_nsg(rendered, monkeypatch):
-    live = installed(rendered, "live")
+    live = with_upstream(installed(rendered, "live"), livekit_server)
     live.environment = live.environment.model_copy(update={"cloud": Cloud.AZURE})
     turn = [item for item in wiring.load_balancer_ports(live) if "livekit-server-turn" in item.source]
     assert [(item.target, item.status) for item in turn] == [("TCP 443", Status.RESOLVED)]
@@ -555,7 +557,7 @@ def test_azure_load_balancer_ports_need_the_subnet_nsg(rendered, monkeypatch):
 
 
 def test_media_servers_must_land_on_nodes_with_public_addresses(rendered):
-    live = installed(rendered, "live")
+    live = with_upstream(installed(rendered, "live"), livekit_server)
     server = next(item for item, _spec in live.pods() if item["metadata"]["name"] == "livekit-server")
     source = wiring.ref(server)
     assert statuses(wiring.entry_ports(live), source=source, target="nodes with public addresses") == [
