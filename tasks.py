@@ -2,7 +2,7 @@
 
 from invoke import Collection
 
-from voiceops.tasks import deploy, env, gitops, local, operations, render, smoke, tf, tools, wiring
+from voiceops.tasks import deploy, env, gitops, local, operations, render, secrets, smoke, tf, tools, wiring
 
 namespace = Collection()
 namespace.add_collection(Collection.from_module(env))
@@ -22,4 +22,5 @@ charts.add_task(render.scan)
 namespace.add_collection(charts)
 namespace.add_collection(Collection.from_module(tf))
 namespace.add_collection(Collection.from_module(gitops))
+namespace.add_collection(Collection.from_module(secrets))
 namespace.configure({"run": {"echo": False}})

@@ -133,9 +133,19 @@ def releases_for(environment: Environment, catalog: Catalog | None = None) -> li
     return sorted(selected, key=lambda release: (release.wave, release.name))
 
 
+# The local chart that materializes the environment's secrets reads them resolved
+SECRETS_CHART = "base"
+
+
 def file_values(environment: Environment, release: Release) -> dict[str, Path]:
-    """Values given as whole files: the charts of this repository read the registry entry."""
-    return {"registry": environments.registry_file(environment.name)} if release.chart.local else {}
+    """Values given as whole files: the charts of this repository read the registry entry, the
+    base chart the resolved environment too (its secrets)."""
+    if not release.chart.local:
+        return {}
+    files = {"registry": environments.registry_file(environment.name)}
+    if release.name == SECRETS_CHART:
+        files["resolved"] = environments.resolved_file(environment.name)
+    return files
 
 
 def deep_merge(base: dict, layer: dict) -> dict:

@@ -403,8 +403,23 @@ SCHEMAS["base"] = _chart(
             },
             ("className", "clusterIssuer", "gateway", "alb"),
         ),
+        "resolved": _str(
+            "the resolved environment and its secrets: --set-file resolved=environments/resolved/<env>.json"
+        ),
+        "secretStore": _obj(
+            "where External Secrets reads the bundles' secrets (secrets/bundles/)",
+            {
+                "refreshInterval": _str("how often each entry is re-read", r"^[0-9]+[smh]$"),
+                "serviceAccount": _str("the controller's service account (Azure workload identity)"),
+                "vaultUrl": _str("Azure: the Key Vault's URL (connection fact key-vault-url)"),
+                "credentialsSecret": _str(
+                    "local: the Secret holding the emulated store's access key", r"^([a-z][a-z0-9-]*)?$"
+                ),
+            },
+            ("refreshInterval", "serviceAccount", "vaultUrl", "credentialsSecret"),
+        ),
     },
-    ("podSecurity", "quotas", "limitRange", "priorityClasses", "clusterIssuers", "ingress"),
+    ("podSecurity", "quotas", "limitRange", "priorityClasses", "clusterIssuers", "ingress", "secretStore"),
 )
 
 

@@ -403,6 +403,11 @@ def registry_file(name: str, directory: Path | None = None) -> Path:
     return (directory or ENVIRONMENTS_DIR) / f"{name}.yaml"
 
 
+def resolved_file(name: str) -> Path:
+    """The environment resolved (voiceops/resolved.py), beside the registry it is generated from."""
+    return ENVIRONMENTS_DIR / "resolved" / f"{name}.json"
+
+
 def names(directory: Path | None = None) -> list[str]:
     return sorted(path.stem for path in (directory or ENVIRONMENTS_DIR).glob("*.yaml"))
 

@@ -19,7 +19,7 @@ import json
 import os
 from pathlib import Path
 
-from voiceops import catalog, connections, environments
+from voiceops import catalog, connections, environments, secret_bundles
 from voiceops.environments import Environment
 from voiceops.toolchain import ROOT, shown
 
@@ -29,12 +29,10 @@ NOTICE = (
 
 
 def resolved_dir() -> Path:
-    """Beside the registry it is generated from."""
-    return environments.ENVIRONMENTS_DIR / "resolved"
+    return environments.resolved_file("any").parent
 
 
-def resolved_file(name: str) -> Path:
-    return resolved_dir() / f"{name}.json"
+resolved_file = environments.resolved_file
 
 
 def release_entry(environment: Environment, release: catalog.Release) -> dict:
@@ -90,6 +88,8 @@ def resolve(environment: Environment) -> dict:
         "generated": NOTICE.format(name=environment.name),
         "environment": environment.model_dump(mode="json"),
         "releases": releases,
+        # secret_bundles.py: what the base chart materializes in each namespace
+        "secrets": secret_bundles.resolved_entries(environment),
     }
     if environment.terraform is not None:
         stack = environment.terraform.stack
@@ -101,6 +101,8 @@ def resolve(environment: Environment) -> dict:
             }
             for wave in catalog.all_waves()
         }
+        # the store entries the stack creates: its own and those of the environments its cluster hosts
+        document["store_entries"] = secret_bundles.store_entries(environment)
     return document
 
 

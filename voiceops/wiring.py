@@ -8,7 +8,7 @@ ends as:
   resolved     its target is rendered (or is built into every cluster of that cloud)
   dangling     nothing in the environment produces it: the release would not come up
   unverified   an upstream chart that could produce it is not in the chart cache
-  unproduced   a Secret no chart renders; bundles under secrets/bundles/ will produce them
+  unproduced   a Secret its bundle declares whose sealed value is not provisioned yet
 
   open         dangling, but recorded in charts/wiring-open.yaml (reason, expiry date)
                while its fix is under way; a row past its date counts as dangling again
@@ -32,7 +32,17 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import Field
 
-from voiceops import admission, catalog, cluster, connections, environments, gitops, infra_policy, render
+from voiceops import (
+    admission,
+    catalog,
+    cluster,
+    connections,
+    environments,
+    gitops,
+    infra_policy,
+    render,
+    secret_bundles,
+)
 from voiceops.environments import Cloud, Delivery, Environment, NodePool, Strict, load_validated
 from voiceops.errors import OpsError
 from voiceops.policy import Manifest, pod_spec
@@ -200,6 +210,9 @@ def namespace_of(manifest: Manifest) -> str | None:
 # Secrets that Kubernetes or a controller of the release creates at run time, by the object
 # that asks for them: cert-manager writes spec.secretName, kube-webhook-certgen --secret-name.
 SECRET_ARG = re.compile(r"^--secret-name=(?P<name>[a-z0-9.-]+)$")
+# Commands that write a fixed Secret: Argo CD's `argocd admin redis-initial-password` (the
+# chart's pre-install hook Job) creates argocd-redis when it does not exist.
+SECRET_COMMANDS = {"redis-initial-password": "argocd-redis"}
 
 
 def produced_secrets(installed: Installed) -> dict[tuple[str | None, str], str]:
@@ -221,10 +234,12 @@ def produced_secrets(installed: Installed) -> dict[tuple[str | None, str], str]:
             produced[(namespace, spec["secretName"])] = ref(item)
         elif kind in POD_KINDS:
             for container in containers(pod_template(item) or {}):
-                for argument in container.get("args") or []:
+                for argument in [*(container.get("command") or []), *(container.get("args") or [])]:
                     match = SECRET_ARG.match(str(argument))
                     if match:
                         produced[(namespace, match["name"])] = ref(item)
+                    if str(argument) in SECRET_COMMANDS:
+                        produced[(namespace, SECRET_COMMANDS[str(argument)])] = ref(item)
     return produced
 
 
@@ -259,8 +274,33 @@ def _secret_references(spec: dict) -> Iterator[tuple[str, bool]]:
         yield pull.get("name"), False
 
 
+def _declared_secrets(installed: Installed) -> dict[tuple[str, str], secret_bundles.Materialized]:
+    """(namespace, name) -> the bundle entry the environment materializes there."""
+    return {
+        (item.namespace, item.name): item for item in secret_bundles.for_environment(installed.environment)
+    }
+
+
+def _unproduced(installed: Installed, source: str, namespace: str | None, name: str,
+                declared: dict[tuple[str, str], secret_bundles.Materialized]) -> Reference:  # fmt: skip
+    """A Secret nothing renders: a bundle entry not provisioned yet (its sealed value is to come),
+    unverified where an uncached chart may create it, else dangling: no bundle declares it."""
+    target = f"Secret/{name}"
+    item = declared.get((str(namespace), name))
+    if item is not None:
+        return Reference(
+            "secrets", source, target, Status.UNPRODUCED,
+            f"secrets/bundles/{item.declared.bundle}.yaml declares it; not provisioned: invoke secrets.seal "
+            f"--env {installed.environment.name} --bundle {item.declared.bundle} --secret {name}",
+        )  # fmt: skip
+    if namespace in installed.unverified_namespaces:
+        return Reference("secrets", source, target, Status.UNVERIFIED)
+    return Reference("secrets", source, target, Status.DANGLING, "no bundle (secrets/bundles/) declares it")
+
+
 def secrets(installed: Installed) -> Iterator[Reference]:
     produced = produced_secrets(installed)
+    declared = _declared_secrets(installed)
     for manifest, spec in installed.pods():
         namespace = namespace_of(manifest)
         for name, optional in dict.fromkeys(_secret_references(spec)):
@@ -269,10 +309,19 @@ def secrets(installed: Installed) -> Iterator[Reference]:
             producer = produced.get((namespace, name))
             if producer:
                 yield Reference("secrets", ref(manifest), f"Secret/{name}", Status.RESOLVED, producer)
-            elif namespace in installed.unverified_namespaces:
-                yield Reference("secrets", ref(manifest), f"Secret/{name}", Status.UNVERIFIED)
             else:
-                yield Reference("secrets", ref(manifest), f"Secret/{name}", Status.UNPRODUCED)
+                yield _unproduced(installed, ref(manifest), namespace, name, declared)
+    # the Secrets the Prometheus Operator mounts into Alertmanager and Prometheus (spec.secrets)
+    for manifest in installed.manifests:
+        if manifest.get("kind") not in {"Alertmanager", "Prometheus"}:
+            continue
+        namespace = namespace_of(manifest)
+        for name in (manifest.get("spec") or {}).get("secrets") or []:
+            producer = produced.get((namespace, name))
+            if producer:
+                yield Reference("secrets", ref(manifest), f"Secret/{name}", Status.RESOLVED, producer)
+            else:
+                yield _unproduced(installed, ref(manifest), namespace, name, declared)
     for ingress in installed.manifests:
         if ingress.get("kind") != "Ingress":
             continue

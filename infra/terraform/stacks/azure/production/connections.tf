@@ -11,6 +11,7 @@ locals {
     ingress-address         = local.ingress_address
     livekit-public-ip       = module.livekit_balancer.public_ip_name
     livekit-public-ip-group = azurerm_resource_group.this.name
+    key-vault-url           = module.key_vault.uri
   }
 }
 

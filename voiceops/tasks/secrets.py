@@ -1,0 +1,109 @@
+"""secrets: the bundles under secrets/bundles/ (declared once, never with values) and sealing."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from invoke import task
+
+from voiceops import environments, generate, output, secret_bundles
+from voiceops.errors import OpsError
+from voiceops.tasks import ENV_HELP, reports_errors
+from voiceops.toolchain import shown
+
+
+class SecretsFailed(OpsError):
+    pass
+
+
+def _provisioned(environment: environments.Environment, item: secret_bundles.Materialized) -> str:
+    if item.declared.store is not secret_bundles.Store.SEALED_SECRET:
+        return "the store's entry (ask the cloud)"
+    data = secret_bundles.sealed_data(environment, item.namespace, item.name)
+    missing = [key for key in item.declared.secret.keys if key not in data]
+    return "sealed" if not missing else "not provisioned: " + ", ".join(missing)
+
+
+@task(name="list", help={"env": ENV_HELP, "json": "print machine-readable JSON"})
+@reports_errors
+def list_(c, env="local", json=False):
+    """The secrets an environment reads, from the bundles: namespace, keys, store and entry,
+    where the value comes from, rotation, and whether a sealed value is provisioned.
+    Example: invoke secrets.list --env production
+    """
+    environment = environments.load(env)
+    items = secret_bundles.for_environment(environment)
+    rows = []
+    for item in items:
+        secret, store = item.declared.secret, item.declared.store
+        rows.append({
+            "secret": item.name, "namespace": item.namespace, "bundle": item.declared.bundle,
+            "keys": list(secret.keys), "store": store.value if store else "",
+            "entry": secret_bundles.entry_name(environment, store, item.name) if store else "",
+            "source": "generated" if secret.source.generated else secret.source.issuer,
+            "rotation": f"{secret.rotation.period.value}, {secret.rotation.strategy.value}",
+            "provisioned": _provisioned(environment, item),
+        })  # fmt: skip
+    if json:
+        output.emit_json(rows)
+        return
+    output.table(
+        f"Secrets of {env} (secrets/bundles/)",
+        ["secret", "namespace", "bundle", "store", "source", "rotation", "provisioned"],
+        [[row[key] for key in ("secret", "namespace", "bundle", "store", "source", "rotation", "provisioned")]
+         for row in rows],
+    )  # fmt: skip
+
+
+@task(help={"strict": "fail when a sealed secret is not provisioned yet"})
+@reports_errors
+def check(c, strict=False):
+    """Validate every bundle (strict schema, known releases, stores each cloud has) against every
+    environment, and report the sealed secrets not provisioned yet.
+    Example: invoke secrets.check
+    """
+    bundles = secret_bundles.load_all()
+    pending = []
+    for environment in environments.load_all():
+        pending += [f"{environment.name}: {item.namespace}/{item.name}"
+                    for item in secret_bundles.not_provisioned(environment)]  # fmt: skip
+    count = sum(len(bundle.secrets) for bundle in bundles.values())
+    output.console.print(f"{len(bundles)} bundle(s), {count} secret(s): valid in every environment")
+    if pending:
+        output.console.print(f"not provisioned ({len(pending)}): " + ", ".join(pending), soft_wrap=True)
+        if strict:
+            raise SecretsFailed(f"{len(pending)} sealed secret(s) not provisioned (invoke secrets.seal)")
+
+
+@task(
+    help={
+        "env": "environment whose cluster the value is sealed for (a Linode environment)",
+        "bundle": "bundle (file name under secrets/bundles/ without .yaml)",
+        "secret": "secret of the bundle",
+        "key": "seal standard input as this one key's raw value (default: a JSON object of key -> value)",
+        "certificate": "sealing certificate (default: secrets/sealing/<cluster>.pem)",
+    }
+)
+@reports_errors
+def seal(c, env, bundle, secret, key=None, certificate=None):
+    """Seal a value read from standard input (never from an argument) into the secret's
+    SealedSecret manifests under secrets/sealed/<env>/, against the cluster's own certificate;
+    the resolved environment is regenerated so the base chart renders it.
+    Example: printf %s "$TOKEN" | invoke secrets.seal --env staging --bundle edge \\
+                 --secret cloudflared-tunnel --key token
+    """
+    environment = environments.load(env)
+    declared = secret_bundles.find(bundle, secret)
+    if sys.stdin.isatty():
+        raise SecretsFailed("pipe the value in on standard input (never pass it as an argument)")
+    values = secret_bundles.parse_values(sys.stdin.read(), declared.secret.keys, key)
+    path = secret_bundles.sealing_certificate(environment) if certificate is None else Path(certificate)
+    if not path.is_file():
+        raise secret_bundles.NoSealingCertificate(
+            f"no sealing certificate {shown(path)}: bring the cluster's key pair first (secrets/README.md)"
+        )
+    written = secret_bundles.seal_values(environment, bundle, secret, values, path.read_bytes())
+    generate.write(generate.generated_files(), generate.owned_directories())
+    for item in written:
+        output.console.print(f"sealed {', '.join(sorted(values))} into {shown(item)}")
