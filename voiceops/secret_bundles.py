@@ -132,18 +132,6 @@ class Bundle(Strict):
     stores: dict[Cloud, Store]
     secrets: dict[Name, Secret] = Field(min_length=1)
 
-    @model_validator(mode="after")
-    def stores_exist(self) -> Bundle:
-        for where, stores in [("stores", self.stores)] + [
-            (f"secrets.{name}.stores", secret.stores or {}) for name, secret in self.secrets.items()
-        ]:
-            for cloud, store in stores.items():
-                if store not in CLOUD_STORES[cloud]:
-                    have = ", ".join(sorted(CLOUD_STORES[cloud]))
-                    problem = f"{cloud.value} has no {store.value} (it has {have})"
-                    raise ValueError(f"{where}.{cloud.value}: {problem}")
-        return self
-
     def store(self, name: str, cloud: Cloud) -> Store | None:
         return (self.secrets[name].stores or self.stores).get(cloud)
 
@@ -166,6 +154,13 @@ def parse_file(path: Path) -> Bundle:
     bundle = load_validated(path, Bundle, InvalidBundle)
     if bundle.owner != path.stem:
         raise InvalidBundle(f"{shown(path)}: owner: {bundle.owner!r} differs from the file name")
+    for where, stores in [("stores", bundle.stores)] + [
+        (f"secrets.{name}.stores", secret.stores or {}) for name, secret in bundle.secrets.items()
+    ]:
+        for cloud, store in stores.items():
+            if store not in CLOUD_STORES[cloud]:
+                have = f"{cloud.value} has no {store.value} (it has {', '.join(sorted(CLOUD_STORES[cloud]))})"
+                raise InvalidBundle(f"{shown(path)}: {where}.{cloud.value}: {have}")
     known = {release for release in catalog.load().releases}
     for name, secret in bundle.secrets.items():
         for index, consumer in enumerate(secret.consumers):
@@ -356,23 +351,30 @@ def parse_values(text: str, keys: tuple[str, ...], key: str | None) -> dict[str,
     return {name: value.encode() for name, value in values.items()}
 
 
+def seal_targets(
+    environment: Environment, owner: str, name: str, directory: Path | None = None
+) -> list[Materialized]:
+    """Where the environment reads a sealed secret; refused where its cloud keeps it in a store."""
+    item = find(owner, name, directory)
+    store = (item.secret.stores or load_all(directory)[owner].stores).get(environment.cloud)
+    if store is not Store.SEALED_SECRET:
+        raise NotSealed(
+            f"{environment.name} keeps {name} in {store.value if store else 'no store'}, not in a sealed "
+            "manifest: the value goes to that store"
+        )
+    targets = [entry for entry in for_environment(environment, directory) if entry.name == name]
+    if not targets:
+        raise NotSealed(f"{environment.name} installs no release that reads {name}")
+    return targets
+
+
 def seal_values(
     environment: Environment, owner: str, name: str, values: dict[str, bytes], certificate_pem: bytes,
     directory: Path | None = None, sealed_dir: Path | None = None,
 ) -> list[Path]:  # fmt: skip
     """Seal the values into the secret's SealedSecret manifest in every namespace the environment
     reads it in, keeping the keys sealed before; the files written."""
-    item = find(owner, name, directory)
-    store = item.secret.stores or load_all(directory)[owner].stores
-    if store.get(environment.cloud) is not Store.SEALED_SECRET:
-        where = store.get(environment.cloud)
-        raise NotSealed(
-            f"{environment.name} keeps {name} in {where.value if where else 'no store'}, not in a sealed "
-            "manifest: the value goes to that store"
-        )
-    targets = [entry for entry in for_environment(environment, directory) if entry.name == name]
-    if not targets:
-        raise NotSealed(f"{environment.name} installs no release that reads {name}")
+    targets = seal_targets(environment, owner, name, directory)
     written = []
     for target in targets:
         path = (sealed_dir or SEALED_DIR) / environment.name / f"{target.namespace}.{name}.yaml"

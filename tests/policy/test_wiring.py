@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 import yaml
 
-from voiceops import connections, environments, render, wiring
+from voiceops import connections, environments, render, secret_bundles, wiring
 from voiceops.environments import Cloud
 from voiceops.wiring import Status
 
@@ -64,16 +64,16 @@ def test_a_config_map_resolves_only_in_the_pods_namespace_and_only_while_produce
     assert statuses(wiring.config_maps(local), source=source, target=target) == [Status.DANGLING]
 
 
-def test_a_secret_is_unproduced_until_something_produces_it(rendered):
-    local = installed(rendered, "local")
-    reference = first(wiring.secrets(local), Status.UNPRODUCED)
+def test_a_secret_is_unproduced_until_its_sealed_value_is_provisioned(rendered):
+    production = installed(rendered, "production")
+    reference = first(wiring.secrets(production), Status.UNPRODUCED)
     namespace = reference.source.split("/")[1]
     name = reference.target.split("/", 1)[1]
-    local.cluster = [*local.cluster, {
-        "apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
-        "metadata": {"name": name, "namespace": namespace}, "spec": {"target": {"name": name}},
+    production.cluster = [*production.cluster, {
+        "apiVersion": "bitnami.com/v1alpha1", "kind": "SealedSecret",
+        "metadata": {"name": name, "namespace": namespace}, "spec": {"encryptedData": {}},
     }]  # fmt: skip
-    assert statuses(wiring.secrets(local), source=reference.source, target=reference.target) == [
+    assert statuses(wiring.secrets(production), source=reference.source, target=reference.target) == [
         Status.RESOLVED
     ]
 
@@ -583,3 +583,45 @@ def test_a_node_port_nobody_opens_dangles(rendered, monkeypatch):
     opened = [*wiring.public_openings(Cloud.AWS), wiring.PortRange("TCP", 31080, 31080)]
     monkeypatch.setattr(wiring, "public_openings", lambda _cloud, sources=None: opened)
     assert statuses(wiring.node_ports(live), source=source) == [Status.RESOLVED]
+
+
+def test_every_secret_comes_from_a_bundle_and_dangles_without_its_entry(rendered, monkeypatch):
+    live = installed(rendered, "live")
+    source = "Deployment/platform/platform-api-rest"
+    [reference] = [item for item in wiring.secrets(live) if item.source == source]
+    assert (
+        reference.status is Status.RESOLVED
+        and reference.detail == "ExternalSecret/platform/api-rest-credentials"
+    )
+    # the bundle entry removed: the base chart renders no ExternalSecret, and nothing declares it
+    live.cluster = without(live.cluster, "ExternalSecret", "api-rest-credentials")
+    real = secret_bundles.for_environment
+    monkeypatch.setattr(
+        secret_bundles, "for_environment",
+        lambda environment, directory=None: [item for item in real(environment, directory)
+                                             if item.name != "api-rest-credentials"],
+    )  # fmt: skip
+    [reference] = [item for item in wiring.secrets(live) if item.source == source]
+    assert reference.status is Status.DANGLING and "no bundle" in reference.detail
+
+
+def test_a_sealed_secret_not_provisioned_yet_is_unproduced_and_named(rendered):
+    production = installed(rendered, "production")
+    tunnel = [item for item in wiring.secrets(production) if item.target == "Secret/cloudflared-tunnel"]
+    assert [item.status for item in tunnel] == [Status.UNPRODUCED]
+    assert (
+        "invoke secrets.seal --env production --bundle edge --secret cloudflared-tunnel" in tunnel[0].detail
+    )
+
+
+def test_alertmanager_receivers_are_a_secret_reference(rendered):
+    local = installed(rendered, "local")
+    local.manifests = [*local.manifests, {
+        "apiVersion": "monitoring.coreos.com/v1", "kind": "Alertmanager",
+        "metadata": {"name": "main", "namespace": "observability"},
+        "spec": {"secrets": ["alertmanager-receivers", "nosuch"]},
+    }]  # fmt: skip
+    found = {
+        item.target: item.status for item in wiring.secrets(local) if item.source.startswith("Alertmanager/")
+    }
+    assert found == {"Secret/alertmanager-receivers": Status.RESOLVED, "Secret/nosuch": Status.DANGLING}

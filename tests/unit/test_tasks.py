@@ -31,7 +31,10 @@ def clean_env(state: Path) -> dict[str, str]:
 
 
 def invoke(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*INVOKE, *args], cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
+    command = [*INVOKE, *args]
+    return subprocess.run(
+        command, cwd=ROOT, capture_output=True, text=True, timeout=300, env=env, stdin=subprocess.DEVNULL
+    )
 
 
 def task_names() -> list[str]:
@@ -100,6 +103,23 @@ CONTRACT = [
     ),
     (("deploy", "--env", "production", "--dry-run", "--only", "base"), 0, "deploy production: dry-run"),
     (("status",), 0, "local: local, delivered by helm"),
+    (("secrets.seal", "--env", "production", "--bundle", "nosuch", "--secret", "x"), 1, "no bundle 'nosuch'"),
+    (
+        ("secrets.seal", "--env", "production", "--bundle", "edge", "--secret", "nosuch"),
+        1,
+        "no secret 'nosuch' in bundle edge (it has cloudflared-tunnel)",
+    ),
+    (
+        ("secrets.seal", "--env", "live", "--bundle", "platform", "--secret", "api-rest-credentials"),
+        1,
+        "live keeps api-rest-credentials in secrets-manager, not in a sealed manifest",
+    ),
+    (
+        ("secrets.seal", "--env", "production", "--bundle", "edge", "--secret", "cloudflared-tunnel"),
+        1,
+        "nothing on standard input",
+    ),
+    (("secrets.list", "--env", "production", "--json"), 0, "not provisioned: token"),
 ]
 
 

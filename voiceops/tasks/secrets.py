@@ -86,15 +86,17 @@ def check(c, strict=False):
     }
 )
 @reports_errors
-def seal(c, env, bundle, secret, key=None, certificate=None):
+def seal(c, env="", bundle="", secret="", key=None, certificate=None):
     """Seal a value read from standard input (never from an argument) into the secret's
     SealedSecret manifests under secrets/sealed/<env>/, against the cluster's own certificate;
     the resolved environment is regenerated so the base chart renders it.
-    Example: printf %s "$TOKEN" | invoke secrets.seal --env staging --bundle edge \\
-                 --secret cloudflared-tunnel --key token
+    Example: invoke secrets.seal --env staging --bundle edge --secret cloudflared-tunnel --key token < token
     """
+    if not (env and bundle and secret):
+        raise SecretsFailed("give --env, --bundle and --secret; the value comes on standard input")
     environment = environments.load(env)
     declared = secret_bundles.find(bundle, secret)
+    secret_bundles.seal_targets(environment, bundle, secret)
     if sys.stdin.isatty():
         raise SecretsFailed("pipe the value in on standard input (never pass it as an argument)")
     values = secret_bundles.parse_values(sys.stdin.read(), declared.secret.keys, key)

@@ -129,7 +129,11 @@ data "aws_iam_policy_document" "egress_writer" {
 data "aws_iam_policy_document" "secrets_reader" {
   statement {
     actions   = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
-    resources = ["arn:aws:secretsmanager:${local.primary}:${local.account_id}:secret:${module.context.prefix}/*"]
+    # the entries above: voiceops/<environment>/<secret>, for each environment on the cluster
+    resources = [
+      for environment in distinct([for item in module.context.store_entries : item.environment]) :
+      "arn:aws:secretsmanager:${local.primary}:${local.account_id}:secret:voiceops/${environment}/*"
+    ]
   }
   statement {
     actions   = ["kms:Decrypt"]
@@ -204,14 +208,8 @@ module "ecr" {
 module "secrets" {
   source = "../secrets"
 
-  prefix = module.context.prefix
-  secrets = {
-    livekit-api     = "LiveKit API key and secret"
-    sip-trunk       = "SIP trunk credentials"
-    llm-providers   = "LLM and speech provider API keys"
-    jwt-signing     = "JWT signing keys of the API"
-    pagerduty-slack = "Alertmanager PagerDuty routing key and Slack webhook"
-  }
+  # one entry per bundle secret of this environment and of those its cluster hosts (secrets/bundles/)
+  secrets     = { for entry, item in module.context.store_entries : entry => item.description }
   kms_key_arn = module.kms["platform"].arn
   tags        = local.tags
 }

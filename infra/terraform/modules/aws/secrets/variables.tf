@@ -1,10 +1,5 @@
-variable "prefix" {
-  description = "Secret path prefix, e.g. voiceops/live."
-  type        = string
-}
-
 variable "secrets" {
-  description = "Secrets to create (values are written by `invoke secrets.rotate`, never by Terraform): name -> description."
+  description = "Entries to create, without values (secrets/bundles/; values never pass through Terraform state): entry name -> description."
   type        = map(string)
 }
 

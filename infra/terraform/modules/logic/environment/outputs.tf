@@ -61,3 +61,8 @@ output "entry_hosts" {
     route.name => "${route.host}.${local.environment.terraform.dns_zone}"
   }
 }
+
+output "store_entries" {
+  description = "The secret-store entries the stack creates (secrets/bundles/, resolved): entry name -> {environment, name, description, rotation_days}; values never pass through Terraform."
+  value       = { for entry in try(local.resolved.store_entries, []) : entry.entry => entry }
+}

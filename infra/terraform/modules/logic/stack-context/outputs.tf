@@ -87,3 +87,8 @@ output "entry_hosts" {
   description = "Public route name -> fully qualified host; every one gets a DNS record pointing at the cloud's entry load balancer."
   value       = module.environment.entry_hosts
 }
+
+output "store_entries" {
+  description = "The secret-store entries of the environment and of those its cluster hosts (secrets/bundles/)."
+  value       = module.environment.store_entries
+}
