@@ -9,6 +9,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 from voiceops import toolchain
 from voiceops.errors import OpsError
 from voiceops.toolchain import ROOT
@@ -133,3 +135,68 @@ def _verdict(scanner: str, resources: int, passed: int, findings: list[Finding])
             f"{scanner} scanned zero resources: nothing was rendered or the scanner saw no files"
         )
     return ScanResult(scanner, resources, passed, findings)
+
+
+# Files a plaintext value may not hide in: every file git tracks (or would, in an unborn tree).
+PRIVATE_KEY = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")
+
+
+def tracked_files(root: Path) -> list[Path]:
+    result = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=root, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if result.returncode != 0:
+        raise ScanFailed(f"git ls-files failed in {root}: {result.stderr.strip()}")
+    return [root / name for name in result.stdout.split("\0") if name and (root / name).is_file()]
+
+
+def _secret_manifest_values(text: str) -> list[str]:
+    """Keys of Kubernetes Secrets with values in data or stringData (a Helm template is not
+    one: its values are expressions)."""
+    found = []
+    try:
+        documents = list(yaml.safe_load_all(text))
+    except yaml.YAMLError:
+        return found
+    for document in documents:
+        if not isinstance(document, dict) or document.get("kind") != "Secret":
+            continue
+        for field in ("data", "stringData"):
+            for key, value in (document.get(field) or {}).items():
+                if value not in (None, ""):
+                    found.append(f"Secret {(document.get('metadata') or {}).get('name')} {field}.{key}")
+    return found
+
+
+def plaintext_secrets(root: Path) -> list[str]:
+    """Every plaintext secret value committed anywhere in the tree, one line each: Kubernetes
+    Secret manifests with values, private keys, and what trivy's secret rules recognise (cloud
+    keys, tokens of known providers). Sealed ciphertext and our bundles carry none."""
+    findings = []
+    for path in tracked_files(root):
+        if path.suffix not in {".yaml", ".yml", ".json", ".pem", ".key", ".tf", ".py", ".md", ".txt", ""}:
+            continue
+        try:
+            text = path.read_text()
+        except (UnicodeDecodeError, OSError):
+            continue
+        relative = path.relative_to(root)
+        if PRIVATE_KEY.search(text):
+            findings.append(f"{relative}: a private key")
+        if path.suffix in {".yaml", ".yml"} and "{{" not in text:
+            findings += [f"{relative}: {item}" for item in _secret_manifest_values(text)]
+    command = [
+        _tool("trivy"), "fs", "--scanners", "secret", "--quiet", "--format", "json",
+        *(argument for name in SECRET_SCAN_SKIPPED for argument in ("--skip-dirs", name)), str(root),
+    ]  # fmt: skip
+    report = _run_json(command, {**os.environ, **toolchain.tool_env()})
+    for result in report.get("Results") or []:
+        for secret in result.get("Secrets") or []:
+            where = f"{result['Target']}:{secret.get('StartLine')}"
+            findings.append(f"{where}: {secret['RuleID']} ({secret['Title']})")
+    return sorted(findings)
+
+
+# Directories git does not track here: tools, caches and build output
+SECRET_SCAN_SKIPPED = (".venv", ".tools", ".cache", ".nox", ".state", "build", ".git", "charts/*/charts")

@@ -3,11 +3,12 @@ materializes, and sealing against a throwaway key pair with a round trip that un
 
 import json
 import shutil
+import subprocess
 
 import pytest
 import yaml
 
-from voiceops import environments, sealing, secret_bundles
+from voiceops import environments, scan, sealing, secret_bundles
 from voiceops.secret_bundles import InvalidBundle, NotSealed, Store
 
 
@@ -150,3 +151,20 @@ def test_sealing_is_refused_where_the_cloud_keeps_the_value_in_a_store(tmp_path)
     assert not any(tmp_path.iterdir())
     assert secret_bundles.Store.SEALED_SECRET in secret_bundles.CLOUD_STORES[environments.Cloud.LINODE]
     assert Store.KEY_VAULT not in secret_bundles.CLOUD_STORES[environments.Cloud.AWS]
+
+
+def test_the_plaintext_check_finds_a_committed_secret_value_anywhere(tmp_path):
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / "values.yaml").write_text("existingSecret: redis-auth\n")  # a reference: no value
+    assert scan.plaintext_secrets(tmp_path) == []
+    (tmp_path / "deep" / "er").mkdir(parents=True)
+    (tmp_path / "deep" / "er" / "secret.yaml").write_text(
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: db}\nstringData: {password: hunter2}\n"
+    )
+    _, private_key = sealing.new_key_pair("leak", bits=2048)
+    (tmp_path / "sealing.key").write_bytes(private_key)
+    (tmp_path / "notes.txt").write_text("github token ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8" + "\n")
+    findings = scan.plaintext_secrets(tmp_path)
+    assert "deep/er/secret.yaml: Secret db stringData.password" in findings
+    assert "sealing.key: a private key" in findings
+    assert any(item.startswith("notes.txt:1: github-pat") for item in findings), findings

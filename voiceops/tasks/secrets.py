@@ -7,10 +7,10 @@ from pathlib import Path
 
 from invoke import task
 
-from voiceops import environments, generate, output, secret_bundles
+from voiceops import environments, generate, output, scan, secret_bundles
 from voiceops.errors import OpsError
 from voiceops.tasks import ENV_HELP, reports_errors
-from voiceops.toolchain import shown
+from voiceops.toolchain import ROOT, shown
 
 
 class SecretsFailed(OpsError):
@@ -60,10 +60,15 @@ def list_(c, env="local", json=False):
 @reports_errors
 def check(c, strict=False):
     """Validate every bundle (strict schema, known releases, stores each cloud has) against every
-    environment, and report the sealed secrets not provisioned yet.
+    environment, fail on any plaintext secret value committed anywhere in the repository, and
+    report the sealed secrets not provisioned yet.
     Example: invoke secrets.check
     """
     bundles = secret_bundles.load_all()
+    with output.progress("looking for plaintext secrets in every tracked file"):
+        plaintext = scan.plaintext_secrets(ROOT)
+    if plaintext:
+        raise SecretsFailed(f"{len(plaintext)} plaintext secret(s) committed: " + "; ".join(plaintext))
     pending = []
     for environment in environments.load_all():
         pending += [f"{environment.name}: {item.namespace}/{item.name}"

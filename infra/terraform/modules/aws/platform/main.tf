@@ -128,7 +128,7 @@ data "aws_iam_policy_document" "egress_writer" {
 
 data "aws_iam_policy_document" "secrets_reader" {
   statement {
-    actions   = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
+    actions = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
     # the entries above: voiceops/<environment>/<secret>, for each environment on the cluster
     resources = [
       for environment in distinct([for item in module.context.store_entries : item.environment]) :
