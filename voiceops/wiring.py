@@ -298,16 +298,41 @@ def _unproduced(installed: Installed, source: str, namespace: str | None, name: 
     return Reference("secrets", source, target, Status.DANGLING, "no bundle (secrets/bundles/) declares it")
 
 
+def _env_secrets(spec: dict) -> set[str]:
+    """The Secrets a pod reads into environment variables (env keys and envFrom)."""
+    return {
+        name for container in containers(spec)
+        for name in [((item.get("valueFrom") or {}).get("secretKeyRef") or {}).get("name")
+                     for item in container.get("env") or []]
+        + [(item.get("secretRef") or {}).get("name") for item in container.get("envFrom") or []]
+        if name
+    }  # fmt: skip
+
+
 def secrets(installed: Installed) -> Iterator[Reference]:
+    """Every Secret a pod needs is produced; a bundle's secret is read as files (seed 002)
+    unless its bundle says why a consumer can only take environment variables."""
     produced = produced_secrets(installed)
     declared = _declared_secrets(installed)
     for manifest, spec in installed.pods():
         namespace = namespace_of(manifest)
+        from_env = _env_secrets(spec)
         for name, optional in dict.fromkeys(_secret_references(spec)):
             if optional:
                 continue
             producer = produced.get((namespace, name))
-            if producer:
+            item = declared.get((str(namespace), name))
+            if (
+                item is not None
+                and name in from_env
+                and all(consumer.as_files for consumer in item.declared.secret.consumers)
+            ):
+                yield Reference(
+                    "secrets", ref(manifest), f"Secret/{name}", Status.DANGLING,
+                    f"read into environment variables: mount it as files (seed 002), or say in "
+                    f"secrets/bundles/{item.declared.bundle}.yaml why the chart allows nothing else",
+                )  # fmt: skip
+            elif producer:
                 yield Reference("secrets", ref(manifest), f"Secret/{name}", Status.RESOLVED, producer)
             else:
                 yield _unproduced(installed, ref(manifest), namespace, name, declared)

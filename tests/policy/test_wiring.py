@@ -625,3 +625,17 @@ def test_alertmanager_receivers_are_a_secret_reference(rendered):
         item.target: item.status for item in wiring.secrets(local) if item.source.startswith("Alertmanager/")
     }
     assert found == {"Secret/alertmanager-receivers": Status.RESOLVED, "Secret/nosuch": Status.DANGLING}
+
+
+def test_a_bundle_secret_read_into_environment_variables_needs_its_reason(rendered):
+    live = installed(rendered, "live")
+    worker = next(item for item, _spec in live.pods() if item["metadata"]["name"] == "agent-service-worker")
+    source = wiring.ref(worker)
+    assert statuses(wiring.secrets(live), source=source, target="Secret/agent-service-credentials") == [
+        Status.RESOLVED
+    ]
+    container = worker["spec"]["template"]["spec"]["containers"][0]
+    container.setdefault("envFrom", []).append({"secretRef": {"name": "agent-service-credentials"}})
+    target = "Secret/agent-service-credentials"
+    [reference] = [item for item in wiring.secrets(live) if item.source == source and item.target == target]
+    assert reference.status is Status.DANGLING and "mount it as files" in reference.detail

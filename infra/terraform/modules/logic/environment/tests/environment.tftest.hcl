@@ -36,6 +36,28 @@ run "an_environment_without_routes_has_no_entry_hosts" {
   }
 }
 
+run "store_entries_cover_the_environments_on_the_cluster" {
+  variables {
+    name = "sandbox"
+  }
+
+  assert {
+    condition     = output.store_entries["voiceops/preview/api-rest-credentials"].environment == "preview" && output.store_entries["voiceops/sandbox/temporal-db"].rotation_days == 90
+    error_message = "the sandbox stack creates its own entries and those of the previews its cluster hosts, rotated quarterly"
+  }
+}
+
+run "sealed_environments_have_no_store_entries" {
+  variables {
+    name = "production"
+  }
+
+  assert {
+    condition     = length(output.store_entries) == 0
+    error_message = "Linode keeps its secrets sealed in git: no store entries"
+  }
+}
+
 run "accepts_the_stack_the_registry_names" {
   variables {
     name      = "azure-production"
