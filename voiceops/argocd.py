@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import yaml
 
-from voiceops import catalog, cluster, environments, gitops, render
-from voiceops.environments import Delivery, Environment
+from voiceops import catalog, cluster, environments, gitops, render, sealing_keys, secret_bundles
+from voiceops.environments import Cloud, Delivery, Environment
 from voiceops.errors import OpsError
 from voiceops.runs import AuditRecord, Run, Step
+from voiceops.toolchain import shown
 
 # installed before Argo CD can take over: the namespaces (Argo CD's own among them), then Argo CD
 BOOTSTRAP_RELEASES = ("namespaces", "argo-cd")
@@ -75,6 +76,24 @@ def _apply_root(environment: Environment) -> str:
     return f"{name} applied: Argo CD syncs {gitops.overlay_path(environment)}"
 
 
+def _install_sealing_key(environment: Environment) -> str:
+    """The key pair we brought (voiceops/sealing_keys.py), from the backup store into the
+    controller's namespace before Argo CD installs the controller, which then adopts it."""
+    manifest = sealing_keys.key_manifest(environment.name)
+    if manifest is None:
+        return (
+            f"no sealing certificate committed ({shown(secret_bundles.sealing_certificate(environment))}): "
+            "nothing is sealed for this cluster yet"
+        )
+    result = cluster.kubectl(
+        environment, "apply", "--server-side", "--field-manager", "voiceops-bootstrap", "-f", "-",
+        stdin=yaml.safe_dump(manifest, sort_keys=False),
+    )  # fmt: skip
+    if result.returncode != 0:
+        raise OpsError(f"applying the sealing key: {cluster.last_line(result)}")
+    return f"Secret/{manifest['metadata']['namespace']}/{manifest['metadata']['name']} applied"
+
+
 def bootstrap(name: str, confirm: str | None = None, dry_run: bool = False) -> AuditRecord:
     environment = environments.load(name)
     if environment.delivery is not Delivery.GITOPS:
@@ -98,6 +117,10 @@ def bootstrap(name: str, confirm: str | None = None, dry_run: bool = False) -> A
                 )
                 for release in releases
             ]
+            if environments.cluster_owner(environment).cloud is Cloud.LINODE:
+                steps.append(
+                    Step("the sealing key", lambda: _install_sealing_key(environment), essential=True)
+                )
             steps.append(Step("apply the root", lambda: _apply_root(environment), essential=True))
             run.execute(steps)
     return run.record

@@ -29,12 +29,13 @@ import string
 import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import port_for
 import psutil
 
+from voiceops import environments, secret_bundles
 from voiceops.errors import OpsError
 from voiceops.toolchain import load_manifest, locate, state_dir
 
@@ -69,6 +70,7 @@ class Layout:
 
     ports: dict[str, int]
     credentials: dict[str, str]
+    bundles: dict[str, dict[str, str]] = field(default_factory=dict)  # the bundles' entries
 
     @classmethod
     def path(cls) -> Path:
@@ -80,14 +82,15 @@ class Layout:
             data = json.loads(cls.path().read_text())
         except FileNotFoundError:
             return None
-        return cls(ports=data["ports"], credentials=data["credentials"])
+        return cls(ports=data["ports"], credentials=data["credentials"], bundles=data.get("bundles", {}))
 
     def save(self) -> None:
         path = self.path()
         path.parent.mkdir(parents=True, exist_ok=True)
         staged = path.with_suffix(".new")
         staged.touch(mode=0o600)
-        staged.write_text(json.dumps({"ports": self.ports, "credentials": self.credentials}, indent=2))
+        document = {"ports": self.ports, "credentials": self.credentials, "bundles": self.bundles}
+        staged.write_text(json.dumps(document, indent=2))
         staged.replace(path)
 
     def secret_names(self) -> dict[str, str]:
@@ -646,14 +649,35 @@ def provision_moto(layout: Layout) -> None:
             ),
         )
     manager = aws_client(layout, "secretsmanager")
-    for key, name in layout.secret_names().items():
-        value = json.dumps(connection_secret(layout, key))
+    entries = {
+        name: json.dumps(connection_secret(layout, key)) for key, name in layout.secret_names().items()
+    }
+    # the bundles' secrets, as the local ClusterSecretStore's ExternalSecrets read them
+    entries |= {name: json.dumps(values) for name, values in bundle_values(layout).items()}
+    for name, value in entries.items():
         try:
             manager.put_secret_value(SecretId=name, SecretString=value)
         except manager.exceptions.ResourceNotFoundException:
             manager.create_secret(
                 Name=name, SecretString=value, Tags=[{"Key": "environment", "Value": "local"}]
             )
+
+
+def bundle_values(layout: Layout) -> dict[str, dict[str, str]]:
+    """Store entry -> key -> value of every bundle secret the local environment reads: generated
+    here, third-party values included (nothing local calls a provider), kept in the layout so a
+    restarted emulator gets the same values."""
+    environment = environments.load("local")
+    values: dict[str, dict[str, str]] = {}
+    for item in secret_bundles.for_environment(environment):
+        store = item.declared.store or secret_bundles.Store.LOCAL_SECRETS_MANAGER
+        entry = secret_bundles.entry_name(environment, store, item.name)
+        kept = layout.bundles.get(entry, {})
+        values[entry] = {key: kept.get(key) or new_password() for key in item.declared.secret.keys}
+    if values != layout.bundles:
+        layout.bundles = values
+        layout.save()
+    return values
 
 
 def connection_secret(layout: Layout, key: str) -> dict[str, object]:
@@ -711,6 +735,7 @@ def up(report: Callable[[str], None] = print) -> Layout:
     layout = Layout(
         ports=allocate_ports(previous.ports if previous else None),
         credentials=generate_credentials(previous.credentials if previous else None),
+        bundles=previous.bundles if previous else {},
     )
     if previous and previous.ports != layout.ports:
         moved = [name for name, port in layout.ports.items() if previous.ports.get(name) != port]

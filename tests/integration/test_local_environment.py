@@ -25,7 +25,7 @@ import psycopg
 import pytest
 import redis
 
-from voiceops import local
+from voiceops import environments, local, secret_bundles
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -112,6 +112,12 @@ def assert_healthy(layout: local.Layout) -> None:
         assert redis.Redis(
             host=secret["host"], port=secret["port"], username=user, password=secret["password"]
         ).ping()
+    # every bundle secret the local environment reads, with every key its bundle declares
+    for item in secret_bundles.for_environment(environments.load("local")):
+        entry = local.aws_client(layout, "secretsmanager").get_secret_value(
+            SecretId=f"voiceops/local/{item.name}"
+        )
+        assert set(json.loads(entry["SecretString"])) == set(item.declared.secret.keys)
     for user in local.RABBITMQ_USERS:
         secret = local.read_secret(layout, f"rabbitmq/{user}")
         credentials = pika.PlainCredentials(user, secret["password"])

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from invoke import task
 
-from voiceops import environments, generate, output, scan, secret_bundles
+from voiceops import environments, generate, output, scan, sealing_keys, secret_bundles
 from voiceops.errors import OpsError
 from voiceops.tasks import ENV_HELP, reports_errors
 from voiceops.toolchain import ROOT, shown
@@ -114,3 +114,24 @@ def seal(c, env="", bundle="", secret="", key=None, certificate=None):
     generate.write(generate.generated_files(), generate.owned_directories())
     for item in written:
         output.console.print(f"sealed {', '.join(sorted(values))} into {shown(item)}")
+
+
+@task(
+    name="sealing-key",
+    help={
+        "env": "a Linode environment (its cluster's key)",
+        "dry_run": "say what would be made, change nothing",
+    },
+)
+@reports_errors
+def sealing_key(c, env="", dry_run=False):
+    """Bring the cluster's Sealed Secrets key pair: make it, store the private key in the
+    cluster's sealing-keys bucket (read back before anything else), and write the certificate
+    to secrets/sealing/<cluster>.pem for sealing offline. Idempotent: an existing pair is checked.
+    Example: invoke secrets.sealing-key --env production
+    """
+    if not env:
+        raise SecretsFailed("give --env: the Linode environment whose cluster gets the key")
+    with output.progress("checking the sealing key in the backup store"):
+        message = sealing_keys.ensure(env, dry_run=dry_run)
+    output.console.print(message)

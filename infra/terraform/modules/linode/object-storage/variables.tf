@@ -9,7 +9,7 @@ variable "region" {
 }
 
 variable "buckets" {
-  description = "Seed 002's buckets: analytics exports, backups, Terraform state and Loki's chunks, ruler rules and admin state (its compactor applies the retention); expire_days null keeps objects."
+  description = "Seed 002's buckets: analytics exports, backups, Terraform state, the sealing key and Loki's chunks, ruler rules and admin state (its compactor applies the retention); expire_days null keeps objects."
   type = map(object({
     expire_days     = optional(number)
     noncurrent_days = optional(number, 30)
@@ -18,9 +18,11 @@ variable "buckets" {
     analytics-exports = { expire_days = 90 }
     backups           = { expire_days = 30 }
     terraform-state   = { noncurrent_days = 90 }
-    loki-chunks       = {}
-    loki-ruler        = {}
-    loki-admin        = {}
+    # the Sealed Secrets key pair we bring to the cluster (voiceops/sealing_keys.py): never expires
+    sealing-keys = { noncurrent_days = 3650 }
+    loki-chunks  = {}
+    loki-ruler   = {}
+    loki-admin   = {}
   }
 }
 
