@@ -611,6 +611,12 @@ def start_moto(layout: Layout) -> str:
     base = _moto_dir()
     base.mkdir(parents=True, exist_ok=True)
     if moto_running():
+        # ours already: if it listens elsewhere than the layout says (the port was reassigned
+        # while it was starting), the layout follows it rather than wait for a port it never takes
+        listening = [port for kind, _, port in listening_sockets() if kind == "moto"]
+        if listening and layout.ports["moto"] not in listening:
+            layout.ports["moto"] = listening[0]
+            layout.save()
         wait_for(lambda: port_listening(layout.ports["moto"]), "moto server")
         return "already running"
     server = str(load_manifest().venv / "bin" / "moto_server")

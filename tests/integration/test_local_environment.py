@@ -152,6 +152,15 @@ def test_up_again_changes_nothing(environment):
     assert len(outcomes) == 4 and all("already running" in line for line in outcomes), lines
 
 
+def test_a_layout_that_lost_track_of_the_running_store_follows_it(environment):
+    stale = local.Layout.load()
+    stale.ports["moto"] = local._free_port(set(stale.ports.values()))  # as if moved while it started
+    stale.save()
+    again = local.up(report=lambda _line: None)
+    assert again.ports["moto"] == environment.ports["moto"] == local.Layout.load().ports["moto"]
+    assert_healthy(again)
+
+
 def test_a_crashed_server_shows_in_status_and_up_recovers_it(environment):
     kill("redis")
     assert states()["redis"] == "stopped"
