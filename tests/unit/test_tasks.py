@@ -180,3 +180,13 @@ def test_env_show_json_round_trips():
 
 def test_env_list_json_has_every_environment():
     assert len(json.loads(invoke("env.list", "--json").stdout)) == 8
+
+
+def test_a_secret_value_is_never_taken_from_the_command_line(tmp_path):
+    before = sorted(path.relative_to(ROOT) for path in (ROOT / "secrets").rglob("*"))
+    for extra in (["--value", "hunter2"], ["hunter2"]):
+        arguments = ["--env", "production", "--bundle", "edge", "--secret", "cloudflared-tunnel", *extra]
+        result = invoke("secrets.seal", *arguments, env=clean_env(tmp_path))
+        assert result.returncode == 1 and "hunter2" not in result.stdout
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert sorted(path.relative_to(ROOT) for path in (ROOT / "secrets").rglob("*")) == before
