@@ -662,11 +662,15 @@ def provision_moto(layout: Layout) -> None:
     entries |= {name: json.dumps(values) for name, values in bundle_values(layout).items()}
     for name, value in entries.items():
         try:
-            manager.put_secret_value(SecretId=name, SecretString=value)
+            current = manager.get_secret_value(SecretId=name)["SecretString"]
         except manager.exceptions.ResourceNotFoundException:
             manager.create_secret(
                 Name=name, SecretString=value, Tags=[{"Key": "environment", "Value": "local"}]
             )
+            continue
+        # a new version only for a real change (a moved port): its date is the last rotation's
+        if json.loads(current) != json.loads(value):
+            manager.put_secret_value(SecretId=name, SecretString=value)
 
 
 def bundle_values(layout: Layout) -> dict[str, dict[str, str]]:
@@ -727,6 +731,14 @@ def adopt_current_credentials(layout: Layout) -> list[str]:
         if current != layout.credentials[key]:
             layout.credentials[key] = current
             adopted.append(key)
+    for entry, values in layout.bundles.items():
+        try:
+            current_values = json.loads(manager.get_secret_value(SecretId=entry)["SecretString"])
+        except manager.exceptions.ResourceNotFoundException:
+            continue
+        if current_values != values:
+            layout.bundles[entry] = current_values
+            adopted.append(entry.removeprefix(f"{PREFIX}/"))
     if adopted:
         layout.save()
     return adopted

@@ -184,6 +184,21 @@ def test_a_rotated_credential_in_the_store_is_kept(environment):
     assert_healthy(layout)
 
 
+def test_a_rotated_bundle_secret_is_kept_and_up_writes_no_new_version(environment):
+    manager = local.aws_client(environment, "secretsmanager")
+    entry = f"{local.PREFIX}/grafana-admin"
+    rotated = {"admin-user": "admin", "admin-password": local.new_password()}
+    manager.put_secret_value(SecretId=entry, SecretString=json.dumps(rotated))
+
+    def versions():
+        return len(manager.list_secret_version_ids(SecretId=entry, IncludeDeprecated=True)["Versions"])
+
+    before = versions()
+    local.up(report=lambda _line: None)
+    assert json.loads(manager.get_secret_value(SecretId=entry)["SecretString"]) == rotated
+    assert local.Layout.load().bundles[entry] == rotated and versions() == before
+
+
 # Each point: a server's step during which Ctrl-C arrives; before a "starting" point the
 # server is crashed first, so the interrupted run really starts it.
 INTERRUPT_POINTS = [
