@@ -9,6 +9,7 @@ controller's side of the same scheme, for round-trip tests and recovery checks."
 from __future__ import annotations
 
 import base64
+import copy
 import datetime
 import os
 import struct
@@ -108,7 +109,7 @@ def sealed_secret(
             "encryptedData": {
                 key: seal(certificate_pem, value, bound) for key, value in sorted(values.items())
             },
-            "template": {"metadata": metadata, "type": "Opaque"},
+            "template": {"metadata": copy.deepcopy(metadata), "type": "Opaque"},
         },
     }
 

@@ -15,6 +15,7 @@ each cloud. Everything that materializes a secret reads this module:
 
 from __future__ import annotations
 
+import datetime
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from voiceops.toolchain import ROOT, shown
 BUNDLES_DIR = ROOT / "secrets" / "bundles"
 SEALED_DIR = ROOT / "secrets" / "sealed"
 SEALING_DIR = ROOT / "secrets" / "sealing"
+SEALED_AT = "voiceops.io/sealed-at"  # annotation of a sealed manifest: when its values were sealed
 
 
 class InvalidBundle(OpsError):
@@ -384,6 +386,11 @@ def seal_values(
         sealed["spec"]["encryptedData"] = dict(sorted({**kept, **sealed["spec"]["encryptedData"]}.items()))
         for metadata in (sealed["metadata"], sealed["spec"]["template"]["metadata"]):
             metadata["labels"] = {"voiceops.io/bundle": owner}
+        # when the value changed: the audit's last rotation of a sealed secret
+        sealed["metadata"]["annotations"] = {
+            **sealed["metadata"].get("annotations", {}),
+            SEALED_AT: datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        }
         path.parent.mkdir(parents=True, exist_ok=True)
         staged = path.with_suffix(".new")
         staged.write_text(f"# Sealed by invoke secrets.seal for {environment.name}: ciphertext only.\n"

@@ -1,12 +1,14 @@
-"""The Sealed Secrets key pair we bring to the Linode cluster, against a real S3 API (moto's)
-standing in for Linode Object Storage: stored and read back before its certificate is
-committed, found again by every environment on the cluster, and the round trip through it."""
+"""Secret stores against a real AWS API (moto's): the Sealed Secrets key pair we bring to the
+Linode cluster, with moto's S3 standing in for Linode Object Storage (stored and read back before
+its certificate is committed, found again by every environment on the cluster, the round trip
+through it), and the audit of Secrets Manager entries."""
 
 import base64
+import datetime
 
 import pytest
 
-from voiceops import argocd, environments, sealing, sealing_keys, secret_bundles
+from voiceops import argocd, environments, sealing, sealing_keys, secret_audit, secret_bundles
 
 
 @pytest.fixture
@@ -72,3 +74,19 @@ def test_the_bootstrap_applies_the_key_before_the_controller_is_installed(aws, s
     key = next(name for name in applied if name.startswith("Secret/"))
     assert key.startswith(f"Secret/{target.namespace}/sealed-secrets-key-")
     assert applied.index(key) < applied.index("ApplicationSet/system/bootstrap-staging")
+
+
+def test_the_audit_reads_secrets_manager_entries_as_the_stack_creates_them(aws):
+    live = environments.load("live")
+    client = aws.client("secretsmanager", live.regions.primary)
+    entries = {item["entry"] for item in secret_bundles.resolved_entries(live)}
+    for entry in sorted(entries - {"voiceops/live/grafana-admin"}):
+        client.create_secret(Name=entry)  # as Terraform creates it: no value yet
+    client.put_secret_value(SecretId="voiceops/live/temporal-db", SecretString='{"password": "x"}')
+    today = datetime.datetime.now(datetime.UTC).date()
+    rows = {row.secret: row for row in secret_audit.audit(live, secret_audit.reader_for(live), today)}
+    assert rows["temporal-db"].status == "ok" and rows["temporal-db"].rotated is not None
+    assert rows["grafana-admin"].status == "missing"
+    assert rows["api-rest-credentials"].status == "not provisioned"
+    later = secret_audit.audit(live, secret_audit.reader_for(live), today + datetime.timedelta(days=91))
+    assert {row.secret for row in later if row.status == "overdue"} == {"temporal-db"}

@@ -8,6 +8,7 @@ test that leaves it running, smoke-tested again at the end (`invoke smoke --env 
 then stopped and its data removed. A test that destroys its environment gets one of its own:
 another state directory, so other free ports and servers of its own."""
 
+import datetime
 import json
 import os
 import shutil
@@ -25,7 +26,7 @@ import psycopg
 import pytest
 import redis
 
-from voiceops import environments, local, secret_bundles
+from voiceops import environments, local, secret_audit, secret_bundles
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -118,6 +119,11 @@ def assert_healthy(layout: local.Layout) -> None:
             SecretId=f"voiceops/local/{item.name}"
         )
         assert set(json.loads(entry["SecretString"])) == set(item.declared.secret.keys)
+    # and the audit is clean: every secret there, provisioned, none overdue
+    environment = environments.load("local")
+    today = datetime.datetime.now(datetime.UTC).date()
+    rows = secret_audit.audit(environment, secret_audit.reader_for(environment), today)
+    assert secret_audit.problems(rows) == []
     for user in local.RABBITMQ_USERS:
         secret = local.read_secret(layout, f"rabbitmq/{user}")
         credentials = pika.PlainCredentials(user, secret["password"])

@@ -1,6 +1,7 @@
 """The secret bundles: strict validation with one-line errors, what each environment
 materializes, and sealing against a throwaway key pair with a round trip that unseals it."""
 
+import datetime
 import json
 import shutil
 import subprocess
@@ -8,7 +9,7 @@ import subprocess
 import pytest
 import yaml
 
-from voiceops import environments, scan, sealing, secret_bundles
+from voiceops import environments, scan, sealing, secret_audit, secret_bundles
 from voiceops.secret_bundles import InvalidBundle, NotSealed, Store
 
 
@@ -117,7 +118,7 @@ def test_a_sealed_value_unseals_with_the_clusters_key_only(tmp_path):
     production = environments.load("production")
     sealed_dir = tmp_path / "sealed"
     values = secret_bundles.parse_values(
-        json.dumps({"password": "p1"}), ("password", "sentinel-password"), None
+        json.dumps({"password": "first-plaintext-value"}), ("password", "sentinel-password"), None
     )
     [path] = secret_bundles.seal_values(
         production, "redis", "redis-auth", values, certificate, sealed_dir=sealed_dir
@@ -125,15 +126,16 @@ def test_a_sealed_value_unseals_with_the_clusters_key_only(tmp_path):
     assert path == sealed_dir / "production" / "production-rtc.redis-auth.yaml"
     # the second key later: the first stays sealed as it was
     first = yaml.safe_load(path.read_text())["spec"]["encryptedData"]["password"]
-    later = secret_bundles.parse_values("s1\n", ("password", "sentinel-password"), "sentinel-password")
+    keys = ("password", "sentinel-password")
+    later = secret_bundles.parse_values("second-plaintext-value\n", keys, "sentinel-password")
     secret_bundles.seal_values(production, "redis", "redis-auth", later, certificate, sealed_dir=sealed_dir)
     manifest = yaml.safe_load(path.read_text())
     assert manifest["kind"] == "SealedSecret" and manifest["metadata"]["namespace"] == "production-rtc"
     data = manifest["spec"]["encryptedData"]
-    assert data["password"] == first and "p1" not in path.read_text()
+    assert data["password"] == first and "first-plaintext-value" not in path.read_text()
     bound = sealing.label("production-rtc", "redis-auth")
-    assert sealing.unseal(private_key, data["password"], bound) == b"p1"
-    assert sealing.unseal(private_key, data["sentinel-password"], bound) == b"s1"
+    assert sealing.unseal(private_key, data["password"], bound) == b"first-plaintext-value"
+    assert sealing.unseal(private_key, data["sentinel-password"], bound) == b"second-plaintext-value"
     # bound to its namespace and name, and to this key pair
     with pytest.raises(sealing.SealingError):
         sealing.unseal(private_key, data["password"], sealing.label("production", "redis-auth"))
@@ -168,3 +170,33 @@ def test_the_plaintext_check_finds_a_committed_secret_value_anywhere(tmp_path):
     assert "deep/er/secret.yaml: Secret db stringData.password" in findings
     assert "sealing.key: a private key" in findings
     assert any(item.startswith("notes.txt:1: github-pat") for item in findings), findings
+
+
+def test_the_audit_of_sealed_secrets_reads_when_each_was_sealed(tmp_path, monkeypatch):
+    monkeypatch.setattr(secret_bundles, "SEALED_DIR", tmp_path / "sealed")
+    production = environments.load("production")
+    certificate, _ = sealing.new_key_pair("test-sealing", bits=2048)
+    secret_bundles.seal_values(production, "edge", "cloudflared-tunnel", {"token": b"t"}, certificate)
+    secret_bundles.seal_values(
+        production, "redis", "redis-auth", {"password": b"p"}, certificate
+    )  # one key of two
+    reader = secret_audit.reader_for(production)
+    today = datetime.datetime.now(datetime.UTC).date()
+    rows = {row.secret: row for row in secret_audit.audit(production, reader, today)}
+    assert rows["cloudflared-tunnel"].status == "ok"
+    assert rows["cloudflared-tunnel"].due == rows["cloudflared-tunnel"].rotated.date() + datetime.timedelta(
+        days=90
+    )
+    assert rows["redis-auth"].status == "not provisioned" and rows["redis-auth"].created is not None
+    assert rows["api-rest-credentials"].status == "not provisioned"
+    later = {
+        row.secret: row.status
+        for row in secret_audit.audit(production, reader, today + datetime.timedelta(days=91))
+    }
+    assert later["cloudflared-tunnel"] == "overdue"
+
+
+def test_the_audit_says_plainly_where_a_store_cannot_be_read():
+    with pytest.raises(secret_audit.AuditUnavailable) as problem:
+        secret_audit.reader_for(environments.load("azure-production"))
+    assert problem.value.exit_code == 5 and "Key Vault" in str(problem.value)

@@ -1,13 +1,14 @@
-"""secrets: the bundles under secrets/bundles/ (declared once, never with values) and sealing."""
+"""secrets: the bundles under secrets/bundles/ (declared once, never with values), sealing, audit."""
 
 from __future__ import annotations
 
+import datetime
 import sys
 from pathlib import Path
 
 from invoke import task
 
-from voiceops import environments, generate, output, scan, sealing_keys, secret_bundles
+from voiceops import environments, generate, output, scan, sealing_keys, secret_audit, secret_bundles
 from voiceops.errors import OpsError
 from voiceops.tasks import ENV_HELP, reports_errors
 from voiceops.toolchain import ROOT, shown
@@ -135,3 +136,32 @@ def sealing_key(c, env="", dry_run=False):
     with output.progress("checking the sealing key in the backup store"):
         message = sealing_keys.ensure(env, dry_run=dry_run)
     output.console.print(message)
+
+
+@task(help={"env": ENV_HELP, "json": "print machine-readable JSON"})
+@reports_errors
+def audit(c, env="local", json=False):
+    """Every secret of the environment with its age, last rotation and next due date, read from
+    its store; fails when any is overdue, not provisioned or missing from its store.
+    Example: invoke secrets.audit --env local
+    """
+    environment = environments.load(env)
+    reader = secret_audit.reader_for(environment)
+    with output.progress(f"reading {env}'s secret store"):
+        rows = secret_audit.audit(environment, reader, datetime.datetime.now(datetime.UTC).date())
+    if json:
+        output.emit_json([row.as_json() for row in rows])
+    else:
+        output.table(
+            f"Secrets of {env}: rotation",
+            ["secret", "namespace", "store", "created", "last rotation", "next due", "status"],
+            [[row.secret, row.namespace, row.store,
+              row.created.date().isoformat() if row.created else "",
+              row.rotated.date().isoformat() if row.rotated else "",
+              row.due.isoformat() if row.due else "", row.status] for row in rows],
+        )  # fmt: skip
+    failing = secret_audit.problems(rows)
+    if failing:
+        statuses = [row.status for row in failing]
+        summary = ", ".join(f"{statuses.count(status)} {status}" for status in dict.fromkeys(statuses))
+        raise secret_audit.AuditFailed(f"{env}: {summary} of {len(rows)} secret(s)")
