@@ -1,14 +1,17 @@
-"""A value sealed offline reaches the cluster as the base chart renders it: the SealedSecret in
-the secret's namespace, bound to it, unsealing with the cluster's key (a throwaway pair here),
-and valid against the pinned sealed-secrets chart's CRD where the chart is cached."""
+"""The base chart's secrets as it renders them: a value sealed offline becomes the SealedSecret in
+the secret's namespace, bound to it, unsealing with the cluster's key (a throwaway pair here)
+and valid against the pinned sealed-secrets chart's CRD where the chart is cached; each preview
+reads its ExternalSecrets through a store of its own."""
 
 import json
+import os
+import subprocess
 
 import jsonschema
 import pytest
 import yaml
 
-from voiceops import catalog, environments, policy, render, resolved, sealing, secret_bundles
+from voiceops import catalog, environments, policy, render, resolved, sealing, secret_bundles, toolchain
 
 
 def release(environment, name):
@@ -49,3 +52,23 @@ def test_a_sealed_value_renders_as_a_sealed_secret_that_unseals(tmp_path, monkey
     crds = render.render_release(production, controller, out)
     schemas = policy.crd_schemas([item for item in yaml.safe_load_all(crds.crds.read_text()) if item])
     jsonschema.validate(sealed, schemas["bitnami.com/v1alpha1/SealedSecret"])
+
+
+def test_each_preview_reads_its_secrets_through_a_store_of_its_own():
+    preview = environments.load("preview")
+    base = release(preview, "base")
+    stores = {}
+    for suffix in ("-pr-7", "-pr-8"):
+        command = render.template_command(preview, base, str(render.ROOT / base.chart.path))
+        result = subprocess.run(
+            [*command, "--set", f"namespaceSuffix={suffix}"], capture_output=True, text=True, check=True,
+            env={**os.environ, **toolchain.tool_env()},
+        )  # fmt: skip
+        documents = [item for item in yaml.safe_load_all(result.stdout) if item]
+        [store] = [item for item in documents if item["kind"] == "ClusterSecretStore"]
+        external = [item for item in documents if item["kind"] == "ExternalSecret"]
+        assert {item["spec"]["secretStoreRef"]["name"] for item in external} == {store["metadata"]["name"]}
+        assert all(item["metadata"]["namespace"].endswith(suffix) for item in external)
+        assert all(namespace.endswith(suffix) for namespace in store["spec"]["conditions"][0]["namespaces"])
+        stores[suffix] = store["metadata"]["name"]
+    assert stores == {"-pr-7": "voiceops-preview-pr-7", "-pr-8": "voiceops-preview-pr-8"}

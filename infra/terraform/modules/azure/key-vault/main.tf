@@ -20,6 +20,16 @@ resource "azurerm_key_vault" "this" {
   tags = var.tags
 }
 
+# The identity applying the stack writes the etcd key and the secrets' entries: an RBAC vault
+# gives no data-plane rights to a subscription's owner, so it gets the two officer roles here.
+resource "azurerm_role_assignment" "deployer" {
+  for_each = toset(["Key Vault Crypto Officer", "Key Vault Secrets Officer"])
+
+  scope                = azurerm_key_vault.this.id
+  role_definition_name = each.key
+  principal_id         = data.azurerm_client_config.current.object_id
+}
+
 # Encrypts etcd (AKS KMS). Rotated yearly by the vault; AKS follows the new version.
 resource "azurerm_key_vault_key" "etcd" {
   # checkov:skip=CKV_AZURE_112:seed 004 specifies the Standard vault SKU, which has no HSM-backed keys
@@ -41,6 +51,8 @@ resource "azurerm_key_vault_key" "etcd" {
   lifecycle {
     ignore_changes = [expiration_date]
   }
+
+  depends_on = [azurerm_role_assignment.deployer]
 }
 
 module "endpoint" {

@@ -1,6 +1,7 @@
 output "id" {
-  description = "Vault id."
+  description = "Vault id, once the deploying identity may write into it."
   value       = azurerm_key_vault.this.id
+  depends_on  = [azurerm_role_assignment.deployer]
 }
 
 output "uri" {
