@@ -15,6 +15,7 @@ and down tell the truth and find everything, epmd included.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import json
@@ -35,7 +36,7 @@ from pathlib import Path
 import port_for
 import psutil
 
-from voiceops import environments, secret_bundles
+from voiceops import environments, secret_bundles, secret_versions
 from voiceops.errors import OpsError
 from voiceops.toolchain import load_manifest, locate, state_dir
 
@@ -71,6 +72,7 @@ class Layout:
     ports: dict[str, int]
     credentials: dict[str, str]
     bundles: dict[str, dict[str, str]] = field(default_factory=dict)  # the bundles' entries
+    rotated: dict[str, str] = field(default_factory=dict)  # entry -> when its value was last rotated
 
     @classmethod
     def path(cls) -> Path:
@@ -82,14 +84,18 @@ class Layout:
             data = json.loads(cls.path().read_text())
         except FileNotFoundError:
             return None
-        return cls(ports=data["ports"], credentials=data["credentials"], bundles=data.get("bundles", {}))
+        return cls(
+            ports=data["ports"], credentials=data["credentials"], bundles=data.get("bundles", {}),
+            rotated=data.get("rotated", {}),
+        )  # fmt: skip
 
     def save(self) -> None:
         path = self.path()
         path.parent.mkdir(parents=True, exist_ok=True)
         staged = path.with_suffix(".new")
         staged.touch(mode=0o600)
-        document = {"ports": self.ports, "credentials": self.credentials, "bundles": self.bundles}
+        document = {"ports": self.ports, "credentials": self.credentials}
+        document |= {"bundles": self.bundles, "rotated": self.rotated}
         staged.write_text(json.dumps(document, indent=2))
         staged.replace(path)
 
@@ -409,12 +415,15 @@ def redis_running() -> bool:
     return _running("redis")
 
 
-def start_redis(layout: Layout) -> str:
+def start_redis(layout: Layout, accounts: dict[str, list[str]] | None = None) -> str:
+    """`accounts`: the bundles' Redis users and every password each must accept now."""
     base = _redis_dir()
     base.mkdir(parents=True, exist_ok=True)
     acl = ["user default off", f"user admin on >{layout.credentials['redis/admin']} ~* &* +@all"]
     for user, keys in REDIS_USERS.items():
         acl.append(f"user {user} on >{layout.credentials[f'redis/{user}']} {keys} +@all -@dangerous")
+    for user, passwords in (accounts or {}).items():
+        acl.append(" ".join(_redis_account_rules(user, passwords)))
     acl_file = base / "users.acl"
     acl_file.touch(mode=0o600)
     acl_file.write_text("\n".join(acl) + "\n")
@@ -521,9 +530,13 @@ def start_rabbitmq(layout: Layout) -> str:
 
 def _rabbit_login(layout: Layout, user: str) -> bool:
     """Whether a user logs in to the platform vhost with the layout's password (AMQP, fast)."""
+    return _amqp_login(layout, user, layout.credentials[f"rabbitmq/{user}"])
+
+
+def _amqp_login(layout: Layout, user: str, password: str) -> bool:
     import pika
 
-    credentials = pika.PlainCredentials(user, layout.credentials[f"rabbitmq/{user}"])
+    credentials = pika.PlainCredentials(user, password)
     parameters = pika.ConnectionParameters(HOST, layout.ports["rabbitmq"], RABBITMQ_VHOST, credentials,
                                            connection_attempts=1, socket_timeout=5)  # fmt: skip
     try:
@@ -662,32 +675,272 @@ def provision_moto(layout: Layout) -> None:
     entries |= {name: json.dumps(values) for name, values in bundle_values(layout).items()}
     for name, value in entries.items():
         try:
-            current = manager.get_secret_value(SecretId=name)["SecretString"]
+            current = secret_versions.current_string(manager, name)
         except manager.exceptions.ResourceNotFoundException:
-            manager.create_secret(
-                Name=name, SecretString=value, Tags=[{"Key": "environment", "Value": "local"}]
-            )
+            tags = [{"Key": "environment", "Value": "local"}]
+            if name in layout.rotated:  # a restarted emulator: the value's date is its rotation's
+                tags.append({"Key": secret_versions.ROTATED_TAG, "Value": layout.rotated[name]})
+            manager.create_secret(Name=name, SecretString=value, Tags=tags)
             continue
         # a new version only for a real change (a moved port): its date is the last rotation's
         if json.loads(current) != json.loads(value):
             manager.put_secret_value(SecretId=name, SecretString=value)
 
 
+def bundle_secrets() -> dict[str, secret_bundles.Declared]:
+    """Store entry -> declaration of every bundle secret the local environment reads."""
+    environment = environments.load("local")
+    found = {}
+    for item in secret_bundles.for_environment(environment):
+        store = item.declared.store or secret_bundles.Store.LOCAL_SECRETS_MANAGER
+        found[secret_bundles.entry_name(environment, store, item.name)] = item.declared
+    return found
+
+
 def bundle_values(layout: Layout) -> dict[str, dict[str, str]]:
     """Store entry -> key -> value of every bundle secret the local environment reads: generated
     here, third-party values included (nothing local calls a provider), kept in the layout so a
     restarted emulator gets the same values."""
-    environment = environments.load("local")
     values: dict[str, dict[str, str]] = {}
-    for item in secret_bundles.for_environment(environment):
-        store = item.declared.store or secret_bundles.Store.LOCAL_SECRETS_MANAGER
-        entry = secret_bundles.entry_name(environment, store, item.name)
+    for entry, declared in bundle_secrets().items():
         kept = layout.bundles.get(entry, {})
-        values[entry] = {key: kept.get(key) or new_password() for key in item.declared.secret.keys}
+        values[entry] = fresh_values(declared, None) | {
+            key: kept[key]
+            for key in declared.secret.keys
+            if kept.get(key) and _keeps(declared, key, kept[key])
+        }
     if values != layout.bundles:
         layout.bundles = values
         layout.save()
     return values
+
+
+# ------------------------------------------------- the bundles' users on the servers
+
+# A bundle secret with a server's username and password keys is a real user of that server
+# (the platform services' own users): PostgreSQL roles on the `platform` database, Redis ACL
+# users limited to their key prefix, RabbitMQ users of the platform vhost.
+PLATFORM_DATABASE = "platform"
+ACCOUNT_KEYS = {
+    "postgres": ("postgres-username", "postgres-password"),
+    "redis": ("redis-username", "redis-password"),
+    "rabbitmq": ("rabbitmq-username", "rabbitmq-password"),
+}
+# One password per user on PostgreSQL and RabbitMQ: a rotation alternates between two users.
+# Redis accepts several passwords per user: the same user gets the new one beside the old.
+ALTERNATING = frozenset({"postgres", "rabbitmq"})
+CLONE = "-clone"
+
+
+@dataclass(frozen=True)
+class Account:
+    server: str
+    username: str
+    password: str
+
+
+def accounts(values: dict[str, str]) -> list[Account]:
+    """The server users a bundle secret's value holds."""
+    return [
+        Account(server, values[user_key], values[password_key])
+        for server, (user_key, password_key) in ACCOUNT_KEYS.items()
+        if user_key in values and password_key in values
+    ]
+
+
+def account_names(server: str, username: str) -> tuple[str, ...]:
+    """The users one credential may be: an alternating pair, or the one user."""
+    base = username.removesuffix(CLONE)
+    return (base, base + CLONE) if server in ALTERNATING else (base,)
+
+
+def _base_username(declared: secret_bundles.Declared) -> str:
+    return f"{declared.bundle}-{declared.name.removesuffix('-credentials')}"
+
+
+def _username_server(key: str) -> str | None:
+    return next((server for server, (user_key, _) in ACCOUNT_KEYS.items() if user_key == key), None)
+
+
+def _keeps(declared: secret_bundles.Declared, key: str, value: str) -> bool:
+    """Whether a kept value still fits its key (a username from an older layout may not)."""
+    server = _username_server(key)
+    return server is None or value in account_names(server, _base_username(declared))
+
+
+def fresh_values(declared: secret_bundles.Declared, current: dict[str, str] | None) -> dict[str, str]:
+    """New values for every key of a secret. After `current`: the other user of an alternating
+    pair, the same Redis user, new passwords; a LiveKit key pair for keys.yaml."""
+    values = {}
+    for key in declared.secret.keys:
+        server = _username_server(key)
+        if server is None:
+            values[key] = _livekit_key_pair() if key == "keys.yaml" else new_password()
+            continue
+        pair = account_names(server, _base_username(declared))
+        now = (current or {}).get(key)
+        values[key] = pair[(pair.index(now) + 1) % len(pair)] if now in pair else pair[0]
+    return values
+
+
+def _livekit_key_pair() -> str:
+    """keys.yaml as livekit-server reads it: an API key and its secret."""
+    return f"API{new_password(12)}: {new_password(40)}\n"
+
+
+def desired_accounts(versions: list[dict[str, str]]) -> dict[str, dict[str, list[str]]]:
+    """server -> user -> the passwords it must accept, from the values of every valid version;
+    the other user of an alternating pair that no version holds gets none (it cannot log in)."""
+    wanted: dict[str, dict[str, list[str]]] = {server: {} for server in ACCOUNT_KEYS}
+    for values in versions:
+        for account in accounts(values):
+            for name in account_names(account.server, account.username):
+                wanted[account.server].setdefault(name, [])
+            if account.password not in wanted[account.server][account.username]:
+                wanted[account.server][account.username].append(account.password)
+    return wanted
+
+
+def merge_accounts(*parts: dict[str, dict[str, list[str]]]) -> dict[str, dict[str, list[str]]]:
+    merged: dict[str, dict[str, list[str]]] = {server: {} for server in ACCOUNT_KEYS}
+    for part in parts:
+        for server, users in part.items():
+            merged[server].update(users)
+    return merged
+
+
+def valid_accounts(layout: Layout) -> dict[str, dict[str, list[str]]]:
+    """What every bundle user must accept now, read from the store: a rotation in flight there
+    (a pending or a not yet retired previous version) is honoured; entries the store does not
+    hold yet have the layout's values."""
+    manager = aws_client(layout, "secretsmanager")
+    parts = []
+    for entry, values in layout.bundles.items():
+        try:
+            versions = secret_versions.valid_values(manager, entry)
+        except manager.exceptions.ResourceNotFoundException:
+            versions = [values]
+        parts.append(desired_accounts(versions))
+    return merge_accounts(*parts)
+
+
+def converge_accounts(
+    layout: Layout, wanted: dict[str, dict[str, list[str]]], refused: tuple[Account, ...] = ()
+) -> None:
+    """Make each server accept exactly `wanted` for these users (others are left alone), and
+    wait until it does; `refused`: retired credentials to see rejected before returning."""
+    if wanted.get("postgres"):
+        _converge_postgres(layout, wanted["postgres"])
+    if wanted.get("redis"):
+        admin = _redis_admin(layout)
+        for user, passwords in wanted["redis"].items():
+            admin.execute_command("ACL", "SETUSER", *_redis_account_rules(user, passwords)[1:])
+        admin.execute_command("ACL", "SAVE")  # the ACL file is the server's persistence
+    if wanted.get("rabbitmq"):
+        _converge_rabbitmq(layout, wanted["rabbitmq"])
+    expected = [
+        Account(server, user, password)
+        for server, users in wanted.items()
+        for user, passwords in users.items()
+        for password in passwords
+    ]
+    wait_for(lambda: all(account_accepted(layout, account) for account in expected),
+             "the new credentials", timeout=30)  # fmt: skip
+    wait_for(lambda: not any(account_accepted(layout, account) for account in refused),
+             "the retired credentials' rejection", timeout=30)  # fmt: skip
+
+
+def _redis_account_rules(user: str, passwords: list[str]) -> list[str]:
+    """An ACL user's rules: its key prefix, everything but the dangerous commands; `resetpass`
+    replaces the passwords in one command, so the user never has none."""
+    state = ["on", "resetpass", *(f">{password}" for password in passwords)] if passwords else ["off"]
+    return ["user", user, *state, "resetkeys", f"~{user}:*", "+@all", "-@dangerous"]
+
+
+def _converge_postgres(layout: Layout, users: dict[str, list[str]]) -> None:
+    import psycopg
+    from psycopg import sql
+
+    administrator = layout.credentials["postgres/admin"]
+    with psycopg.connect(
+        host=HOST, port=layout.ports["postgres"], user="postgres", password=administrator, autocommit=True
+    ) as admin:
+        if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (PLATFORM_DATABASE,)).fetchone():
+            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(PLATFORM_DATABASE)))
+            admin.execute(
+                sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(sql.Identifier(PLATFORM_DATABASE))
+            )
+        for user, passwords in users.items():
+            role = sql.Identifier(user)
+            exists = admin.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (user,)).fetchone()
+            if passwords:
+                verb = sql.SQL("ALTER ROLE" if exists else "CREATE ROLE")
+                admin.execute(
+                    sql.SQL("{} {} LOGIN PASSWORD {}").format(verb, role, sql.Literal(passwords[-1]))
+                )
+                grant = sql.SQL("GRANT CONNECT ON DATABASE {} TO {}")
+                admin.execute(grant.format(sql.Identifier(PLATFORM_DATABASE), role))
+            elif exists:  # retired: sessions it opened run on, new logins are refused
+                admin.execute(sql.SQL("ALTER ROLE {} NOLOGIN PASSWORD NULL").format(role))
+
+
+def _converge_rabbitmq(layout: Layout, users: dict[str, list[str]]) -> None:
+    """One definitions import for all users (each rabbitmqctl call costs about a second):
+    a salted SHA-256 hash for an accepted user, an empty one (no password login) for a retired one."""
+    document = {
+        "users": [
+            {"name": user, "password_hash": _rabbit_hash(passwords[-1]) if passwords else "",
+             "hashing_algorithm": "rabbit_password_hashing_sha256", "tags": []}
+            for user, passwords in users.items()
+        ],
+        "permissions": [
+            {"user": user, "vhost": RABBITMQ_VHOST, "configure": ".*", "write": ".*", "read": ".*"}
+            for user in users
+        ],
+    }  # fmt: skip
+    definitions = _rabbit_dir() / "accounts.json"
+    definitions.touch(mode=0o600)
+    definitions.write_text(json.dumps(document))
+    try:
+        _ctl(layout, "import_definitions", str(definitions))
+    finally:
+        definitions.unlink()
+
+
+def _rabbit_hash(password: str) -> str:
+    salt = secrets.token_bytes(4)
+    return base64.b64encode(salt + hashlib.sha256(salt + password.encode()).digest()).decode()
+
+
+def account_accepted(layout: Layout, account: Account) -> bool:
+    """Whether the server accepts a login with this credential right now."""
+    if account.server == "postgres":
+        import psycopg
+
+        try:
+            psycopg.connect(
+                host=HOST, port=layout.ports["postgres"], user=account.username, password=account.password,
+                dbname=PLATFORM_DATABASE, connect_timeout=5,
+            ).close()  # fmt: skip
+        except psycopg.OperationalError:
+            return False
+        return True
+    if account.server == "redis":
+        import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
+        client = redis.Redis(
+            host=HOST, port=layout.ports["redis"], username=account.username, password=account.password,
+            socket_timeout=5, retry=Retry(NoBackoff(), 0),  # a refused login is an answer: no retries
+        )  # fmt: skip
+        try:
+            return bool(client.ping())
+        except redis.AuthenticationError:
+            return False
+        finally:
+            client.close()
+    return _amqp_login(layout, account.username, account.password)
 
 
 def connection_secret(layout: Layout, key: str) -> dict[str, object]:
@@ -711,8 +964,7 @@ def connection_secret(layout: Layout, key: str) -> dict[str, object]:
 
 def read_secret(layout: Layout, key: str) -> dict:
     """A credential as clients get it: from the (emulated) Secrets Manager."""
-    response = aws_client(layout, "secretsmanager").get_secret_value(SecretId=f"{PREFIX}/{key}")
-    return json.loads(response["SecretString"])
+    return json.loads(secret_versions.current_string(aws_client(layout, "secretsmanager"), f"{PREFIX}/{key}"))
 
 
 # ----------------------------------------------------------------- lifecycle
@@ -725,7 +977,7 @@ def adopt_current_credentials(layout: Layout) -> list[str]:
     adopted = []
     for key, name in layout.secret_names().items():
         try:
-            current = json.loads(manager.get_secret_value(SecretId=name)["SecretString"])["password"]
+            current = json.loads(secret_versions.current_string(manager, name))["password"]
         except manager.exceptions.ResourceNotFoundException:
             continue
         if current != layout.credentials[key]:
@@ -733,7 +985,7 @@ def adopt_current_credentials(layout: Layout) -> list[str]:
             adopted.append(key)
     for entry, values in layout.bundles.items():
         try:
-            current_values = json.loads(manager.get_secret_value(SecretId=entry)["SecretString"])
+            current_values = json.loads(secret_versions.current_string(manager, entry))
         except manager.exceptions.ResourceNotFoundException:
             continue
         if current_values != values:
@@ -759,26 +1011,46 @@ def up(report: Callable[[str], None] = print) -> Layout:
         moved = [name for name, port in layout.ports.items() if previous.ports.get(name) != port]
         report(f"ports taken by other programs, moved: {', '.join(moved)}")
     layout.save()
-    # The secret store first: it holds the current credentials every other server is given.
+    wanted: dict[str, dict[str, list[str]]] = {}
+
+    def read_store(layout: Layout) -> str:
+        """The secret store first: it holds the current credentials every other server is given."""
+        outcome = start_moto(layout)
+        if adopted := adopt_current_credentials(layout):
+            report(f"credentials rotated in the secret store, kept: {', '.join(adopted)}")
+        return outcome
+
+    def fill_store(layout: Layout) -> None:
+        nonlocal wanted
+        provision_moto(layout)
+        wanted = valid_accounts(layout)
+
     steps = [
-        ("moto", start_moto, None),
-        ("postgres", start_postgres, provision_postgres),
-        ("redis", start_redis, None),  # its ACL users are written and reloaded by the start
-        ("rabbitmq", start_rabbitmq, provision_rabbitmq),
-    ]
+        ("moto", read_store, fill_store),
+        ("postgres", start_postgres,
+         lambda layout: (provision_postgres(layout), _converge_postgres(layout, wanted["postgres"]))),
+        # its ACL users, the bundles' included, are written and reloaded by the start
+        ("redis", lambda layout: start_redis(layout, wanted["redis"]), None),
+        ("rabbitmq", start_rabbitmq,
+         lambda layout: (provision_rabbitmq(layout), _rabbitmq_accounts(layout, wanted["rabbitmq"]))),
+    ]  # fmt: skip
     for name, start, provision in steps:
         started = time.monotonic()
         report(f"{name}: starting")
         outcome = start(layout)
-        if name == "moto" and (adopted := adopt_current_credentials(layout)):
-            report(f"credentials rotated in the secret store, kept: {', '.join(adopted)}")
         if provision:
             report(f"{name}: provisioning")
             provision(layout)
         report(f"{name}: {outcome} on {HOST}:{layout.ports[name]} ({time.monotonic() - started:.1f}s)")
-    report("moto: provisioning buckets and secrets")
-    provision_moto(layout)
     return layout
+
+
+def _rabbitmq_accounts(layout: Layout, users: dict[str, list[str]]) -> None:
+    """Import the bundles' users only when one of them does not log in (an import costs a second)."""
+    if not all(
+        _amqp_login(layout, user, password) for user, passwords in users.items() for password in passwords
+    ):
+        converge_accounts(layout, {"rabbitmq": users})
 
 
 def summary(layout: Layout) -> str:

@@ -2,8 +2,8 @@
 read from where the value lives, and whether anything is overdue, not provisioned or missing.
 
 - Secrets Manager (AWS, and the local environment's emulator): the entry's creation date and
-  the date of its current version (a rotation writes a new version); an entry without a
-  version is not provisioned, one that does not exist is missing.
+  the date of its last rotation (the tag `secrets.rotate` writes, else the current version's
+  date); an entry without a version is not provisioned, one that does not exist is missing.
 - Sealed secrets (Linode): the `voiceops.io/sealed-at` annotation `invoke secrets.seal`
   writes on the committed manifest; a secret with keys not sealed yet is not provisioned.
 """
@@ -20,6 +20,7 @@ from voiceops import local, secret_bundles, terraform
 from voiceops.environments import Cloud, Environment
 from voiceops.errors import OpsError
 from voiceops.secret_bundles import PERIOD_DAYS, SEALED_AT, Materialized, Store
+from voiceops.secret_versions import ROTATED_TAG
 
 
 class AuditUnavailable(OpsError):
@@ -73,7 +74,12 @@ def secrets_manager_reader(client) -> Reader:  # boto3's client type is generate
             version for version in client.list_secret_version_ids(SecretId=entry)["Versions"]
             if "AWSCURRENT" in version.get("VersionStages", [])
         ]  # fmt: skip
-        return Dates(described.get("CreatedDate"), current[0].get("CreatedDate") if current else None)
+        if not current:
+            return Dates(described.get("CreatedDate"), None)
+        # a rotation records its date; the local emulator, restarted, re-creates the entry today
+        stamp = {tag["Key"]: tag["Value"] for tag in described.get("Tags") or []}.get(ROTATED_TAG)
+        rotated = datetime.datetime.fromisoformat(stamp) if stamp else current[0].get("CreatedDate")
+        return Dates(described.get("CreatedDate"), rotated)
 
     return read
 

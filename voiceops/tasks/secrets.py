@@ -8,7 +8,16 @@ from pathlib import Path
 
 from invoke import task
 
-from voiceops import environments, generate, output, scan, sealing_keys, secret_audit, secret_bundles
+from voiceops import (
+    environments,
+    generate,
+    output,
+    scan,
+    sealing_keys,
+    secret_audit,
+    secret_bundles,
+    secret_rotation,
+)
 from voiceops.errors import OpsError
 from voiceops.tasks import ENV_HELP, reports_errors
 from voiceops.toolchain import ROOT, shown
@@ -165,3 +174,35 @@ def audit(c, env="local", json=False):
         statuses = [row.status for row in failing]
         summary = ", ".join(f"{statuses.count(status)} {status}" for status in dict.fromkeys(statuses))
         raise secret_audit.AuditFailed(f"{env}: {summary} of {len(rows)} secret(s)")
+
+
+@task(
+    help={
+        "env": ENV_HELP,
+        "bundle": "the bundle whose secrets rotate (a file of secrets/bundles/, e.g. platform)",
+        "secret": "only this secret of the bundle",
+        "grace": f"seconds the previous credentials stay valid after the switch "
+        f"(default {secret_rotation.DEFAULT_GRACE_SECONDS:.0f})",
+        "confirm": "the environment's name, for one that needs approval",
+    }
+)
+@reports_errors
+def rotate(c, env="local", bundle="", secret="", grace=None, confirm=None):
+    """Rotate a bundle's secrets without downtime: pending version, set on the servers, test,
+    promote, retire the previous credential after the grace period. Re-run after a crash: it
+    completes the rotation in flight. Approval, lock and audit as for a deploy.
+    Example: invoke secrets.rotate --env local --bundle platform --secret api-rest-credentials
+    """
+    if not bundle:
+        raise SecretsFailed("give --bundle: the bundle whose secrets rotate (see secrets.list)")
+    try:
+        grace_seconds = None if grace is None else float(grace)
+    except ValueError:
+        raise SecretsFailed(f"--grace must be a number of seconds, not {grace!r}") from None
+    record, server_seconds = secret_rotation.rotate(
+        env, bundle, secret or None, grace_seconds, confirm, report=output.console.print
+    )
+    spent = ", ".join(f"{server} {seconds:.1f}s" for server, seconds in sorted(server_seconds.items()))
+    output.console.print(
+        f"rotated in {record.seconds:.1f}s ({spent or 'no server changed'}); audit: {record.audit_file}"
+    )

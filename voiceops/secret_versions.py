@@ -1,0 +1,155 @@
+"""The rotation protocol of AWS Secrets Manager on one entry, as its rotation functions use it:
+a pending version (AWSPENDING) beside the current one, promoted by moving AWSCURRENT (the
+old version becomes AWSPREVIOUS), and the previous credential retired after a grace period.
+
+Everything a rotation must remember lives on the entry itself, so a rotation interrupted
+anywhere is resumed from the store, from any machine:
+- the rotation's token is a tag on every entry it rotates, until that entry is done;
+- each entry's new version has a VersionId derived from the token and the entry's name, so
+  a re-run finds it (and `put_secret_value` with the same token is idempotent);
+- the time of promotion and the version retired are tags too.
+Works against Secrets Manager and the local environment's emulator alike (a boto3 client).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import uuid
+from dataclasses import dataclass
+from enum import StrEnum
+
+PENDING, CURRENT, PREVIOUS = "AWSPENDING", "AWSCURRENT", "AWSPREVIOUS"
+ROTATION_TAG = "voiceops:rotation"  # the token of the rotation in flight on this entry
+PROMOTED_TAG = "voiceops:promoted-at"  # when the new version became current (starts the grace)
+RETIRED_TAG = "voiceops:retired-version"  # the previous version whose credential was retired
+ROTATED_TAG = "voiceops:rotated-at"  # the current value's date, kept when the emulator restarts
+
+
+class Phase(StrEnum):
+    IDLE = "idle"  # no rotation in flight
+    CREATE = "create"  # the rotation's version does not exist yet
+    PENDING = "pending"  # created (AWSPENDING), not yet current: set, test, promote
+    PROMOTED = "promoted"  # current; the previous credential still works until retired
+    DONE = "done"
+
+
+@dataclass(frozen=True)
+class State:
+    entry: str
+    phase: Phase
+    token: str | None  # the rotation in flight
+    version: str | None  # this entry's version of that rotation
+    current: str  # the AWSCURRENT version id
+    previous: str | None  # the AWSPREVIOUS version id
+    promoted_at: datetime.datetime | None
+
+
+def version_id(token: str, entry: str) -> str:
+    """The entry's new version in rotation `token`: the same on every re-run."""
+    return str(uuid.uuid5(uuid.UUID(token), entry))
+
+
+def new_token() -> str:
+    return str(uuid.uuid4())
+
+
+def tags(client, entry: str) -> dict[str, str]:
+    return {tag["Key"]: tag["Value"] for tag in client.describe_secret(SecretId=entry).get("Tags") or []}
+
+
+def _stages(client, entry: str) -> dict[str, list[str]]:
+    return client.describe_secret(SecretId=entry).get("VersionIdsToStages") or {}
+
+
+def token_in_flight(client, entries: list[str]) -> str | None:
+    """The token of a rotation still in flight on any of the entries (one at a time per entry)."""
+    found = {tags(client, entry).get(ROTATION_TAG) for entry in entries} - {None}
+    if len(found) > 1:
+        raise ValueError(f"two rotations in flight on {', '.join(entries)}: {', '.join(sorted(found))}")
+    return found.pop() if found else None
+
+
+def state(client, entry: str, token: str | None) -> State:
+    described = client.describe_secret(SecretId=entry)
+    marks = {tag["Key"]: tag["Value"] for tag in described.get("Tags") or []}
+    stages = described.get("VersionIdsToStages") or {}
+    current = next(version for version, labels in stages.items() if CURRENT in labels)
+    previous = next((version for version, labels in stages.items() if PREVIOUS in labels), None)
+    promoted = marks.get(PROMOTED_TAG)
+    promoted_at = datetime.datetime.fromisoformat(promoted) if promoted else None
+    if token is None or marks.get(ROTATION_TAG) != token:
+        # not part of this rotation, or this entry finished it already
+        done = token is not None and version_id(token, entry) == current
+        return State(entry, Phase.DONE if done else Phase.IDLE, token, None, current, previous, promoted_at)
+    version = version_id(token, entry)
+    if version not in stages:
+        phase = Phase.CREATE
+    elif version == current:
+        phase = Phase.PROMOTED
+    else:
+        phase = Phase.PENDING
+    return State(entry, phase, token, version, current, previous, promoted_at)
+
+
+def current_string(client, entry: str) -> str:
+    """The current version's text. The stage is named: the emulator's default version does not
+    follow AWSCURRENT when a rotation moves it (Secrets Manager's does)."""
+    return client.get_secret_value(SecretId=entry, VersionStage=CURRENT)["SecretString"]
+
+
+def value(client, entry: str, version: str) -> dict[str, str]:
+    return json.loads(client.get_secret_value(SecretId=entry, VersionId=version)["SecretString"])
+
+
+def begin(client, entry: str, token: str) -> None:
+    client.tag_resource(SecretId=entry, Tags=[{"Key": ROTATION_TAG, "Value": token}])
+
+
+def create(client, entry: str, token: str, values: dict[str, str]) -> None:
+    """createSecret: the new values as AWSPENDING; the current version stays current."""
+    client.put_secret_value(
+        SecretId=entry, ClientRequestToken=version_id(token, entry), SecretString=json.dumps(values),
+        VersionStages=[PENDING],
+    )  # fmt: skip
+
+
+def promote(client, item: State, now: datetime.datetime) -> None:
+    """finishSecret: AWSCURRENT moves to the new version (the old one becomes AWSPREVIOUS), the
+    grace period starts. Each call is safe to repeat."""
+    if item.version is None:
+        raise ValueError(f"{item.entry}: no rotation in flight to promote")
+    if item.current != item.version:
+        client.update_secret_version_stage(
+            SecretId=item.entry, VersionStage=CURRENT, MoveToVersionId=item.version,
+            RemoveFromVersionId=item.current,
+        )  # fmt: skip
+    if PENDING in _stages(client, item.entry).get(item.version, []):
+        client.update_secret_version_stage(
+            SecretId=item.entry, VersionStage=PENDING, RemoveFromVersionId=item.version
+        )
+    stamp = now.isoformat(timespec="seconds")
+    client.tag_resource(
+        SecretId=item.entry,
+        Tags=[{"Key": PROMOTED_TAG, "Value": stamp}, {"Key": ROTATED_TAG, "Value": stamp}],
+    )
+
+
+def finish(client, item: State) -> None:
+    """The previous credential is retired: the rotation is over on this entry."""
+    client.tag_resource(SecretId=item.entry, Tags=[{"Key": RETIRED_TAG, "Value": item.previous or ""}])
+    client.untag_resource(SecretId=item.entry, TagKeys=[ROTATION_TAG])
+
+
+def valid_values(client, entry: str) -> list[dict[str, str]]:
+    """Every version whose credential a server must accept now: the current one, a pending one,
+    and the previous one while its rotation is in flight (promoted, not yet retired)."""
+    described = client.describe_secret(SecretId=entry)
+    marks = {tag["Key"]: tag["Value"] for tag in described.get("Tags") or []}
+    stages = described.get("VersionIdsToStages") or {}
+    wanted = [version for version, labels in stages.items() if CURRENT in labels]
+    wanted += [version for version, labels in stages.items() if PENDING in labels and CURRENT not in labels]
+    token = marks.get(ROTATION_TAG)
+    if token and CURRENT in stages.get(version_id(token, entry), []):  # promoted, not yet retired
+        wanted += [version for version, labels in stages.items() if PREVIOUS in labels]
+    return [value(client, entry, version) for version in wanted]
