@@ -1006,6 +1006,7 @@ def up(report: Callable[[str], None] = print) -> Layout:
         ports=allocate_ports(previous.ports if previous else None),
         credentials=generate_credentials(previous.credentials if previous else None),
         bundles=previous.bundles if previous else {},
+        rotated=previous.rotated if previous else {},
     )
     if previous and previous.ports != layout.ports:
         moved = [name for name, port in layout.ports.items() if previous.ports.get(name) != port]

@@ -26,7 +26,15 @@ import psycopg
 import pytest
 import redis
 
-from voiceops import environments, local, secret_audit, secret_bundles
+from voiceops import (
+    credential_load,
+    environments,
+    local,
+    secret_audit,
+    secret_bundles,
+    secret_rotation,
+    secret_versions,
+)
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -114,11 +122,14 @@ def assert_healthy(layout: local.Layout) -> None:
             host=secret["host"], port=secret["port"], username=user, password=secret["password"]
         ).ping()
     # every bundle secret the local environment reads, with every key its bundle declares
+    store = local.aws_client(layout, "secretsmanager")
     for item in secret_bundles.for_environment(environments.load("local")):
-        entry = local.aws_client(layout, "secretsmanager").get_secret_value(
-            SecretId=f"voiceops/local/{item.name}"
-        )
-        assert set(json.loads(entry["SecretString"])) == set(item.declared.secret.keys)
+        values = json.loads(secret_versions.current_string(store, f"voiceops/local/{item.name}"))
+        assert set(values) == set(item.declared.secret.keys)
+        for account in local.accounts(values):  # the platform services' users log in
+            assert local.account_accepted(layout, account), (
+                f"{item.name}: {account.server} {account.username}"
+            )
     # and the audit is clean: every secret there, provisioned, none overdue
     environment = environments.load("local")
     today = datetime.datetime.now(datetime.UTC).date()
@@ -249,7 +260,11 @@ def test_an_interrupted_deploy_is_healed_by_the_next_run(environment, server, st
     assert_healthy(local.up(report=ignore))
 
 
-def test_data_survives_down_and_up_and_a_taken_port_is_moved(environment):
+def test_data_and_rotated_credentials_survive_down_and_up_and_a_taken_port_is_moved(environment):
+    secret_rotation.rotate("local", "platform", "database-backup-credentials", 0, None, report=ignore)
+    bundles = {
+        entry: current(environment, entry.removeprefix(f"{local.PREFIX}/")) for entry in environment.bundles
+    }
     secret = local.read_secret(environment, "postgres/api")
     params = {k: secret[k] for k in ("host", "port", "password", "dbname")} | {"user": secret["username"]}
     with psycopg.connect(**params, autocommit=True) as connection:
@@ -274,6 +289,9 @@ def test_data_survives_down_and_up_and_a_taken_port_is_moved(environment):
     params = {k: secret[k] for k in ("host", "port", "password", "dbname")} | {"user": secret["username"]}
     with psycopg.connect(**params) as connection:
         assert connection.execute("SELECT count(*) FROM kept").fetchone()[0] >= 1
+    assert {
+        entry: current(moved, entry.removeprefix(f"{local.PREFIX}/")) for entry in moved.bundles
+    } == bundles
     assert_healthy(moved)
 
 
@@ -293,3 +311,121 @@ def test_status_and_down_tell_the_truth_when_the_state_files_are_gone(isolated_e
     assert lines == ["stopped: epmd, moto, postgres, rabbitmq, redis"]
     assert local.owned_processes() == {}
     assert set(states().values()) == {"stopped"}
+
+
+# --- secret rotation ----------------------------------------------------------------------
+
+
+def rotate_command(secret: str, grace: float = 1) -> list[str]:
+    return [sys.executable, "-m", "invoke", "secrets.rotate", "--bundle", "platform", "--secret", secret,
+            "--grace", str(grace)]  # fmt: skip
+
+
+def current(layout: local.Layout, secret: str) -> dict[str, str]:
+    store = local.aws_client(layout, "secretsmanager")
+    return json.loads(secret_versions.current_string(store, f"{local.PREFIX}/{secret}"))
+
+
+def promoted_at(layout: local.Layout, secret: str) -> float:
+    store = local.aws_client(layout, "secretsmanager")
+    stamp = secret_versions.tags(store, f"{local.PREFIX}/{secret}")[secret_versions.PROMOTED_TAG]
+    return datetime.datetime.fromisoformat(stamp).timestamp()
+
+
+def assert_rotated_under_load(layout: local.Layout, load: credential_load.CredentialLoad, secret: str,
+                              before: dict[str, str]) -> None:  # fmt: skip
+    """No operation failed; once promoted, every connection used the new credential; the old
+    one is refused now, and the audit is clean."""
+    assert load.failures() == [], load.failures()[:5]
+    after = current(layout, secret)
+    new = {(account.server, account.username, account.password) for account in local.accounts(after)}
+    # the promotion's tag has whole seconds: one more, and reading the store comes before connecting
+    late = [op for op in load.operations if op.started > promoted_at(layout, secret) + 1.5]
+    assert late and all((op.server, op.username, op.password) in new for op in late)
+    assert {op.server for op in late} == {account.server for account in local.accounts(after)}
+    for account in local.accounts(before):
+        assert not local.account_accepted(layout, account), f"the retired {account} still logs in"
+    environment = environments.load("local")
+    today = datetime.datetime.now(datetime.UTC).date()
+    assert (
+        secret_audit.problems(secret_audit.audit(environment, secret_audit.reader_for(environment), today))
+        == []
+    )
+
+
+def test_a_rotation_under_load_fails_no_operation_and_retires_the_old_credentials(environment):
+    secret = "api-rest-credentials"  # a PostgreSQL, a Redis and a RabbitMQ user
+    before = current(environment, secret)
+    with credential_load.CredentialLoad(environment, f"{local.PREFIX}/{secret}", rate=60, workers=3) as load:
+        rotation = subprocess.run(
+            rotate_command(secret), cwd=ROOT, capture_output=True, text=True, check=False
+        )
+        assert rotation.returncode == 0, output_tail(rotation)
+        time.sleep(2)  # connections after the promotion
+    assert_rotated_under_load(environment, load, secret, before)
+    new = {account.server: account.username for account in local.accounts(current(environment, secret))}
+    old = {account.server: account.username for account in local.accounts(before)}
+    assert new["postgres"] != old["postgres"] and new["rabbitmq"] != old["rabbitmq"]  # the other user
+    assert new["redis"] == old["redis"]  # the same user, its other password
+
+
+def fork_rotations(secret: str, steps: tuple[str, ...]) -> list[tuple[int, int]]:
+    """One forked process per step (no interpreter start-up; forked before the load's threads
+    exist), each waiting for a byte on its pipe, then rotating until it SIGKILLs itself after
+    its step. (pid, pipe) of each."""
+    children = []
+    for step in steps:
+        read, write = os.pipe()
+        child = os.fork()
+        if child == 0:
+            os.close(write)
+            os.read(read, 1)
+            os.environ[secret_rotation.CRASH_VARIABLE] = step
+            try:
+                secret_rotation.rotate("local", "platform", secret, 1, None, report=ignore)
+            except BaseException:
+                os._exit(1)
+            os._exit(0)
+        os.close(read)
+        children.append((child, write))
+    return children
+
+
+def test_a_rotation_killed_between_every_pair_of_steps_is_completed_by_the_next_run(environment):
+    secret = "analytics-credentials"  # a PostgreSQL user: no rabbitmqctl call, so the test stays short
+    before = current(environment, secret)
+    steps = secret_rotation.STEPS[:-1]  # after the last step there is nothing left to resume
+    children = fork_rotations(secret, steps)
+    with credential_load.CredentialLoad(environment, f"{local.PREFIX}/{secret}", rate=60, workers=3) as load:
+        for step, (child, go) in zip(steps, children, strict=True):
+            os.write(go, b"x")
+            os.close(go)
+            _, status = os.waitpid(child, 0)
+            assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, (step, status)
+            if step == "promote":
+                promoted = current(environment, secret)
+                assert promoted != before and all(
+                    local.account_accepted(environment, a) for a in local.accounts(promoted)
+                )
+        # the last kill came after the rotation ended: this run is a new one, uninterrupted
+        record, _ = secret_rotation.rotate("local", "platform", secret, 1, None, report=ignore)
+        assert record.result == "succeeded"
+        time.sleep(2)
+    assert_rotated_under_load(environment, load, secret, before)
+    assert_rotated_under_load(environment, load, secret, promoted)  # the first rotation's too
+    audits = sorted((Path(os.environ["VOICEOPS_STATE_DIR"]) / "audit").glob("*-local-secrets-rotate.json"))
+    assert json.loads(audits[-1].read_text())["result"] == "succeeded"
+
+
+def test_a_restarted_secret_store_keeps_the_rotated_credentials_and_their_date(environment):
+    secret = "analytics-credentials"
+    secret_rotation.rotate("local", "platform", secret, 0, None, report=ignore)
+    rotated, stamp = current(environment, secret), promoted_at(environment, secret)
+    kill("moto")  # the emulator forgets everything it held
+    layout = local.up(report=ignore)
+    assert current(layout, secret) == rotated
+    environment_ = environments.load("local")
+    rows = secret_audit.audit(environment_, secret_audit.reader_for(environment_), datetime.date.today())
+    (row,) = [row for row in rows if row.secret == secret]
+    assert row.rotated.timestamp() == stamp
+    assert_healthy(layout)

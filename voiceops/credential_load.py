@@ -1,0 +1,116 @@
+"""Consumers of a bundle secret under load, as the platform's services use their credentials:
+before each new connection a consumer reads the secret's current version from the store, then
+connects to PostgreSQL, Redis or RabbitMQ with it and does one operation. Connections are
+opened fresh at a steady rate, so a rotation is seen by every connection after it.
+
+Used by the rotation tests and by scripts/bench_rotation.py; every failed operation is kept
+with its error, every successful one with the user and password it logged in with.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+
+from voiceops import local, secret_versions
+
+
+@dataclass(frozen=True)
+class Operation:
+    started: float  # time.time()
+    server: str
+    username: str
+    password: str
+    error: str | None  # None: it worked
+
+
+@dataclass
+class CredentialLoad:
+    """`rate` operations per second in total over `workers` threads, taking turns over the
+    servers the secret has users on."""
+
+    layout: local.Layout
+    entry: str
+    rate: float
+    workers: int = 8
+    operations: list[Operation] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._threads = [
+            threading.Thread(target=self._work, args=(index,), daemon=True) for index in range(self.workers)
+        ]
+
+    def __enter__(self) -> CredentialLoad:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=30)
+
+    def _work(self, index: int) -> None:
+        store = local.aws_client(self.layout, "secretsmanager")  # a client per thread
+        interval = self.workers / self.rate
+        next_start = time.monotonic() + interval * index / self.workers  # spread the threads
+        turn = index
+        while not self._stop.is_set():
+            delay = next_start - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            next_start += interval
+            started = time.time()
+            server, username, password, error = "store", "", "", None
+            try:
+                accounts = local.accounts(json.loads(secret_versions.current_string(store, self.entry)))
+                account = accounts[turn % len(accounts)]
+                server, username, password = account.server, account.username, account.password
+                operate(self.layout, account)
+            except Exception as failure:  # every failure counts: the load reports them all
+                error = f"{type(failure).__name__}: {failure}"
+            turn += 1
+            with self._lock:
+                self.operations.append(Operation(started, server, username, password, error))
+
+    def failures(self) -> list[Operation]:
+        return [operation for operation in self.operations if operation.error]
+
+
+def operate(layout: local.Layout, account: local.Account) -> None:
+    """One new connection and one operation with the credential; raises when refused."""
+    if account.server == "postgres":
+        import psycopg
+
+        with psycopg.connect(
+            host=local.HOST, port=layout.ports["postgres"], user=account.username, password=account.password,
+            dbname=local.PLATFORM_DATABASE, connect_timeout=5,
+        ) as connection:  # fmt: skip
+            (user,) = connection.execute("SELECT current_user").fetchone()
+            if user != account.username:
+                raise RuntimeError(f"logged in as {user}, not {account.username}")
+    elif account.server == "redis":
+        import redis
+
+        client = redis.Redis(
+            host=local.HOST, port=layout.ports["redis"], username=account.username, password=account.password,
+            socket_timeout=5,
+        )  # fmt: skip
+        try:
+            client.incr(f"{account.username}:operations")
+        finally:
+            client.close()
+    else:
+        import pika
+
+        credentials = pika.PlainCredentials(account.username, account.password)
+        parameters = pika.ConnectionParameters(
+            local.HOST, layout.ports["rabbitmq"], local.RABBITMQ_VHOST, credentials,
+            connection_attempts=1, socket_timeout=5,
+        )  # fmt: skip
+        with pika.BlockingConnection(parameters) as connection:
+            connection.channel().basic_publish(exchange="", routing_key="rotation-probe", body=b"probe")
