@@ -1,0 +1,154 @@
+"""secrets.rotate without servers: the store's rotation protocol on an in-process Secrets
+Manager emulator (moto), the values a rotation writes, and every refusal before a change."""
+
+import datetime
+import json
+import uuid
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from voiceops import environments, local, secret_bundles, secret_rotation, secret_versions
+from voiceops.errors import OpsError
+from voiceops.runs import ApprovalRequired, EnvironmentLock, EnvironmentLocked
+from voiceops.secret_versions import Phase
+
+ENTRY = "voiceops/local/api-rest-credentials"
+
+
+@pytest.fixture
+def store():
+    with mock_aws():
+        client = boto3.client("secretsmanager", region_name="us-west-2")
+        client.create_secret(Name=ENTRY, SecretString=json.dumps({"password": "one"}))
+        yield client
+
+
+def test_a_rotation_moves_through_its_phases_and_the_valid_versions_follow(store):
+    token = secret_versions.new_token()
+    assert secret_versions.token_in_flight(store, [ENTRY]) is None
+    secret_versions.begin(store, ENTRY, token)
+    assert secret_versions.token_in_flight(store, [ENTRY]) == token
+    assert secret_versions.state(store, ENTRY, token).phase is Phase.CREATE
+
+    secret_versions.create(store, ENTRY, token, {"password": "two"})
+    secret_versions.create(store, ENTRY, token, {"password": "two"})  # a re-run: the same version
+    pending = secret_versions.state(store, ENTRY, token)
+    assert pending.phase is Phase.PENDING and pending.version == secret_versions.version_id(token, ENTRY)
+    assert secret_versions.valid_values(store, ENTRY) == [{"password": "one"}, {"password": "two"}]
+    assert json.loads(secret_versions.current_string(store, ENTRY)) == {"password": "one"}
+
+    now = datetime.datetime(2026, 12, 1, tzinfo=datetime.UTC)
+    secret_versions.promote(store, pending, now)
+    promoted = secret_versions.state(store, ENTRY, token)
+    secret_versions.promote(store, promoted, now)  # a re-run after a crash: nothing moves twice
+    promoted = secret_versions.state(store, ENTRY, token)
+    assert promoted.phase is Phase.PROMOTED and promoted.promoted_at == now
+    assert json.loads(secret_versions.current_string(store, ENTRY)) == {"password": "two"}
+    # until retired, the previous credential stays valid beside the new one
+    assert secret_versions.valid_values(store, ENTRY) == [{"password": "two"}, {"password": "one"}]
+
+    secret_versions.finish(store, promoted)
+    assert secret_versions.state(store, ENTRY, token).phase is Phase.DONE
+    assert secret_versions.token_in_flight(store, [ENTRY]) is None
+    assert secret_versions.valid_values(store, ENTRY) == [{"password": "two"}]
+    assert secret_versions.tags(store, ENTRY)[secret_versions.RETIRED_TAG] == promoted.previous
+
+
+def test_a_version_id_is_the_same_on_every_run_and_differs_per_entry():
+    token = str(uuid.uuid4())
+    assert secret_versions.version_id(token, ENTRY) == secret_versions.version_id(token, ENTRY)
+    assert secret_versions.version_id(token, ENTRY) != secret_versions.version_id(token, ENTRY + "-2")
+
+
+def test_two_rotations_in_flight_are_refused(store):
+    store.create_secret(Name="voiceops/local/other", SecretString="{}")
+    secret_versions.begin(store, ENTRY, secret_versions.new_token())
+    secret_versions.begin(store, "voiceops/local/other", secret_versions.new_token())
+    with pytest.raises(ValueError, match="two rotations in flight"):
+        secret_versions.token_in_flight(store, [ENTRY, "voiceops/local/other"])
+
+
+def declared(name: str) -> secret_bundles.Declared:
+    return secret_bundles.declared(environments.Cloud.LOCAL)[name]
+
+
+def test_fresh_values_alternate_users_keep_the_redis_user_and_change_every_password():
+    item = declared("api-rest-credentials")
+    first = local.fresh_values(item, None)
+    assert first["postgres-username"] == first["rabbitmq-username"] == "platform-api-rest"
+    second = local.fresh_values(item, first)
+    assert second["postgres-username"] == second["rabbitmq-username"] == "platform-api-rest-clone"
+    assert second["redis-username"] == first["redis-username"] == "platform-api-rest"
+    assert local.fresh_values(item, second)["postgres-username"] == "platform-api-rest"
+    passwords = [key for key in first if key.endswith("-password")]
+    assert all(first[key] != second[key] for key in passwords)
+
+
+def test_livekit_keys_are_a_key_pair():
+    values = local.fresh_values(declared("livekit-api-keys"), None)
+    key, secret = values["keys.yaml"].strip().split(": ")
+    assert key.startswith("API") and len(secret) == 40
+
+
+def test_the_other_user_of_a_pair_that_no_valid_version_holds_cannot_log_in():
+    current = {
+        "postgres-username": "u",
+        "postgres-password": "a",
+        "redis-username": "u",
+        "redis-password": "b",
+    }
+    pending = {
+        "postgres-username": "u-clone",
+        "postgres-password": "c",
+        "redis-username": "u",
+        "redis-password": "d",
+    }
+    during = local.desired_accounts([current, pending])
+    assert during["postgres"] == {"u": ["a"], "u-clone": ["c"]} and during["redis"] == {"u": ["b", "d"]}
+    after = local.desired_accounts([pending])
+    assert after["postgres"] == {"u": [], "u-clone": ["c"]} and after["redis"] == {"u": ["d"]}
+
+
+# --- refusals: one line, nothing changed ------------------------------------------------------
+
+
+def test_unknown_bundle_and_secret_are_refused_by_name():
+    local_env = environments.load("local")
+    with pytest.raises(OpsError, match=r"unknown bundle 'nope' \(known: .*platform"):
+        secret_rotation.targets(local_env, "nope", None)
+    with pytest.raises(OpsError, match="bundle platform has no secret 'nope'"):
+        secret_rotation.targets(local_env, "platform", "nope")
+    with pytest.raises(OpsError, match="local reads no secret of bundle edge"):
+        secret_rotation.targets(local_env, "edge", None)
+
+
+def audit_results(state) -> list[str]:
+    return [json.loads(path.read_text())["result"] for path in sorted((state / "audit").glob("*.json"))]
+
+
+def test_a_production_rotation_without_approval_is_refused_and_recorded(isolated_state):
+    with pytest.raises(ApprovalRequired) as refused:
+        secret_rotation.rotate("production", "platform", None, None, None)
+    assert refused.value.exit_code == 3
+    assert audit_results(isolated_state) == ["refused"]
+
+
+def test_a_rotation_while_another_run_holds_the_environment_is_refused(isolated_state):
+    with EnvironmentLock("local"), pytest.raises(EnvironmentLocked) as refused:
+        secret_rotation.rotate("local", "platform", None, None, None)
+    assert refused.value.exit_code == 4
+
+
+@pytest.mark.parametrize("name", ["local", "live"])
+def test_without_servers_or_a_cloud_path_it_stops_with_exit_5(isolated_state, name):
+    with pytest.raises(OpsError) as stopped:
+        secret_rotation.rotate(name, "platform", None, None, name)
+    assert stopped.value.exit_code == 5 and "nothing was changed" in stopped.value.message
+    assert audit_results(isolated_state) == ["failed"]
+
+
+def test_a_negative_grace_is_refused():
+    with pytest.raises(OpsError, match="--grace must be 0 or more seconds"):
+        secret_rotation.rotate("local", "platform", None, -1, None)
