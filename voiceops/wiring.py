@@ -1877,6 +1877,128 @@ def entry_paths(installed: Installed) -> Iterator[Reference]:
         yield Reference("entry-paths", f"dns/{host}", target, status, problem)
 
 
+# --- Reloads ---------------------------------------------------------------------------------
+# On a cloud's cluster an operator writes each bundle Secret (External Secrets from Secrets Manager
+# or Key Vault, the Sealed Secrets controller from its sealed manifest) and rewrites it in place
+# when the value is rotated. Helm renders none of them, so no checksum annotation rolls their
+# readers: Reloader does, for the workloads whose annotation names the Secret.
+
+RELOADER = "reloader"  # its release in charts/releases.yaml
+# The clouds' stores; local's emulated one is not among them: no Reloader runs on a laptop
+OPERATOR_STORES = frozenset({
+    secret_bundles.Store.SECRETS_MANAGER, secret_bundles.Store.KEY_VAULT, secret_bundles.Store.SEALED_SECRET,
+})  # fmt: skip
+RELOAD_ANNOTATION = "secret.reloader.stakater.com/reload"
+AUTO_ANNOTATIONS = ("reloader.stakater.com/auto", "secret.reloader.stakater.com/auto")
+# What Reloader rolls; a Job's or CronJob's pods read the current Secret at each run
+ROLLED_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet"})
+# namespaceSelector requirements read here: key=value, key==value, key (the label exists)
+SELECTOR_REQUIREMENT = re.compile(r"^(?P<key>[A-Za-z0-9./_-]+)(?:==?(?P<value>[A-Za-z0-9._-]*))?$")
+
+
+def _reloaded_secrets(manifest: Manifest) -> set[str] | None:
+    """The Secrets a workload's Reloader annotations name: its own, or its pod template's where
+    it carries none (as Reloader reads them); None when it reloads on every Secret it reads."""
+    annotations = (manifest.get("metadata") or {}).get("annotations") or {}
+    if not any(key in annotations for key in (RELOAD_ANNOTATION, *AUTO_ANNOTATIONS)):
+        annotations = pod_metadata(manifest).get("annotations") or {}
+    if any(str(annotations.get(key)).lower() == "true" for key in AUTO_ANNOTATIONS):
+        return None
+    return {name.strip() for name in str(annotations.get(RELOAD_ANNOTATION, "")).split(",") if name.strip()}
+
+
+def _reloader_release(installed: Installed) -> catalog.Release | None:
+    """Reloader on the environment's cluster: its own release, or its cluster owner's."""
+    owners = [environments.load(name) for name in installed.environment.cluster.shared_with]
+    candidates = [*installed.releases, *(item for owner in owners for item in catalog.releases_for(owner))]
+    return next((release for release in candidates if release.name == RELOADER), None)
+
+
+def _listed(value: object) -> list[str]:
+    """A chart value given as a list or as a comma-separated string."""
+    items = value if isinstance(value, list) else str(value or "").split(",")
+    return [str(item).strip() for item in items if str(item).strip()]
+
+
+def _unwatched(installed: Installed, reloader: catalog.Release, namespace: str) -> str:
+    """Why Reloader's values leave the namespace's Secrets unwatched; empty when they are watched."""
+    values = catalog.merged_values(reloader).get("reloader") or {}
+    if values.get("ignoreSecrets"):
+        return "Reloader's values ignore Secrets"
+    if not values.get("watchGlobally", True):
+        watched = {reloader.namespace, *_listed(values.get("namespaces"))}
+        return "" if namespace in watched else f"Reloader watches only {', '.join(sorted(watched))}"
+    labels = _namespace_labels(installed, namespace)
+    for requirement in _listed(values.get("namespaceSelector")):
+        match = SELECTOR_REQUIREMENT.match(requirement)
+        if match is None:
+            return f"Reloader's namespaceSelector requirement {requirement!r} is not one this rule reads"
+        present = match["key"] in labels
+        if not present or (match["value"] is not None and labels[match["key"]] != match["value"]):
+            return f"Namespace/{namespace} lacks {requirement}, which Reloader's namespaceSelector requires"
+    return ""
+
+
+def _operator_watches(installed: Installed, namespace: str, workload: str, secret: str) -> bool:
+    """An Alertmanager the Prometheus Operator runs as StatefulSet alertmanager-<name>: its
+    config-reloader watches every Secret spec.secrets mounts, so nothing needs rolling."""
+    return any(
+        namespace_of(item) == namespace
+        and f"alertmanager-{(item.get('metadata') or {}).get('name')}" == workload
+        and secret in ((item.get("spec") or {}).get("secrets") or [])
+        for item in installed.manifests
+        if item.get("kind") == "Alertmanager"
+    )
+
+
+def _reload(
+    installed: Installed, reloader: catalog.Release | None, item: secret_bundles.Materialized,
+    release: str, workload: str,
+) -> Reference:  # fmt: skip
+    target = f"Secret/{item.name}"
+    manifest = next(
+        (found for found in installed.manifests
+         if found.get("kind") in POD_KINDS and namespace_of(found) == item.namespace
+         and (found.get("metadata") or {}).get("name") == workload),
+        None,
+    )  # fmt: skip
+    if manifest is None:
+        source = f"workload/{item.namespace}/{workload}"
+        if installed.rendered_text.get(release) is None and item.namespace in installed.unverified_namespaces:
+            return Reference("reloads", source, target, Status.UNVERIFIED, f"{release}: chart not cached")
+        if _operator_watches(installed, item.namespace, workload, item.name):
+            return Reference("reloads", source, target, Status.RESOLVED, "the operator's config-reloader")
+        detail = f"{release} renders no {workload}, which secrets/bundles/{item.declared.bundle}.yaml names"
+        return Reference("reloads", source, target, Status.DANGLING, detail)
+    source = ref(manifest)
+    if manifest["kind"] not in ROLLED_KINDS:
+        return Reference("reloads", source, target, Status.RESOLVED, "each run reads the current Secret")
+    named = _reloaded_secrets(manifest)
+    if named is not None and item.name not in named:
+        detail = f"rotated in place by its operator, and no {RELOAD_ANNOTATION} annotation names it"
+        return Reference("reloads", source, target, Status.DANGLING, detail)
+    if reloader is None:
+        detail = f"no {RELOADER} release on the cluster (charts/releases.yaml) rolls it"
+        return Reference("reloads", source, target, Status.DANGLING, detail)
+    problem = _unwatched(installed, reloader, item.namespace)
+    status = Status.DANGLING if problem else Status.RESOLVED
+    return Reference("reloads", source, target, status, problem or f"{RELOADER} in {reloader.namespace}")
+
+
+def reloads(installed: Installed) -> Iterator[Reference]:
+    """Every workload a bundle names as the reader of a Secret its operator rewrites is rolled by
+    Reloader when the Secret changes: its annotation names the Secret, and a Reloader of the
+    cluster watches its namespace."""
+    reloader = _reloader_release(installed)
+    for item in secret_bundles.for_environment(installed.environment):
+        if item.declared.store not in OPERATOR_STORES:
+            continue
+        for consumer in item.declared.secret.consumers:
+            if consumer.release in item.releases:
+                for workload in consumer.workloads:
+                    yield _reload(installed, reloader, item, consumer.release, workload)
+
+
 # --- Images ----------------------------------------------------------------------------------
 # An image has a source when it is an upstream image pinned by a tag other than `latest` (or by
 # digest), or an image under the registry our own charts pull from (their `imageRegistry`) whose
@@ -1963,6 +2085,7 @@ RULES: dict[str, Callable[[Installed], Iterable[Reference]]] = {
     "metrics": metrics,
     "connections": connection_facts,
     "images": images,
+    "reloads": reloads,
     "entry-ports": entry_ports,
     "entry-paths": entry_paths,
 }
@@ -1983,6 +2106,7 @@ EXPECTED_KINDS: dict[str, frozenset[str]] = {
     "egress": frozenset({"NetworkPolicy"}),
     "metrics": frozenset({"PrometheusRule"}),
     "images": frozenset(POD_KINDS),
+    "reloads": frozenset(),  # only where an operator writes the Secrets: none on local
     "entry-paths": frozenset({"Ingress"}),
 }
 

@@ -7,7 +7,17 @@ import subprocess
 import pytest
 import yaml
 
-from voiceops import catalog, chart_schemas, connections, environments, gitops, render, toolchain
+from voiceops import (
+    catalog,
+    chart_schemas,
+    connections,
+    environments,
+    gitops,
+    render,
+    secret_bundles,
+    toolchain,
+    wiring,
+)
 from voiceops.toolchain import ROOT
 
 VALUES = ROOT / "charts" / "values"
@@ -254,6 +264,63 @@ def test_rabbitmq_keeps_streams_and_dead_letters():
     rabbit = values("common", "rabbitmq")
     assert "rabbitmq_stream" in rabbit["extraPlugins"]
     assert rabbit["loadDefinition"]["enabled"] and rabbit["auth"]["existingPasswordSecret"]
+
+
+# Where each upstream chart, at its pinned version, takes the annotations of a workload that
+# reads a bundle Secret (read in its templates: grafana's pod template, bitnami rabbitmq's
+# statefulset.yaml, redis-ha's server StatefulSet and HAProxy Deployment, temporal's
+# resourceAnnotations for every server Deployment, livekit-server's and the exporter's deployment.yaml)
+RELOAD_VALUES = {
+    "kube-prometheus-stack-grafana": ("grafana", "podAnnotations"),
+    "prometheus-postgres-exporter": ("deployment", "annotations"),
+    "rabbitmq": ("statefulsetAnnotations",),
+    "redis-ha-server": ("redis", "annotations"),
+    "redis-ha-haproxy": ("haproxy", "deploymentAnnotations"),
+    "temporal-frontend": ("server", "deploymentAnnotations"),
+    "temporal-history": ("server", "deploymentAnnotations"),
+    "temporal-matching": ("server", "deploymentAnnotations"),
+    "temporal-worker": ("server", "deploymentAnnotations"),
+    "livekit-server": ("deploymentAnnotations",),
+}
+# Rolled by no one: the Prometheus Operator's config-reloader watches the Secrets it mounts
+OPERATOR_WATCHED = {"alertmanager-kube-prometheus-stack-alertmanager"}
+CLUSTERS = [env.name for env in environments.load_all() if env.cloud is not environments.Cloud.LOCAL]
+
+
+@pytest.mark.parametrize("name", CLUSTERS)
+def test_upstream_readers_of_rotated_secrets_carry_reloaders_annotation(name):
+    """What the reloads rule reports unverified without the chart cache, read from our values."""
+    environment = environments.load(name)
+    releases = {release.name: release for release in catalog.releases_for(environment)}
+    checked = 0
+    for item in secret_bundles.for_environment(environment):
+        for consumer in item.declared.secret.consumers:
+            release = releases.get(consumer.release)
+            if release is None or consumer.release not in item.releases or release.chart.local:
+                continue
+            for workload in set(consumer.workloads) - OPERATOR_WATCHED:
+                node = catalog.merged_values(release)
+                for key in RELOAD_VALUES[workload]:
+                    node = node.get(key) or {}
+                named = str(node.get(wiring.RELOAD_ANNOTATION, "")).split(",")
+                assert item.name in named, (
+                    f"{consumer.release}: {workload} is not rolled when {item.name} changes"
+                )
+                checked += 1
+    assert checked
+
+
+def test_reloader_rolls_by_annotation_in_our_namespaces_on_every_cluster():
+    reloader = catalog.load().releases[wiring.RELOADER]
+    assert environments.Cloud.LOCAL not in reloader.clouds
+    # before the base chart (wave -10) writes the first Secret, and before every reader
+    readers = {consumer.release for bundle in secret_bundles.load_all().values()
+               for secret in bundle.secrets.values() for consumer in secret.consumers}  # fmt: skip
+    assert all(catalog.load().releases[name].wave >= reloader.wave for name in readers)
+    assert reloader.wave < catalog.load().releases["base"].wave
+    settings = values("common", "reloader")["reloader"]
+    assert settings["reloadStrategy"] == "annotations" and not settings["autoReloadAll"]
+    assert settings["ignoreJobs"] and settings["ignoreCronJobs"]
 
 
 def test_every_values_file_belongs_to_a_catalog_release_and_a_registry_layer():

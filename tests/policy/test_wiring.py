@@ -639,3 +639,67 @@ def test_a_bundle_secret_read_into_environment_variables_needs_its_reason(render
     target = "Secret/agent-service-credentials"
     [reference] = [item for item in wiring.secrets(live) if item.source == source and item.target == target]
     assert reference.status is Status.DANGLING and "mount it as files" in reference.detail
+
+
+def test_a_reader_of_a_rotated_secret_dangles_without_its_annotation_or_a_reloader(rendered):
+    live = installed(rendered, "live")
+    source, target = "Deployment/platform/platform-api-rest", "Secret/api-rest-credentials"
+    assert statuses(wiring.reloads(live), source=source, target=target) == [Status.RESOLVED]
+    deployment = next(item for item in live.manifests if wiring.ref(item) == source)
+    annotations = deployment["metadata"]["annotations"]
+    del annotations[wiring.RELOAD_ANNOTATION]
+    [reference] = [item for item in wiring.reloads(live) if item.source == source]
+    assert reference.status is Status.DANGLING and wiring.RELOAD_ANNOTATION in reference.detail
+    pod = deployment["spec"]["template"]["metadata"]
+    pod.setdefault("annotations", {})[wiring.RELOAD_ANNOTATION] = "api-rest-credentials"
+    assert statuses(wiring.reloads(live), source=source, target=target) == [Status.RESOLVED]
+    annotations[wiring.RELOAD_ANNOTATION] = "another-secret"  # the Deployment's own ones win
+    assert statuses(wiring.reloads(live), source=source, target=target) == [Status.DANGLING]
+    annotations["reloader.stakater.com/auto"] = "true"  # every Secret it reads
+    assert statuses(wiring.reloads(live), source=source, target=target) == [Status.RESOLVED]
+    live.releases = [release for release in live.releases if release.name != wiring.RELOADER]
+    [reference] = [item for item in wiring.reloads(live) if item.source == source]
+    assert reference.status is Status.DANGLING and "no reloader release" in reference.detail
+    # a CronJob's runs mount the current Secret: nothing to roll, no Reloader needed
+    rollup = "CronJob/platform/platform-analytics-rollup"
+    assert statuses(wiring.reloads(live), source=rollup) == [Status.RESOLVED]
+
+
+def test_a_tenant_is_rolled_by_its_cluster_owners_reloader_in_the_namespaces_it_selects(rendered):
+    staging = installed(rendered, "staging")
+    assert wiring.RELOADER not in {release.name for release in staging.releases}
+    source = "Deployment/staging/platform-api-rest"
+    assert statuses(wiring.reloads(staging), source=source) == [Status.RESOLVED]
+    namespace = next(
+        item
+        for item in staging.cluster
+        if item["kind"] == "Namespace" and item["metadata"]["name"] == "staging"
+    )
+    del namespace["metadata"]["labels"]["app.kubernetes.io/part-of"]
+    [reference] = [item for item in wiring.reloads(staging) if item.source == source]
+    assert reference.status is Status.DANGLING and "namespaceSelector" in reference.detail
+
+
+def test_a_reader_only_an_uncached_chart_renders_is_unverified_not_dangling(rendered):
+    live = installed(rendered, "live", cached=False)
+    live.rendered_text["rabbitmq"] = None  # as the gate sees it without the chart cache
+    live.manifests = [item for item in live.manifests if item["metadata"].get("name") != "rabbitmq"]
+    source, target = "workload/platform/rabbitmq", "Secret/rabbitmq-definitions"
+    live.unverified_namespaces = frozenset({"platform"})
+    assert statuses(wiring.reloads(live), source=source, target=target) == [Status.UNVERIFIED]
+    live.unverified_namespaces = frozenset()  # cached, and still nothing renders it
+    assert statuses(wiring.reloads(live), source=source, target=target) == [Status.DANGLING]
+
+
+def test_an_alertmanager_needs_no_roll_for_the_secrets_its_operator_watches(rendered):
+    live = installed(rendered, "live")
+    live.rendered_text["kube-prometheus-stack"] = ""
+    live.manifests = [*(item for item in live.manifests if item["kind"] != "Alertmanager"), {
+        "apiVersion": "monitoring.coreos.com/v1", "kind": "Alertmanager",
+        "metadata": {"name": "kube-prometheus-stack-alertmanager", "namespace": "observability"},
+        "spec": {"secrets": ["alertmanager-receivers"]},
+    }]  # fmt: skip
+    source = "workload/observability/alertmanager-kube-prometheus-stack-alertmanager"
+    assert statuses(wiring.reloads(live), source=source) == [Status.RESOLVED]
+    live.manifests[-1]["spec"]["secrets"] = []
+    assert statuses(wiring.reloads(live), source=source) == [Status.DANGLING]

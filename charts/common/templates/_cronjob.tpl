@@ -19,7 +19,7 @@ apiVersion: batch/v1
 kind: CronJob
 metadata:
   {{- include "common.metadata" $scope | nindent 2 }}
-  {{- include "common.scannerExceptions" $job | nindent 2 }}
+  {{- include "common.objectAnnotations" $job | nindent 2 }}
 spec:
   schedule: {{ $job.schedule | quote }}
   suspend: {{ $job.suspend }}

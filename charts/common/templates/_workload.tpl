@@ -21,7 +21,7 @@ apiVersion: apps/v1
 kind: Deployment
 metadata:
   {{- include "common.metadata" $scope | nindent 2 }}
-  {{- include "common.scannerExceptions" $w | nindent 2 }}
+  {{- include "common.objectAnnotations" (merge (dict "reloadSecret" $w.existingSecret) $w) | nindent 2 }}
 spec:
   {{- if not $w.autoscaling.enabled }}
   replicas: {{ $w.replicas }}
@@ -279,22 +279,28 @@ failureThreshold: {{ .failureThreshold }}
 {{- end -}}
 
 {{/*
-Inline, reasoned scanner suppressions: checkov.io/skipN: ID=reason. An image of ours
-without a digest is exempt from the digest check because our registry's tags are
-immutable and the release pipeline writes image.digest when it promotes a build; an
-upstream image (image.registry) gives its own reason in scannerExceptions.
+A workload object's annotations. Inline, reasoned scanner suppressions: checkov.io/skipN:
+ID=reason. An image of ours without a digest is exempt from the digest check because our
+registry's tags are immutable and the release pipeline writes image.digest when it promotes
+a build; an upstream image (image.registry) gives its own reason in scannerExceptions.
+reloadSecret (a Deployment's mounted Secret) adds Reloader's annotation naming it: External
+Secrets and the Sealed Secrets controller rewrite it in place on rotation, which no checksum
+of the rendered chart sees. CronJobs go without: each run mounts the current Secret.
 */}}
-{{- define "common.scannerExceptions" -}}
+{{- define "common.objectAnnotations" -}}
 {{- $exceptions := deepCopy (default dict .scannerExceptions) -}}
 {{- if and (not .image.digest) (not .image.registry) -}}
 {{- $_ := set $exceptions "CKV_K8S_43" "tags in the platform registry are immutable; promotion pins image.digest" -}}
 {{- end -}}
-{{- if $exceptions -}}
+{{- if or $exceptions .reloadSecret -}}
 annotations:
   {{- $index := 0 }}
   {{- range $id, $reason := $exceptions }}
   {{- $index = add1 $index }}
   checkov.io/skip{{ $index }}: {{ printf "%s=%s" $id $reason | quote }}
+  {{- end }}
+  {{- with .reloadSecret }}
+  secret.reloader.stakater.com/reload: {{ . | quote }}
   {{- end }}
 {{- end -}}
 {{- end -}}
