@@ -53,7 +53,10 @@ def main() -> None:
     os.environ["VOICEOPS_STATE_DIR"] = str(state)
     try:
         layout = local.up(report=lambda _line: None)
-        loads = [credential_load.CredentialLoad(layout, entry, args.rate / len(ENTRIES)) for entry in ENTRIES]
+        loads = [
+            credential_load.CredentialLoad(layout, entry, args.rate / len(ENTRIES), workers=6, processes=2)
+            for entry in ENTRIES
+        ]
         rotations = []
         started = time.perf_counter()
         for load in loads:

@@ -10,9 +10,12 @@ with its error, every successful one with the user and password it logged in wit
 from __future__ import annotations
 
 import json
+import multiprocessing
+import multiprocessing.connection
+import signal
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 
 from voiceops import local, secret_versions
 
@@ -28,13 +31,15 @@ class Operation:
 
 @dataclass
 class CredentialLoad:
-    """`rate` operations per second in total over `workers` threads, taking turns over the
+    """`rate` operations per second in total over `workers` threads in each of `processes`
+    processes (forked: one interpreter's lock would cap the rate), taking turns over the
     servers the secret has users on."""
 
     layout: local.Layout
     entry: str
     rate: float
     workers: int = 8
+    processes: int = 1
     operations: list[Operation] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -43,16 +48,40 @@ class CredentialLoad:
         self._threads = [
             threading.Thread(target=self._work, args=(index,), daemon=True) for index in range(self.workers)
         ]
+        self._children: list[tuple[multiprocessing.Process, multiprocessing.connection.Connection]] = []
 
     def __enter__(self) -> CredentialLoad:
+        if self.processes > 1:
+            context = multiprocessing.get_context("fork")
+            for _ in range(self.processes):
+                receiver, sender = context.Pipe(duplex=False)
+                share = CredentialLoad(self.layout, self.entry, self.rate / self.processes, self.workers)
+                child = context.Process(target=share._in_child, args=(sender, receiver), daemon=True)
+                child.start()
+                sender.close()
+                self._children.append((child, receiver))
+            return self
         for thread in self._threads:
             thread.start()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
+        for child, _ in self._children:
+            child.terminate()  # SIGTERM: the child stops its load and sends what it did
+        for child, receiver in self._children:
+            self.operations.extend(Operation(*fields) for fields in receiver.recv())
+            child.join(timeout=30)
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=30)
+
+    def _in_child(self, sender, receiver) -> None:
+        receiver.close()
+        stopped = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+        with self:
+            stopped.wait()
+        sender.send([astuple(operation) for operation in self.operations])
 
     def _work(self, index: int) -> None:
         store = local.aws_client(self.layout, "secretsmanager")  # a client per thread

@@ -21,7 +21,7 @@ resource "random_password" "auth" {
 }
 
 resource "aws_secretsmanager_secret" "auth" {
-  # checkov:skip=CKV2_AWS_57:rotated by `invoke secrets.rotate` (quarterly, seed 002) which also updates the replication group's token
+  # checkov:skip=CKV2_AWS_57:no rotation Lambda; rotating it is secrets.rotate's, whose AWS path (this token included) is not built yet
   name                    = "${var.name}/redis-auth"
   description             = "AUTH token of the ${var.name} Redis replication group"
   kms_key_id              = var.kms_key_arn

@@ -4,6 +4,6 @@ output "buckets" {
 }
 
 output "access_keys" {
-  description = "Access key id per bucket (secrets go to Linode Secret Manager via invoke secrets.rotate)."
+  description = "Access key id per bucket (the secret keys are sealed into the cluster with invoke secrets.seal)."
   value       = { for key, access in linode_object_storage_key.this : key => access.access_key }
 }
