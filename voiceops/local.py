@@ -775,7 +775,7 @@ def fresh_values(declared: secret_bundles.Declared, current: dict[str, str] | No
     for key in declared.secret.keys:
         server = _username_server(key)
         if server is None:
-            values[key] = _livekit_key_pair() if key == "keys.yaml" else new_password()
+            values[key] = _livekit_keys((current or {}).get(key)) if key == "keys.yaml" else new_password()
             continue
         pair = account_names(server, _base_username(declared))
         now = (current or {}).get(key)
@@ -783,9 +783,12 @@ def fresh_values(declared: secret_bundles.Declared, current: dict[str, str] | No
     return values
 
 
-def _livekit_key_pair() -> str:
-    """keys.yaml as livekit-server reads it: an API key and its secret."""
-    return f"API{new_password(12)}: {new_password(40)}\n"
+def _livekit_keys(current: str | None) -> str:
+    """keys.yaml as livekit-server reads it (API key: secret), a new pair first. The newest pair
+    of `current` stays, so the server accepts both while its clients move to the new one; the
+    pair before that goes (as ElastiCache keeps two passwords per user)."""
+    kept = (current or "").splitlines()[:1]
+    return "\n".join([f"API{new_password(12)}: {new_password(40)}", *kept]) + "\n"
 
 
 def desired_accounts(versions: list[dict[str, str]]) -> dict[str, dict[str, list[str]]]:

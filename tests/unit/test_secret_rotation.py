@@ -86,10 +86,15 @@ def test_fresh_values_alternate_users_keep_the_redis_user_and_change_every_passw
     assert all(first[key] != second[key] for key in passwords)
 
 
-def test_livekit_keys_are_a_key_pair():
-    values = local.fresh_values(declared("livekit-api-keys"), None)
-    key, secret = values["keys.yaml"].strip().split(": ")
+def test_livekit_keys_are_re_issued_beside_the_newest_pair_and_the_oldest_goes():
+    item = declared("livekit-api-keys")
+    first = local.fresh_values(item, None)["keys.yaml"]
+    key, secret = first.strip().split(": ")
     assert key.startswith("API") and len(secret) == 40
+    second = local.fresh_values(item, {"keys.yaml": first})["keys.yaml"]
+    assert second.splitlines()[1:] == first.splitlines() and second.splitlines()[0] != first.strip()
+    third = local.fresh_values(item, {"keys.yaml": second})["keys.yaml"]
+    assert third.splitlines()[1:] == second.splitlines()[:1]
 
 
 def test_the_other_user_of_a_pair_that_no_valid_version_holds_cannot_log_in():
