@@ -28,17 +28,13 @@ from dataclasses import dataclass, field
 from voiceops import environments, local, secret_bundles, secret_versions
 from voiceops.environments import Cloud, Environment
 from voiceops.errors import OpsError
-from voiceops.runs import AuditRecord, Run, Step
+from voiceops.runs import AuditRecord, Run, RunIncomplete, Step
 from voiceops.secret_versions import Phase, State
 
 DEFAULT_GRACE_SECONDS = 30.0  # local consumers read the store before each connection
 # Fault injection for the crash tests: the process kills itself (SIGKILL) after this step.
 CRASH_VARIABLE = "VOICEOPS_ROTATION_CRASH_AFTER"
 STEPS = ("plan", "create", "set", "test", "promote", "grace", "retire", "verify")
-
-
-class RotationUnavailable(OpsError):
-    exit_code = 5
 
 
 class RotationFailed(OpsError):
@@ -251,14 +247,14 @@ def rotate(
     arguments = {"bundle": bundle, "secret": secret, "grace": grace}
     with Run("secrets-rotate", environment, arguments, confirm) as run:
         if environment.cloud is not Cloud.LOCAL:
-            raise RotationUnavailable(
+            raise RunIncomplete(
                 f"{name}: secrets.rotate drives the local servers only; on {environment.cloud.value} (the "
                 "managed servers' users, its store, Reloader rolling the readers) it is not built yet; "
                 "nothing was changed"
             )
         layout = local.Layout.load()
         if layout is None or not local.moto_running():
-            raise RotationUnavailable(
+            raise RunIncomplete(
                 "local: the servers are not running (invoke local.up); nothing was changed"
             )
         rotation = LocalRotation(layout, chosen, DEFAULT_GRACE_SECONDS if grace is None else grace, report)
