@@ -1,13 +1,13 @@
 """Benchmark: secret rotation on `local` under load.
 
-Run: .venv/bin/python scripts/bench_rotation.py [--rate 240] [--seconds 40] [--grace 5]
+Run: .venv/bin/python scripts/bench_rotation.py [--rate 240] [--per-connection 3] [--seconds 40]
 Prints numbers; asserts nothing. Uses a scratch state directory and stops everything it
-started. Consumers of two platform secrets (PostgreSQL, Redis and RabbitMQ users each) open a
-fresh connection per operation at --rate operations per second in total, reading the current
-credential from the emulated Secrets Manager before each one; meanwhile `invoke secrets.rotate
---bundle platform` runs back to back, as the operator would run it, until --seconds have
-passed. Prints the operations, the failures (with their errors) and, per rotation, its time
-and the seconds spent on each server.
+started. Consumers of two platform secrets (PostgreSQL, Redis and RabbitMQ users each) do
+--rate operations per second in total, --per-connection of them on each fresh connection,
+reading the current credential from the emulated Secrets Manager before each connection;
+meanwhile `invoke secrets.rotate --bundle platform` runs back to back, as an operator would
+run it, until --seconds have passed. Prints the connections and operations, the failures
+(with their errors) and, per rotation, its time and the seconds spent on each server.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ def rotate(grace: float) -> tuple[float, str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rate", type=float, default=240.0, help="operations per second in total")
+    parser.add_argument("--per-connection", type=int, default=3, help="operations on each fresh connection")
     parser.add_argument("--seconds", type=float, default=40.0, help="how long the load runs")
     parser.add_argument("--grace", type=float, default=5.0, help="each rotation's grace period")
     args = parser.parse_args()
@@ -54,7 +55,14 @@ def main() -> None:
     try:
         layout = local.up(report=lambda _line: None)
         loads = [
-            credential_load.CredentialLoad(layout, entry, args.rate / len(ENTRIES), workers=6, processes=2)
+            credential_load.CredentialLoad(
+                layout,
+                entry,
+                args.rate / args.per_connection / len(ENTRIES),
+                workers=6,
+                processes=2,
+                per_connection=args.per_connection,
+            )
             for entry in ENTRIES
         ]
         rotations = []
@@ -70,14 +78,16 @@ def main() -> None:
             for load in loads:
                 load.__exit__()
         elapsed = time.perf_counter() - started
-        operations = [operation for load in loads for operation in load.operations]
-        failures = [operation for operation in operations if operation.error]
-        per_server = collections.Counter(operation.server for operation in operations)
+        connections = [connection for load in loads for connection in load.connections]
+        operations = sum(load.operations() for load in loads)
+        failures = [connection for connection in connections if connection.error]
+        per_server = collections.Counter(connection.server for connection in connections)
         servers = ", ".join(f"{server} {count}" for server, count in sorted(per_server.items()))
-        rate = len(operations) / elapsed
-        print(f"load: {len(operations)} operations in {elapsed:.1f}s = {rate:.0f}/s ({servers})")
-        print(f"failures: {len(failures)}")
-        for error, count in collections.Counter(operation.error for operation in failures).most_common(5):
+        opened = len(connections)
+        print(f"connections: {opened} in {elapsed:.1f}s = {opened / elapsed:.0f}/s ({servers})")
+        print(f"operations: {operations} = {operations / elapsed:.0f}/s")
+        print(f"failed connections: {len(failures)}")
+        for error, count in collections.Counter(connection.error for connection in failures).most_common(5):
             print(f"  {count} x {error}")
         for number, (seconds, spent) in enumerate(rotations, 1):
             print(f"rotation {number}: {seconds:.1f}s (grace {args.grace:.0f}s included); servers: {spent}")

@@ -1,10 +1,11 @@
 """Consumers of a bundle secret under load, as the platform's services use their credentials:
 before each new connection a consumer reads the secret's current version from the store, then
-connects to PostgreSQL, Redis or RabbitMQ with it and does one operation. Connections are
-opened fresh at a steady rate, so a rotation is seen by every connection after it.
+connects to PostgreSQL, Redis or RabbitMQ with it and does `per_connection` operations on that
+connection. Connections are opened fresh at a steady rate, so a rotation is seen by every
+connection after it.
 
-Used by the rotation tests and by scripts/bench_rotation.py; every failed operation is kept
-with its error, every successful one with the user and password it logged in with.
+Used by the rotation tests and by scripts/bench_rotation.py; every connection is kept with the
+user and password it logged in with, its operations, and its error if one failed.
 """
 
 from __future__ import annotations
@@ -21,17 +22,18 @@ from voiceops import local, secret_versions
 
 
 @dataclass(frozen=True)
-class Operation:
+class Connection:
     started: float  # time.time()
     server: str
     username: str
     password: str
-    error: str | None  # None: it worked
+    operations: int  # done on it (the failed one included)
+    error: str | None  # None: every operation worked
 
 
 @dataclass
 class CredentialLoad:
-    """`rate` operations per second in total over `workers` threads in each of `processes`
+    """`rate` new connections per second in total over `workers` threads in each of `processes`
     processes (forked: one interpreter's lock would cap the rate), taking turns over the
     servers the secret has users on."""
 
@@ -40,7 +42,8 @@ class CredentialLoad:
     rate: float
     workers: int = 8
     processes: int = 1
-    operations: list[Operation] = field(default_factory=list)
+    per_connection: int = 1
+    connections: list[Connection] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._stop = threading.Event()
@@ -55,7 +58,13 @@ class CredentialLoad:
             context = multiprocessing.get_context("fork")
             for _ in range(self.processes):
                 receiver, sender = context.Pipe(duplex=False)
-                share = CredentialLoad(self.layout, self.entry, self.rate / self.processes, self.workers)
+                share = CredentialLoad(
+                    self.layout,
+                    self.entry,
+                    self.rate / self.processes,
+                    self.workers,
+                    per_connection=self.per_connection,
+                )
                 child = context.Process(target=share._in_child, args=(sender, receiver), daemon=True)
                 child.start()
                 sender.close()
@@ -69,7 +78,7 @@ class CredentialLoad:
         for child, _ in self._children:
             child.terminate()  # SIGTERM: the child stops its load and sends what it did
         for child, receiver in self._children:
-            self.operations.extend(Operation(*fields) for fields in receiver.recv())
+            self.connections.extend(Connection(*fields) for fields in receiver.recv())
             child.join(timeout=30)
         self._stop.set()
         for thread in self._threads:
@@ -82,7 +91,7 @@ class CredentialLoad:
         signal.signal(signal.SIGTERM, lambda *_: stopped.set())
         with self:
             stopped.wait()
-        sender.send([astuple(operation) for operation in self.operations])
+        sender.send([astuple(connection) for connection in self.connections])
 
     def _work(self, index: int) -> None:
         store = local.aws_client(self.layout, "secretsmanager")  # a client per thread
@@ -95,24 +104,29 @@ class CredentialLoad:
                 time.sleep(delay)
             next_start += interval
             started = time.time()
-            server, username, password, error = "store", "", "", None
+            server, username, password, error, done = "store", "", "", None, [0]
             try:
                 accounts = local.accounts(json.loads(secret_versions.current_string(store, self.entry)))
                 account = accounts[turn % len(accounts)]
                 server, username, password = account.server, account.username, account.password
-                operate(self.layout, account)
+                operate(self.layout, account, self.per_connection, done)
             except Exception as failure:  # every failure counts: the load reports them all
                 error = f"{type(failure).__name__}: {failure}"
+                done[0] += 1
             turn += 1
             with self._lock:
-                self.operations.append(Operation(started, server, username, password, error))
+                self.connections.append(Connection(started, server, username, password, done[0], error))
 
-    def failures(self) -> list[Operation]:
-        return [operation for operation in self.operations if operation.error]
+    def failures(self) -> list[Connection]:
+        return [connection for connection in self.connections if connection.error]
+
+    def operations(self) -> int:
+        return sum(connection.operations for connection in self.connections)
 
 
-def operate(layout: local.Layout, account: local.Account) -> None:
-    """One new connection and one operation with the credential; raises when refused."""
+def operate(layout: local.Layout, account: local.Account, count: int, done: list[int]) -> None:
+    """One new connection with the credential and `count` operations on it, counted in `done`;
+    raises when refused."""
     if account.server == "postgres":
         import psycopg
 
@@ -120,9 +134,11 @@ def operate(layout: local.Layout, account: local.Account) -> None:
             host=local.HOST, port=layout.ports["postgres"], user=account.username, password=account.password,
             dbname=local.PLATFORM_DATABASE, connect_timeout=5,
         ) as connection:  # fmt: skip
-            (user,) = connection.execute("SELECT current_user").fetchone()
-            if user != account.username:
-                raise RuntimeError(f"logged in as {user}, not {account.username}")
+            for _ in range(count):
+                (user,) = connection.execute("SELECT current_user").fetchone()
+                if user != account.username:
+                    raise RuntimeError(f"logged in as {user}, not {account.username}")
+                done[0] += 1
     elif account.server == "redis":
         import redis
 
@@ -131,7 +147,9 @@ def operate(layout: local.Layout, account: local.Account) -> None:
             socket_timeout=5, lib_name=None, lib_version=None,  # no CLIENT SETINFO round trips
         )  # fmt: skip
         try:
-            client.incr(f"{account.username}:operations")
+            for _ in range(count):
+                client.incr(f"{account.username}:operations")
+                done[0] += 1
         finally:
             client.close()
     else:
@@ -143,4 +161,7 @@ def operate(layout: local.Layout, account: local.Account) -> None:
             connection_attempts=1, socket_timeout=5,
         )  # fmt: skip
         with pika.BlockingConnection(parameters) as connection:
-            connection.channel().basic_publish(exchange="", routing_key="rotation-probe", body=b"probe")
+            channel = connection.channel()
+            for _ in range(count):
+                channel.basic_publish(exchange="", routing_key="rotation-probe", body=b"probe")
+                done[0] += 1

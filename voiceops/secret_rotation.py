@@ -254,9 +254,7 @@ def rotate(
             )
         layout = local.Layout.load()
         if layout is None or not local.moto_running():
-            raise RunIncomplete(
-                "local: the servers are not running (invoke local.up); nothing was changed"
-            )
+            raise RunIncomplete("local: the servers are not running (invoke local.up); nothing was changed")
         rotation = LocalRotation(layout, chosen, DEFAULT_GRACE_SECONDS if grace is None else grace, report)
         run.execute(rotation.steps())
     return run.record, rotation.server_seconds

@@ -340,7 +340,7 @@ def assert_rotated_under_load(layout: local.Layout, load: credential_load.Creden
     after = current(layout, secret)
     new = {(account.server, account.username, account.password) for account in local.accounts(after)}
     # the promotion's tag has whole seconds: one more, and reading the store comes before connecting
-    late = [op for op in load.operations if op.started > promoted_at(layout, secret) + 1.5]
+    late = [op for op in load.connections if op.started > promoted_at(layout, secret) + 1.5]
     assert late and all((op.server, op.username, op.password) in new for op in late)
     assert {op.server for op in late} == {account.server for account in local.accounts(after)}
     for account in local.accounts(before):
