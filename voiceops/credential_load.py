@@ -144,7 +144,7 @@ def operate(layout: local.Layout, account: local.Account, count: int, done: list
 
         client = redis.Redis(
             host=local.HOST, port=layout.ports["redis"], username=account.username, password=account.password,
-            socket_timeout=5, lib_name=None, lib_version=None,  # no CLIENT SETINFO round trips
+            socket_timeout=5, driver_info=None,  # None: no CLIENT SETINFO round trips
         )  # fmt: skip
         try:
             for _ in range(count):
