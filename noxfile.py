@@ -131,11 +131,13 @@ def infra_scan(session: nox.Session) -> None:
 def registry(session: nox.Session) -> None:
     """Every environments/*.yaml file against the strict schema and cross-file rules, the files
     generated from the registry and the catalog current (Terraform and Argo CD read them), and
-    the secret bundles (secrets/bundles/) with the tree free of plaintext secrets."""
+    the secret bundles (secrets/bundles/) with the tree free of plaintext secrets, and every
+    command in the runbooks naming a real task, flag and session."""
     run(session, "invoke", "env.list")
     run(session, "invoke", "env.generate", "--check")
     # the secret bundles against every environment, and no plaintext secret anywhere in the tree
     run(session, "invoke", "secrets.check")
+    run(session, "invoke", "runbooks.check")
 
 
 @nox.session(python=False, tags=["workflows"])

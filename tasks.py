@@ -2,7 +2,20 @@
 
 from invoke import Collection
 
-from voiceops.tasks import deploy, env, gitops, local, operations, render, secrets, smoke, tf, tools, wiring
+from voiceops.tasks import (
+    deploy,
+    env,
+    gitops,
+    local,
+    operations,
+    render,
+    runbooks,
+    secrets,
+    smoke,
+    tf,
+    tools,
+    wiring,
+)
 
 namespace = Collection()
 namespace.add_collection(Collection.from_module(env))
@@ -23,4 +36,5 @@ namespace.add_collection(charts)
 namespace.add_collection(Collection.from_module(tf))
 namespace.add_collection(Collection.from_module(gitops))
 namespace.add_collection(Collection.from_module(secrets))
+namespace.add_collection(Collection.from_module(runbooks))
 namespace.configure({"run": {"echo": False}})
