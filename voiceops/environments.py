@@ -198,8 +198,9 @@ class Approvals(Strict):
 
 
 class DisasterRecovery(Strict):
-    rto_minutes: int = Field(gt=0)
-    rpo_minutes: int = Field(gt=0)
+    # seconds: the local drills measure targets of seconds, the clouds' seeds give hours
+    rto_seconds: int = Field(gt=0)
+    rpo_seconds: int = Field(gt=0)
     drill_schedule: Literal["monthly", "quarterly", "none"]
     source: str  # the seed document the targets come from
     # Address space of the recovery region's network (data replicas land there)
@@ -471,7 +472,7 @@ def delivery_runners() -> dict[str, list[str]]:
 
 def summary_row(environment: Environment) -> list[str]:
     recovery = environment.disaster_recovery
-    targets = f"{duration(recovery.rto_minutes)} / {duration(recovery.rpo_minutes)}" if recovery else "-"
+    targets = f"{duration(recovery.rto_seconds)} / {duration(recovery.rpo_seconds)}" if recovery else "-"
     region = environment.regions.primary
     if environment.regions.secondary:
         region += " (+" + ", ".join(environment.regions.secondary) + ")"

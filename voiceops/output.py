@@ -91,11 +91,12 @@ def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> 
     console.print(view)
 
 
-def duration(minutes: int) -> str:
-    hours, rest = divmod(minutes, 60)
-    if hours and rest:
-        return f"{hours}h{rest:02d}m"
-    return f"{hours}h" if hours else f"{rest}m"
+def duration(seconds: int) -> str:
+    """4h, 1h30m, 15m, 2m30s, 5s: the largest units, zeros left out."""
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    parts = [f"{value}{unit}" for value, unit in ((hours, "h"), (minutes, "m"), (seconds, "s")) if value]
+    return "".join(parts) or "0s"
 
 
 def emit_json(data: Any) -> None:

@@ -16,7 +16,7 @@ run "reads_the_live_registry_entry" {
     error_message = "registry defaults are filled in (spot, taints)"
   }
   assert {
-    condition     = output.disaster_recovery.rpo_minutes == 15 && output.disaster_recovery.rto_minutes == 240
+    condition     = output.disaster_recovery.rpo_seconds == 900 && output.disaster_recovery.rto_seconds == 14400
     error_message = "seed 003 targets: RPO 15 minutes, RTO 4 hours"
   }
   assert {
