@@ -4,6 +4,7 @@ from invoke import Collection
 
 from voiceops.tasks import (
     deploy,
+    dr,
     env,
     gitops,
     local,
@@ -37,4 +38,5 @@ namespace.add_collection(Collection.from_module(tf))
 namespace.add_collection(Collection.from_module(gitops))
 namespace.add_collection(Collection.from_module(secrets))
 namespace.add_collection(Collection.from_module(runbooks))
+namespace.add_collection(Collection.from_module(dr))
 namespace.configure({"run": {"echo": False}})

@@ -50,6 +50,7 @@ REDIS_USERS = {"api-router": "~ratelimit:*", "users": "~session:*", "analytics":
 RABBITMQ_VHOST = "platform"
 RABBITMQ_USERS = ("api-router", "analytics")
 USAGE_QUEUE = "usage-events"
+DRILL_QUEUE = "drill-canary"
 BUCKETS = ("voiceops-local-egress", "voiceops-local-backups")
 SERVICES = ("postgres", "redis", "rabbitmq", "moto")
 OWNER_VARIABLE = "VOICEOPS_LOCAL_DIR"
@@ -191,6 +192,10 @@ def _kind(process: psutil.Process) -> str | None:
         return "rabbitmq" if "rabbit" in command and "rabbitmqctl" not in command else "erlang-cli"
     if "moto_server" in command:
         return "moto"
+    if name == "pg_receivewal":
+        return "wal-stream"
+    if "voiceops.protection" in command:
+        return "protection"
     return None
 
 
@@ -250,7 +255,9 @@ def stop_owned(timeout: float = 10.0) -> list[str]:
                 roots.append(process)
     for process in roots:
         with contextlib.suppress(psutil.NoSuchProcess):
-            process.send_signal(signal.SIGINT if _kind(process) == "postgres" else signal.SIGTERM)
+            # PostgreSQL's fast shutdown; pg_receivewal flushes what it received
+            quick = _kind(process) in ("postgres", "wal-stream")
+            process.send_signal(signal.SIGINT if quick else signal.SIGTERM)
     _, alive = psutil.wait_procs(processes, timeout=timeout)
     for process in alive:
         with contextlib.suppress(psutil.NoSuchProcess):
@@ -441,6 +448,8 @@ def start_redis(layout: Layout, accounts: dict[str, list[str]] | None = None) ->
                 f"aclfile {acl_file}",
                 "appendonly yes",  # seed 002: persistence enabled
                 "save 300 10",
+                # the protection's snapshots (redis-cli --rdb) start at once, not 5 s later
+                "repl-diskless-sync-delay 0",
             ]
         )
         + "\n"
@@ -599,6 +608,8 @@ def provision_rabbitmq(layout: Layout) -> None:
         # Quorum: durable and replicated in a cluster, at-least-once with publisher confirms.
         channel.queue_declare(USAGE_QUEUE, durable=True, arguments={"x-queue-type": "quorum"})
         channel.queue_declare(f"{USAGE_QUEUE}.stream", durable=True, arguments={"x-queue-type": "stream"})
+        # the disaster-recovery drills' canary (voiceops/drills.py), in every definitions backup
+        channel.queue_declare(DRILL_QUEUE, durable=True, arguments={"x-queue-type": "quorum"})
 
 
 def stop_rabbitmq(layout: Layout | None) -> None:
@@ -1046,6 +1057,10 @@ def up(report: Callable[[str], None] = print) -> Layout:
             report(f"{name}: provisioning")
             provision(layout)
         report(f"{name}: {outcome} on {HOST}:{layout.ports[name]} ({time.monotonic() - started:.1f}s)")
+    from voiceops import protection  # it drives these servers: imported once they are up
+
+    started = time.monotonic()
+    report(f"protection: {protection.ensure(layout)} ({time.monotonic() - started:.1f}s)")
     return layout
 
 
