@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from voiceops import local, toolchain  # noqa: E402  (needs the sys.path entry above)
+from voiceops import local, protection, toolchain  # noqa: E402  (needs the sys.path entry above)
 
 
 def timed(action) -> float:
@@ -58,15 +58,15 @@ def main() -> None:
     state.chmod(0o755)  # as root, PostgreSQL runs as the postgres user and must reach its data
     os.environ["VOICEOPS_STATE_DIR"] = str(state)
     try:
-        print(f"local.up from nothing        {timed(lambda: local.up(report=quiet)):6.2f} s")
-        warm = [timed(lambda: local.up(report=quiet)) for _ in range(3)]
+        print(f"local.up from nothing        {timed(lambda: protection.up(report=quiet)):6.2f} s")
+        warm = [timed(lambda: protection.up(report=quiet)) for _ in range(3)]
         print(f"local.up again (median of 3) {statistics.median(warm):6.2f} s")
         toolchain.TOOLCHAIN_CACHE.unlink(missing_ok=True)
         print(f"toolchain check, uncached    {timed(toolchain.check_all_cached):6.2f} s")
         print(f"toolchain check, cached      {timed(toolchain.check_all_cached):6.2f} s")
         for run in range(args.interrupts):
             stop = interrupted_deploy()
-            heal = timed(lambda: local.up(report=quiet))
+            heal = timed(lambda: protection.up(report=quiet))
             print(
                 f"interrupt {run + 1}: exit after Ctrl-C {stop:5.2f} s, healed by local.up in {heal:5.2f} s"
             )

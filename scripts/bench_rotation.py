@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from voiceops import credential_load, local  # noqa: E402  (needs the sys.path entry above)
+from voiceops import credential_load, local, protection  # noqa: E402  (needs the sys.path entry above)
 
 ENTRIES = (f"{local.PREFIX}/api-rest-credentials", f"{local.PREFIX}/voice-credentials")
 
@@ -53,7 +53,7 @@ def main() -> None:
     state.chmod(0o755)  # as root, PostgreSQL runs as the postgres user and must reach its data
     os.environ["VOICEOPS_STATE_DIR"] = str(state)
     try:
-        layout = local.up(report=lambda _line: None)
+        layout = protection.up(report=lambda _line: None)
         loads = [
             credential_load.CredentialLoad(
                 layout,

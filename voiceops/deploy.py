@@ -15,6 +15,7 @@ from voiceops import (
     gitops,
     local,
     output,
+    protection,
     render,
     runs,
     smoke,
@@ -81,7 +82,7 @@ def local_servers(context: DeployContext) -> str:
     if context.request.dry_run:
         states = ", ".join(f"{s.name} {s.state}" for s in local.status())
         return f"skipped (dry run): would start or recover what is not running ({states})"
-    return local.summary(local.up(report=lambda line: output.console.print(f"    {line}")))
+    return local.summary(protection.up(report=lambda line: output.console.print(f"    {line}")))
 
 
 def render_and_gate(context: DeployContext) -> str:

@@ -588,10 +588,9 @@ class Report:
     def write(self) -> list[Path]:
         directory = reports_dir()
         directory.mkdir(parents=True, exist_ok=True)
-        stem = (
-            directory / f"{self.started.replace(':', '').replace('-', '')}-{self.environment}-{self.scenario}"
-        )
-        paths = [stem.with_suffix(".json"), stem.with_suffix(".md")]
+        stamp = datetime.fromisoformat(self.started).strftime("%Y%m%dT%H%M%S%fZ")
+        stem = f"{stamp}-{self.environment}-{self.scenario}"
+        paths = [directory / f"{stem}.json", directory / f"{stem}.md"]
         self.files = [str(path) for path in paths]
         paths[0].write_text(json.dumps(asdict(self), indent=2) + "\n")
         paths[1].write_text(self.markdown())

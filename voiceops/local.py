@@ -1057,10 +1057,6 @@ def up(report: Callable[[str], None] = print) -> Layout:
             report(f"{name}: provisioning")
             provision(layout)
         report(f"{name}: {outcome} on {HOST}:{layout.ports[name]} ({time.monotonic() - started:.1f}s)")
-    from voiceops import protection  # it drives these servers: imported once they are up
-
-    started = time.monotonic()
-    report(f"protection: {protection.ensure(layout)} ({time.monotonic() - started:.1f}s)")
     return layout
 
 

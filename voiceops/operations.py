@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
-from voiceops import catalog, cluster, environments, local
+from voiceops import catalog, cluster, drills, environments, local, output
 from voiceops.environments import Cloud, Delivery, Environment
 from voiceops.errors import OpsError
 from voiceops.runs import AuditRecord, Run, Step
@@ -23,6 +24,34 @@ class Status:
     unreachable: str | None = None  # why the cluster did not answer; the task then exits 5
     releases: list[dict] = field(default_factory=list)  # name, namespace, revision, status / health
     deploys: list[dict] = field(default_factory=list)  # newest first
+    last_drill: dict | None = None  # scenario, result, started, age_seconds, rto/rpo achieved
+
+
+def last_drill(name: str) -> dict | None:
+    """The newest disaster-recovery drill of an environment, from its report."""
+    report = drills.last_report(name)
+    if report is None:
+        return None
+    started = datetime.fromisoformat(report["started"])
+    return {
+        "scenario": report["scenario"], "result": report["result"], "started": report["started"],
+        "age_seconds": round((datetime.now(UTC) - started).total_seconds()),
+        "rto_seconds": (report.get("rto") or {}).get("achieved_seconds"),
+        "rpo_seconds": (report.get("rpo") or {}).get("achieved_seconds"),
+        "report": report["files"][1] if report.get("files") else None,
+    }  # fmt: skip
+
+
+def drill_line(drill: dict | None) -> str:
+    """`database-failure pass, 2h ago (RTO 2.857s, RPO 0.002s)`, for `invoke status`."""
+    if drill is None:
+        return "none recorded (invoke dr.drill)"
+    measured = ", ".join(
+        f"{name} {drill[f'{name.lower()}_seconds']:.3f}s" for name in ("RTO", "RPO")
+        if drill[f"{name.lower()}_seconds"] is not None
+    )  # fmt: skip
+    age = output.duration(max(0, drill["age_seconds"]))
+    return f"{drill['scenario']} {drill['result']}, {age} ago ({measured or 'not measured'})"
 
 
 def audit_trail(name: str, limit: int = 5) -> list[dict]:
@@ -54,6 +83,7 @@ def status(name: str) -> Status:
     environment = environments.load(name)
     result = Status(environment.name, environment.cloud.value, environment.delivery.value, "")
     result.deploys = audit_trail(name)
+    result.last_drill = last_drill(name)
     if environment.cloud is Cloud.LOCAL:
         result.cluster = "none (local servers only)"
         result.releases = [

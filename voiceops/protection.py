@@ -289,8 +289,16 @@ def start_daemon() -> str:
 
 
 def ensure(layout: local.Layout) -> str:
-    """Set up the standing protection (idempotent): what local.up's last step does."""
+    """Set up the standing protection (idempotent)."""
     return f"postgres {protect_postgres(layout)}; snapshots of redis, rabbitmq, secrets {start_daemon()}"
+
+
+def up(report: Callable[[str], None] = print) -> local.Layout:
+    """`invoke local.up`: the servers (local.up), then their standing protection."""
+    layout = local.up(report)
+    started = time.monotonic()
+    report(f"protection: {ensure(layout)} ({time.monotonic() - started:.1f}s)")
+    return layout
 
 
 if __name__ == "__main__":

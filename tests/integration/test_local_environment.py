@@ -28,8 +28,10 @@ import redis
 
 from voiceops import (
     credential_load,
+    drills,
     environments,
     local,
+    protection,
     secret_audit,
     secret_bundles,
     secret_rotation,
@@ -102,7 +104,7 @@ def isolated_environment(monkeypatch):
     state = state_directory()
     monkeypatch.setenv("VOICEOPS_STATE_DIR", str(state))
     try:
-        yield local.up(report=ignore)
+        yield protection.up(report=ignore)
     finally:
         local.down(keep_data=False, report=ignore)
         shutil.rmtree(state)
@@ -162,18 +164,20 @@ def test_the_deploy_started_every_server_and_its_smoke_tests_passed(shared_deplo
 
 def test_up_again_changes_nothing(environment):
     lines = []
-    again = local.up(report=lines.append)
+    again = protection.up(report=lines.append)
     assert again.ports == environment.ports
     assert again.credentials == environment.credentials
     outcomes = [line for line in lines if " on 127.0.0.1:" in line]
     assert len(outcomes) == 4 and all("already running" in line for line in outcomes), lines
+    (protected,) = [line for line in lines if line.startswith("protection: ")]
+    assert "WAL streaming, base backup of" in protected and "secrets running" in protected, protected
 
 
 def test_a_layout_that_lost_track_of_the_running_store_follows_it(environment):
     stale = local.Layout.load()
     stale.ports["moto"] = local._free_port(set(stale.ports.values()))  # as if moved while it started
     stale.save()
-    again = local.up(report=lambda _line: None)
+    again = protection.up(report=lambda _line: None)
     assert again.ports["moto"] == environment.ports["moto"] == local.Layout.load().ports["moto"]
     assert_healthy(again)
 
@@ -182,7 +186,7 @@ def test_a_crashed_server_shows_in_status_and_up_recovers_it(environment):
     kill("redis")
     assert states()["redis"] == "stopped"
     lines = []
-    local.up(report=lines.append)
+    protection.up(report=lines.append)
     assert any(line.startswith("redis: started") for line in lines)
     assert_healthy(environment)
 
@@ -194,7 +198,7 @@ def test_a_rotated_credential_in_the_store_is_kept(environment):
     secret["password"] = local.new_password()
     manager.put_secret_value(SecretId=name, SecretString=json.dumps(secret))
     lines = []
-    layout = local.up(report=lines.append)
+    layout = protection.up(report=lines.append)
     assert any("kept: postgres/analytics" in line for line in lines)
     assert layout.credentials["postgres/analytics"] == secret["password"]
     assert local.Layout.load().credentials["postgres/analytics"] == secret["password"]
@@ -211,7 +215,7 @@ def test_a_rotated_bundle_secret_is_kept_and_up_writes_no_new_version(environmen
         return len(manager.list_secret_version_ids(SecretId=entry, IncludeDeprecated=True)["Versions"])
 
     before = versions()
-    local.up(report=lambda _line: None)
+    protection.up(report=lambda _line: None)
     assert json.loads(manager.get_secret_value(SecretId=entry)["SecretString"]) == rotated
     assert local.Layout.load().bundles[entry] == rotated and versions() == before
 
@@ -257,7 +261,7 @@ def test_an_interrupted_deploy_is_healed_by_the_next_run(environment, server, st
     assert errors.strip().splitlines()[-1] == "interrupted: stopped by the user (Ctrl-C)"
     audits = sorted((Path(os.environ["VOICEOPS_STATE_DIR"]) / "audit").glob("*-local-deploy.json"))
     assert json.loads(audits[-1].read_text())["result"] == "interrupted"
-    assert_healthy(local.up(report=ignore))
+    assert_healthy(protection.up(report=ignore))
 
 
 def test_data_and_rotated_credentials_survive_down_and_up_and_a_taken_port_is_moved(environment):
@@ -280,7 +284,7 @@ def test_data_and_rotated_credentials_survive_down_and_up_and_a_taken_port_is_mo
         squatter.bind(("127.0.0.1", taken))
         squatter.listen()
         lines = []
-        moved = local.up(report=lines.append)
+        moved = protection.up(report=lines.append)
         assert moved.ports["moto"] != taken
         # other ports may move too (one freed a moment ago can still be held); moto must be named
         reports = [line.split("moved:", 1)[1] for line in lines if "moved:" in line]
@@ -308,7 +312,7 @@ def test_status_and_down_tell_the_truth_when_the_state_files_are_gone(isolated_e
     assert found["postgres"].port == ports["postgres"] and found["moto"].port == ports["moto"]
     lines = []
     local.down(report=lines.append)
-    assert lines == ["stopped: epmd, moto, postgres, rabbitmq, redis"]
+    assert lines == ["stopped: epmd, moto, postgres, protection, rabbitmq, redis, wal-stream"]
     assert local.owned_processes() == {}
     assert set(states().values()) == {"stopped"}
 
@@ -422,10 +426,62 @@ def test_a_restarted_secret_store_keeps_the_rotated_credentials_and_their_date(e
     secret_rotation.rotate("local", "platform", secret, 0, None, report=ignore)
     rotated, stamp = current(environment, secret), promoted_at(environment, secret)
     kill("moto")  # the emulator forgets everything it held
-    layout = local.up(report=ignore)
+    layout = protection.up(report=ignore)
     assert current(layout, secret) == rotated
     environment_ = environments.load("local")
     rows = secret_audit.audit(environment_, secret_audit.reader_for(environment_), datetime.date.today())
     (row,) = [row for row in rows if row.secret == secret]
     assert row.rotated.timestamp() == stamp
     assert_healthy(layout)
+
+
+# --- disaster-recovery drills -------------------------------------------------------------
+# On the shared environment, after the rotations above: a restore must bring rotated
+# credentials back too (assert_healthy logs in with every current one).
+
+
+@pytest.mark.parametrize("scenario", list(drills.LOCAL_DRILLS))
+def test_a_drill_destroys_the_server_restores_it_from_standing_protection_and_measures_rto_and_rpo(
+    environment, scenario
+):
+    result = invoke("dr.drill", "--env", "local", "--scenario", scenario, "--json")
+    report = drills.last_report("local")
+    assert report is not None and report["scenario"] == scenario, output_tail(result)
+    # elapsed time never fails this test: a missed target only turns the exit code to 1
+    missed = [name for name in ("rto", "rpo") if not report[name]["met"]]
+    assert result.returncode == (1 if missed else 0), output_tail(result)
+    assert all(problem.split()[0] in ("RTO", "RPO") for problem in report["problems"]), report["problems"]
+    assert [phase["name"] for phase in report["phases"]] == [
+        "prepare",
+        "fail",
+        "restore",
+        "verify",
+        "re-protect",
+    ]
+    assert report["rto"]["achieved_seconds"] > 0 and report["rpo"]["achieved_seconds"] >= 0
+    canary = report["canary"]
+    assert canary["acknowledged"] > 50 and canary["returned"] > 0 and canary["lost_older_than_rpo"] == 0
+    assert report["data"] and all(check["match"] for check in report["data"].values()), report["data"]
+    assert Path(report["files"][1]).read_text().startswith(f"# Drill {scenario} on local: ")
+    audits = sorted((Path(os.environ["VOICEOPS_STATE_DIR"]) / "audit").glob("*-local-dr-drill.json"))
+    assert json.loads(audits[-1].read_text())["result"] == ("failed" if missed else "succeeded")
+    assert_healthy(local.Layout.load())
+
+
+def test_a_drill_leaves_standing_protection_a_second_drill_can_use(environment):
+    """After a database restore the protection starts over on the new timeline: a second
+    failure right after the first is recovered from it, the first drill's canary included."""
+    first = invoke("dr.drill", "--env", "local", "--scenario", "database-failure", "--keep")
+    assert first.returncode in (0, 1), output_tail(first)
+    kept = drills.last_report("local")
+    second = invoke("dr.drill", "--env", "local", "--scenario", "database-failure")
+    assert second.returncode in (0, 1), output_tail(second)
+    report = drills.last_report("local")
+    assert report["drill_id"] != kept["drill_id"] and report["canary"]["lost_older_than_rpo"] == 0
+    assert all(check["match"] for check in report["data"].values()), report["data"]
+    with drills.DatabaseDrill(local.Layout.load(), kept["drill_id"])._connect() as admin:
+        rows = admin.execute(
+            "SELECT count(*) FROM voiceops_drill.canary WHERE drill = %s", (kept["drill_id"],)
+        )
+        assert rows.fetchone()[0] == kept["canary"]["returned"]
+        admin.execute("DELETE FROM voiceops_drill.canary WHERE drill = %s", (kept["drill_id"],))

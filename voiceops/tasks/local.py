@@ -2,7 +2,7 @@
 
 from invoke import task
 
-from voiceops import environments, local, output
+from voiceops import environments, local, output, protection
 from voiceops.runs import Run, Step
 from voiceops.tasks import DEFAULT_ENVIRONMENT, reports_errors
 
@@ -21,7 +21,7 @@ def up(c):
     Example: invoke local.up
     """
     with Run("local-up", environments.load(DEFAULT_ENVIRONMENT), {}) as run:
-        run.execute([Step("local servers", lambda: local.summary(local.up(report=_say)))])
+        run.execute([Step("local servers", lambda: local.summary(protection.up(report=_say)))])
 
 
 @task(help={"purge": "also delete the data directory (databases, queues, credentials)"})

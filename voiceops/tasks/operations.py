@@ -36,6 +36,7 @@ def status(c, env=DEFAULT_ENVIRONMENT, json=False):
             [[item["when"], item["action"], item["actor"], item["commit"], item["result"], item["seconds"]]
              for item in result.deploys] or [["-", "no runs recorded", "-", "-", "-", "-"]],
         )  # fmt: skip
+        output.console.print(f"last drill: {operations.drill_line(result.last_drill)}")
     if result.unreachable:
         raise cluster.ClusterUnreachable(result.unreachable)
 
