@@ -19,6 +19,7 @@ than that is lost (a gap, not a tail), when the data set differs, or when a targ
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import shutil
@@ -42,7 +43,7 @@ from voiceops.toolchain import state_dir
 
 SCENARIOS = ("database-failure", "cache-failure", "broker-failure", "cluster-failure", "region-failover")
 CANARY_INTERVAL = 0.02  # 50 acknowledged writes a second
-CANARY_SECONDS = 2.0  # how long the canary writes before the failure
+CANARY_SECONDS = 1.0  # how long the canary writes before the failure
 DATASET_ROWS = 10_000
 DATASET_KEYS = 1_000
 # the drill's own tables, in the admin database (the canary's rows are kept out of the checksums)
@@ -166,18 +167,19 @@ def _digest(items: object) -> str:
 
 
 class StoreDrill:
-    """One server's drill on `local`; subclasses name the server and its data."""
+    """One server's drill (and restore) on `local`; subclasses name the server and its data."""
 
-    server = ""
+    server = ""  # the kind of its processes (local.owned_processes)
+    label = ""
     protected_by = ""
 
     def __init__(self, layout: local.Layout, drill_id: str) -> None:
         self.layout, self.drill_id = layout, drill_id
 
+    def data_path(self) -> Path: ...
     def prepare(self) -> str: ...
     def connect_canary(self) -> Writer: ...
-    def fail(self) -> str: ...
-    def restore(self) -> str: ...
+    def restore(self, before: datetime | None = None) -> str: ...
     def returned(self) -> set[int]: ...
     def fingerprint(self) -> dict[str, str]: ...
     def reprotect(self) -> str: ...
@@ -193,11 +195,34 @@ class StoreDrill:
     def stop_canary(self) -> None:
         """Counterpart of start_canary."""
 
+    def fail(self) -> str:
+        killed = _kill(self.server)
+        shutil.rmtree(self.data_path())
+        return f"killed {killed} {self.label} process(es), deleted {self.data_path()}"
+
+    def set_aside(self, force: bool) -> str:
+        """Before a restore outside a drill: stop the server (only with force when it runs) and
+        move its data aside, kept for a post-mortem, never deleted."""
+        if local.owned_processes().get(self.server):
+            if not force:
+                raise OpsError(
+                    f"{self.label} is running: a restore replaces its data with the standing protection's "
+                    "(pass --force to stop it and set its data aside)"
+                )
+            _kill(self.server)
+        data = self.data_path()
+        if not data.exists():
+            return f"{self.label} stopped; no data directory left"
+        aside = data.with_name(f"{data.name}.damaged-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}")
+        data.replace(aside)
+        return f"{self.label} stopped; its data kept in {aside}"
+
 
 class DatabaseDrill(StoreDrill):
     """PostgreSQL: base backup plus the streamed WAL, replayed to its end."""
 
     server = "postgres"
+    label = "PostgreSQL"
     protected_by = "base backup + WAL streamed by pg_receivewal"
 
     def _connect(self, database: str = "postgres"):
@@ -229,13 +254,11 @@ class DatabaseDrill(StoreDrill):
             "INSERT INTO voiceops_drill.canary VALUES (%s, %s, %s)", (self.drill_id, sequence, at)
         )
 
-    def fail(self) -> str:
-        killed = _kill("postgres")
-        data, _ = local._pg_paths()
-        shutil.rmtree(data)
-        return f"killed {killed} PostgreSQL process(es), deleted {data}"
+    def data_path(self) -> Path:
+        return local._pg_paths()[0]
 
-    def restore(self) -> str:
+    def restore(self, before: datetime | None = None) -> str:
+        """To the end of the streamed WAL, or to the last commit before `before` (PITR)."""
         protection.stop_wal_stream()  # it holds the last WAL received; its partial segment is final
         base = protection.base_backup()
         if base is None:
@@ -259,12 +282,16 @@ class DatabaseDrill(StoreDrill):
         signal_file.touch()
         if user:
             shutil.chown(signal_file, user)
+        recovery = {"restore_command": f'cp {wal}/%f "%p"', "recovery_target_timeline": "latest"}
+        if before is not None:
+            recovery |= {"recovery_target_time": before.isoformat(), "recovery_target_inclusive": "off",
+                         "recovery_target_action": "promote"}  # fmt: skip
         with (data / "postgresql.auto.conf").open("a") as settings:
-            settings.write(f"restore_command = 'cp {wal}/%f \"%p\"'\nrecovery_target_timeline = 'latest'\n")
+            settings.writelines(f"{name} = '{value}'\n" for name, value in recovery.items())
         local.start_postgres(self.layout)
         with self._connect() as admin:
-            admin.execute("ALTER SYSTEM RESET restore_command")
-            admin.execute("ALTER SYSTEM RESET recovery_target_timeline")
+            for name in recovery:
+                admin.execute(f"ALTER SYSTEM RESET {name}")
             admin.execute("SELECT pg_reload_conf()")
         self.throughput = size / 1e6 / max(copy_seconds, 1e-3)
         return (f"base backup ({size / 1e6:.0f} MB at {self.throughput:.0f} MB/s) and "
@@ -315,8 +342,9 @@ class CacheDrill(StoreDrill):
     """Redis: the newest RDB snapshot, loaded as the base of a new append-only file."""
 
     server = "redis"
+    label = "Redis"
     protected_by = f"RDB snapshots every {protection.REDIS_INTERVAL:.0f}s"
-    canary_seconds = 2 * protection.REDIS_INTERVAL + 1
+    canary_seconds = 2 * protection.REDIS_INTERVAL + 0.5
 
     def _client(self):
         return local._redis_admin(self.layout)
@@ -347,13 +375,11 @@ class CacheDrill(StoreDrill):
         client = self._client()
         return lambda sequence, at: client.xadd(self.canary_key, {"seq": sequence, "at": at})
 
-    def fail(self) -> str:
-        killed = _kill("redis")
-        shutil.rmtree(local._redis_dir())
-        return f"killed {killed} Redis process(es), deleted {local._redis_dir()}"
+    def data_path(self) -> Path:
+        return local._redis_dir()
 
-    def restore(self) -> str:
-        snapshot = protection.newest("redis")
+    def restore(self, before: datetime | None = None) -> str:
+        snapshot = protection.newest("redis", before)
         if snapshot is None:
             raise DrillFailed("no Redis snapshot to restore from")
         aof = local._redis_dir() / "appendonlydir"
@@ -390,6 +416,7 @@ class BrokerDrill(StoreDrill):
     (a write comes back when its consumer got it, before the failure or after the restore)."""
 
     server = "rabbitmq"
+    label = "RabbitMQ"
     protected_by = f"definitions every {protection.RABBITMQ_INTERVAL:.0f}s; queued messages are not backed up"
 
     def __init__(self, layout: local.Layout, drill_id: str) -> None:
@@ -458,20 +485,19 @@ class BrokerDrill(StoreDrill):
         if self._consumer is not None:
             self._consumer.join(30)
 
-    def fail(self) -> str:
-        killed = _kill("rabbitmq")
-        data = local._rabbit_dir() / "mnesia"
-        shutil.rmtree(data)
-        return f"killed {killed} RabbitMQ node process(es), deleted {data}"
+    def data_path(self) -> Path:
+        return local._rabbit_dir() / "mnesia"
 
-    def restore(self) -> str:
-        snapshot = protection.newest("rabbitmq")
+    def restore(self, before: datetime | None = None) -> str:
+        snapshot = protection.newest("rabbitmq", before)
         if snapshot is None:
             raise DrillFailed("no RabbitMQ definitions backup to restore from")
         local.start_rabbitmq(self.layout)
         local._ctl(self.layout, "import_definitions", str(snapshot.path))
-        # then what the code and the secret store declare (as local.up converges it)
-        local.provision_rabbitmq(self.layout)
+        # a new node makes the well-known guest user, which the platform never keeps
+        with contextlib.suppress(local.LocalError):
+            local._ctl(self.layout, "delete_user", "guest")
+        # credentials rotated since that backup: from the secret store, as local.up converges them
         local._rabbitmq_accounts(self.layout, local.valid_accounts(self.layout)["rabbitmq"])
         return f"new node; definitions {snapshot.path.name} imported"
 
@@ -661,6 +687,46 @@ def drill(
         if result.result != "pass":
             raise DrillFailed(f"{scenario} on {name} failed: {'; '.join(result.problems)}")
     return result
+
+
+def parse_time(text: str) -> datetime:
+    """An ISO 8601 time with its offset: without one, a restore target would be ambiguous."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise OpsError(f"not an ISO 8601 time: {text!r} (e.g. 2026-12-04T13:30:00+00:00)") from None
+    if moment.tzinfo is None:
+        raise OpsError(f"give the time's offset too: {text!r} (e.g. {text}+00:00)")
+    return moment
+
+
+RESTORABLE: dict[str, type[StoreDrill]] = {drill.server: drill for drill in LOCAL_DRILLS.values()}
+
+
+def restore(name: str, server: str, before: datetime | None, force: bool, confirm: str | None) -> Run:
+    """A real incident's restore of one local server from the standing protection: the damaged
+    data is set aside (kept), the server restored (to `before` if given), read, re-protected."""
+    if server not in RESTORABLE:
+        raise OpsError(f"unknown server {server!r}; one of: {', '.join(RESTORABLE)}")
+    environment = environments.load(name)
+    arguments = {"server": server, "before": before.isoformat() if before else None, "force": force}
+    with Run("dr-restore", environment, arguments, confirm) as run:
+        if environment.cloud is not Cloud.LOCAL:
+            raise RunIncomplete(
+                f"{name}: restores on {environment.cloud.value} go through the provider's recovery APIs, "
+                "which are not built yet; nothing was changed"
+            )
+        layout = local.Layout.load()
+        if layout is None:
+            raise RunIncomplete("local: no layout file (invoke local.up first); nothing was changed")
+        store = RESTORABLE[server](layout, "restore")
+        run.execute([
+            Step(f"stop {store.label} and set its data aside", lambda: store.set_aside(force)),
+            Step(f"restore {store.label} from {store.protected_by}", lambda: store.restore(before)),
+            Step("read every data check", lambda: f"{len(store.fingerprint())} check(s) read"),
+            Step("re-protect", store.reprotect),
+        ])  # fmt: skip
+    return run
 
 
 def _runnable(environment: Environment, scenario: str) -> type[StoreDrill]:

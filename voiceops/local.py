@@ -337,6 +337,11 @@ def _pg_paths() -> tuple[Path, Path]:
     return base / "data", base
 
 
+def pg_protection_dir() -> Path:
+    """Its standing protection (voiceops/protection.py): beside the data directory, not in it."""
+    return _pg_paths()[1] / "protection"
+
+
 def postgres_running() -> bool:
     return _running("postgres")
 
@@ -346,6 +351,12 @@ def start_postgres(layout: Layout) -> str:
     bindir = Path(binary("postgres")).parent
     user = _postgres_user()
     if not (data / "PG_VERSION").is_file():
+        if (pg_protection_dir() / "base" / "backup_manifest").is_file():
+            # its data is lost, not new: an empty cluster here would hide that
+            raise LocalError(
+                f"PostgreSQL's data directory {data} is gone, and its standing protection holds a backup: "
+                "restore it with invoke dr.restore --env local --server postgres"
+            )
         base.mkdir(parents=True, exist_ok=True, mode=0o700)
         password_file = base / "admin.pw"
         password_file.write_text(layout.credentials["postgres/admin"] + "\n")

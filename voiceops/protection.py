@@ -38,10 +38,11 @@ import psutil
 
 from voiceops import local
 
-REDIS_INTERVAL = 2.0
-RABBITMQ_INTERVAL = 30.0
-SECRETS_INTERVAL = 15.0
-KEEP = 5
+REDIS_INTERVAL = 1.0
+# definitions and secrets change rarely, and each export costs an Erlang VM's start or a hundred calls
+RABBITMQ_INTERVAL = 60.0
+SECRETS_INTERVAL = 60.0
+KEEP = 60  # a minute of Redis snapshots, an hour of definitions and secrets
 BASE_BACKUP_MAX_AGE = 24 * 3600.0
 SLOT = "voiceops_wal"
 DAEMON_MODULE = "voiceops.protection"
@@ -54,7 +55,7 @@ def snapshot_dir() -> Path:
 
 def postgres_dir() -> Path:
     """Beside PostgreSQL's data (where its system user can write), not inside it."""
-    return local._pg_paths()[1] / "protection"
+    return local.pg_protection_dir()
 
 
 @dataclass(frozen=True)
@@ -79,8 +80,10 @@ def snapshots(kind: str) -> list[Snapshot]:
     return found
 
 
-def newest(kind: str) -> Snapshot | None:
-    found = snapshots(kind)
+def newest(kind: str, before: datetime | None = None) -> Snapshot | None:
+    """The newest backup of a kind, or the newest taken before a time (one from before a
+    server came back empty)."""
+    found = [item for item in snapshots(kind) if before is None or item.taken < before]
     return found[-1] if found else None
 
 

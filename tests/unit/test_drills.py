@@ -161,3 +161,21 @@ def test_snapshots_are_found_by_their_time_and_only_the_newest_are_kept(isolated
     assert [item.taken for item in found] == sorted(item.taken for item in found)
     assert protection.newest("redis") == found[-1] and found[-1].age < 60
     assert not list((protection.snapshot_dir() / "redis").glob(".*"))  # no temporary file left
+
+
+def test_a_restore_time_needs_its_offset_and_a_known_server(isolated_state):
+    assert drills.parse_time("2026-12-04T13:30:00+01:00").utcoffset().total_seconds() == 3600
+    with pytest.raises(OpsError, match="give the time's offset too"):
+        drills.parse_time("2026-12-04T13:30:00")
+    with pytest.raises(OpsError, match="not an ISO 8601 time"):
+        drills.parse_time("yesterday")
+    with pytest.raises(OpsError, match="unknown server 'mysql'; one of: postgres, redis, rabbitmq"):
+        drills.restore("local", "mysql", None, False, None)
+
+
+def test_a_restore_on_a_cloud_or_without_the_local_environment_stops_with_exit_5(isolated_state):
+    for name, reason in (("staging", "not built yet"), ("local", "no layout file")):
+        with pytest.raises(OpsError) as stopped:
+            drills.restore(name, "postgres", None, False, name)
+        assert stopped.value.exit_code == 5 and reason in stopped.value.message
+    assert audit_results(isolated_state) == ["failed", "failed"]

@@ -33,3 +33,26 @@ def drill(c, env="local", scenario="", json=False, keep=False, confirm=None):
         output.emit_json(asdict(report))
         return
     output.console.print(drills.summary(report))
+
+
+@task(
+    help={
+        "env": ENV_HELP,
+        "server": f"the server to restore: {', '.join(drills.RESTORABLE)}",
+        "before": "restore to the last commit (PostgreSQL) or newest backup (Redis, RabbitMQ) before this "
+        "time, an ISO 8601 time with its offset, e.g. 2026-12-04T13:30:00+00:00 (default: the latest)",
+        "force": "stop a server that is still running (its data is set aside, not deleted)",
+        "confirm": "the environment's name, for one that needs approval",
+    }
+)
+@reports_errors
+def restore(c, env="local", server="", before="", force=False, confirm=None):
+    """Restore one local server from its standing protection after a real failure: its damaged
+    data is moved aside (kept), the server restored (to the latest state, or to --before),
+    every data check read, protection started again. Audited; approval and lock as a deploy.
+    Example: invoke dr.restore --env local --server postgres
+    """
+    if not server:
+        raise drills.DrillFailed(f"give --server: one of {', '.join(drills.RESTORABLE)}")
+    run = drills.restore(env, server, drills.parse_time(before) if before else None, force, confirm)
+    output.console.print(f"{server} restored in {run.record.seconds:.1f}s; audit: {run.record.audit_file}")
