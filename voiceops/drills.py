@@ -294,8 +294,8 @@ class DatabaseDrill(StoreDrill):
                 admin.execute(f"ALTER SYSTEM RESET {name}")
             admin.execute("SELECT pg_reload_conf()")
         self.throughput = size / 1e6 / max(copy_seconds, 1e-3)
-        return (f"base backup ({size / 1e6:.0f} MB at {self.throughput:.0f} MB/s) and "
-                f"{len(list(wal.glob('0*')))} WAL segment(s) replayed")  # fmt: skip
+        return (f"base backup ({size / 1e6:.0f} MB at {self.throughput:.0f} MB/s), then the streamed WAL "
+                f"replayed ({len(list(wal.glob('0*')))} segment(s) on hand)")  # fmt: skip
 
     def returned(self) -> set[int]:
         with self._connect() as admin:
