@@ -19,7 +19,6 @@ than that is lost (a gap, not a tail), when the data set differs, or when a targ
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import shutil
@@ -492,14 +491,10 @@ class BrokerDrill(StoreDrill):
         snapshot = protection.newest("rabbitmq", before)
         if snapshot is None:
             raise DrillFailed("no RabbitMQ definitions backup to restore from")
-        local.start_rabbitmq(self.layout)
-        local._ctl(self.layout, "import_definitions", str(snapshot.path))
-        # a new node makes the well-known guest user, which the platform never keeps
-        with contextlib.suppress(local.LocalError):
-            local._ctl(self.layout, "delete_user", "guest")
+        local.start_rabbitmq(self.layout, definitions=snapshot.path)
         # credentials rotated since that backup: from the secret store, as local.up converges them
         local._rabbitmq_accounts(self.layout, local.valid_accounts(self.layout)["rabbitmq"])
-        return f"new node; definitions {snapshot.path.name} imported"
+        return f"new node; definitions {snapshot.path.name} imported as it booted"
 
     def returned(self) -> set[int]:
         with self._connection() as connection:

@@ -518,21 +518,21 @@ def _ctl(layout: Layout, *args: str) -> str:
     return run([ctl, *args], f"rabbitmqctl {args[0]}", env=_rabbit_env(layout))
 
 
-def start_rabbitmq(layout: Layout) -> str:
+def start_rabbitmq(layout: Layout, definitions: Path | None = None) -> str:
+    """`definitions`: a definitions file a new node imports as it boots (a restore); a node
+    that imports on boot makes no default guest user."""
     base = _rabbit_dir()
     (base / "log").mkdir(parents=True, exist_ok=True)
     (base / "enabled_plugins").write_text("[rabbitmq_stream].\n")  # seed 002: streams enabled
-    (base / "rabbitmq.conf").write_text(
-        "\n".join(
-            [
-                f"listeners.tcp.default = {HOST}:{layout.ports['rabbitmq']}",
-                f"stream.listeners.tcp.1 = {HOST}:{layout.ports['rabbitmq_stream']}",
-                "loopback_users = none",
-                "log.file.level = warning",
-            ]
-        )
-        + "\n"
-    )
+    settings = [
+        f"listeners.tcp.default = {HOST}:{layout.ports['rabbitmq']}",
+        f"stream.listeners.tcp.1 = {HOST}:{layout.ports['rabbitmq_stream']}",
+        "loopback_users = none",
+        "log.file.level = warning",
+    ]
+    if definitions is not None:
+        settings.append(f"load_definitions = {definitions}")
+    (base / "rabbitmq.conf").write_text("\n".join(settings) + "\n")
     if rabbitmq_running():
         if not port_listening(layout.ports["rabbitmq"]):  # still booting: an interrupted run started it
             wait_for(lambda: port_listening(layout.ports["rabbitmq"]), "rabbitmq-server", timeout=120)
