@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -50,10 +48,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--size-mb", type=int, default=1024, help="size of the database to restore")
     args = parser.parse_args()
-    state = Path(tempfile.mkdtemp(prefix="voiceops-bench-"))
-    state.chmod(0o755)  # as root, PostgreSQL runs as the postgres user and must reach its data
-    os.environ["VOICEOPS_STATE_DIR"] = str(state)
-    try:
+    with local.scratch_state():
         layout = protection.up(report=lambda _line: None)
         started = time.perf_counter()
         rows, megabytes = fill(layout, args.size_mb)
@@ -84,8 +79,6 @@ def main() -> None:
             print(f"  {phase['name']:<10} {phase['seconds']:7.2f}s  {phase['detail']}")
         for problem in report["problems"]:
             print(f"problem: {problem}")
-    finally:
-        local.down(keep_data=False, report=lambda _line: None)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -54,10 +53,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--interrupts", type=int, default=3)
     args = parser.parse_args()
-    state = Path(tempfile.mkdtemp(prefix="voiceops-bench-"))
-    state.chmod(0o755)  # as root, PostgreSQL runs as the postgres user and must reach its data
-    os.environ["VOICEOPS_STATE_DIR"] = str(state)
-    try:
+    with local.scratch_state():
         print(f"local.up from nothing        {timed(lambda: protection.up(report=quiet)):6.2f} s")
         warm = [timed(lambda: protection.up(report=quiet)) for _ in range(3)]
         print(f"local.up again (median of 3) {statistics.median(warm):6.2f} s")
@@ -73,8 +69,6 @@ def main() -> None:
         print(
             f"local.down                   {timed(lambda: local.down(keep_data=False, report=quiet)):6.2f} s"
         )
-    finally:
-        local.down(keep_data=False, report=quiet)
 
 
 if __name__ == "__main__":

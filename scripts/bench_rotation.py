@@ -14,11 +14,9 @@ from __future__ import annotations
 
 import argparse
 import collections
-import os
 import re
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -49,10 +47,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=40.0, help="how long the load runs")
     parser.add_argument("--grace", type=float, default=5.0, help="each rotation's grace period")
     args = parser.parse_args()
-    state = Path(tempfile.mkdtemp(prefix="voiceops-bench-"))
-    state.chmod(0o755)  # as root, PostgreSQL runs as the postgres user and must reach its data
-    os.environ["VOICEOPS_STATE_DIR"] = str(state)
-    try:
+    with local.scratch_state():
         layout = protection.up(report=lambda _line: None)
         loads = [
             credential_load.CredentialLoad(
@@ -91,8 +86,6 @@ def main() -> None:
             print(f"  {count} x {error}")
         for number, (seconds, spent) in enumerate(rotations, 1):
             print(f"rotation {number}: {seconds:.1f}s (grace {args.grace:.0f}s included); servers: {spent}")
-    finally:
-        local.down(keep_data=False, report=lambda _line: None)
 
 
 if __name__ == "__main__":

@@ -677,6 +677,7 @@ def drill(
         finally:
             if measured.failed_at is not None:
                 _conclude(result, store, measured, target, keep)
+                result.phases.append(Phase("report", _now(), 0.0, f"Markdown and JSON in {reports_dir()}"))
                 result.write()
                 report(f"report: {result.files[1]}")
         if result.result != "pass":

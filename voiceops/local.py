@@ -28,8 +28,9 @@ import socket
 import stat
 import string
 import subprocess
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -1077,6 +1078,25 @@ def _rabbitmq_accounts(layout: Layout, users: dict[str, list[str]]) -> None:
         _amqp_login(layout, user, password) for user, passwords in users.items() for password in passwords
     ):
         converge_accounts(layout, {"rabbitmq": users})
+
+
+@contextlib.contextmanager
+def scratch_state() -> Iterator[Path]:
+    """A state directory of its own for the length of a block (the benchmarks'): what was
+    started in it is stopped and its data removed at the end."""
+    state = Path(tempfile.mkdtemp(prefix="voiceops-bench-"))
+    state.chmod(0o755)  # as root, PostgreSQL runs as the postgres user and must reach its data
+    previous = os.environ.get("VOICEOPS_STATE_DIR")
+    os.environ["VOICEOPS_STATE_DIR"] = str(state)
+    try:
+        yield state
+    finally:
+        down(keep_data=False, report=lambda _line: None)
+        shutil.rmtree(state, ignore_errors=True)
+        if previous is None:
+            os.environ.pop("VOICEOPS_STATE_DIR", None)
+        else:
+            os.environ["VOICEOPS_STATE_DIR"] = previous
 
 
 def summary(layout: Layout) -> str:

@@ -22,6 +22,7 @@ renamed, so a reader never sees half a backup; the newest few of each kind are k
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import shutil
 import signal
@@ -107,15 +108,41 @@ def _keep(kind: str, taken: datetime, write: Callable[[Path], None], suffix: str
 # ------------------------------------------------------------------- snapshots
 
 
-def backup_redis(layout: local.Layout) -> Path:
+# What each kind's last backup saw: an unchanged server is not backed up again (its newest
+# backup still holds its state), which keeps the schedule nearly free while nothing is written.
+_last_seen: dict[str, object] = {}
+
+
+def _unchanged(kind: str, state: object) -> bool:
+    if _last_seen.get(kind) == state and newest(kind) is not None:
+        return True
+    _last_seen[kind] = state
+    return False
+
+
+@functools.cache
+def _redis_cli() -> str:
+    return local.binary("redis-cli")  # once: each lookup reads the tool manifest
+
+
+def backup_redis(layout: local.Layout) -> Path | None:
     taken = datetime.now(UTC)  # the snapshot forks just after: its data is at least this new
+    with local._redis_admin(layout) as client:
+        info = client.info()
+    # writes since the last save, and the server's run id (a restarted server starts over)
+    if _unchanged("redis", (info["run_id"], info["rdb_changes_since_last_save"])):
+        return None
 
     def write(path: Path) -> None:
         env = {"REDISCLI_AUTH": layout.credentials["redis/admin"], "PATH": "/usr/bin:/bin"}
         server = ["-h", local.HOST, "-p", str(layout.ports["redis"]), "--user", "admin", "--no-auth-warning"]
-        local.run([local.binary("redis-cli"), *server, "--rdb", str(path)], "redis-cli --rdb", env=env)
+        local.run([_redis_cli(), *server, "--rdb", str(path)], "redis-cli --rdb", env=env)
 
-    return _keep("redis", taken, write, "rdb")
+    try:
+        return _keep("redis", taken, write, "rdb")
+    except Exception:
+        _last_seen.pop("redis", None)  # not saved: the next turn tries again
+        raise
 
 
 def backup_rabbitmq(layout: local.Layout) -> Path:
@@ -123,22 +150,31 @@ def backup_rabbitmq(layout: local.Layout) -> Path:
     return _keep("rabbitmq", taken, lambda path: local._ctl(layout, "export_definitions", str(path)), "json")
 
 
-def backup_secrets(layout: local.Layout) -> Path:
+def backup_secrets(layout: local.Layout) -> Path | None:
     taken = datetime.now(UTC)
     manager = local.aws_client(layout, "secretsmanager")
+    listed = [
+        entry for page in manager.get_paginator("list_secrets").paginate() for entry in page["SecretList"]
+    ]
+    state = [(e["Name"], e.get("SecretVersionsToStages"), e.get("Tags")) for e in listed]
+    if _unchanged("secrets", json.dumps(state, sort_keys=True)):
+        return None
     document: dict[str, dict] = {}
-    for page in manager.get_paginator("list_secrets").paginate():
-        for entry in page["SecretList"]:
-            name = entry["Name"]
-            versions = []
-            for version, stages in entry.get("SecretVersionsToStages", {}).items():
-                value = manager.get_secret_value(SecretId=name, VersionId=version)
-                versions.append({"id": version, "stages": stages, "string": value.get("SecretString")})
-            document[name] = {"tags": entry.get("Tags", []), "versions": versions}
-    return _keep("secrets", taken, lambda path: path.write_text(json.dumps(document, indent=1)), "json")
+    for entry in listed:
+        name = entry["Name"]
+        versions = []
+        for version, stages in entry.get("SecretVersionsToStages", {}).items():
+            value = manager.get_secret_value(SecretId=name, VersionId=version)
+            versions.append({"id": version, "stages": stages, "string": value.get("SecretString")})
+        document[name] = {"tags": entry.get("Tags", []), "versions": versions}
+    try:
+        return _keep("secrets", taken, lambda path: path.write_text(json.dumps(document, indent=1)), "json")
+    except Exception:
+        _last_seen.pop("secrets", None)
+        raise
 
 
-SCHEDULE: dict[str, tuple[float, Callable[[local.Layout], Path]]] = {
+SCHEDULE: dict[str, tuple[float, Callable[[local.Layout], Path | None]]] = {
     "redis": (REDIS_INTERVAL, backup_redis),
     "rabbitmq": (RABBITMQ_INTERVAL, backup_rabbitmq),
     "secrets": (SECRETS_INTERVAL, backup_secrets),
@@ -151,7 +187,7 @@ def run_schedule(stopping: threading.Event) -> None:
     and retried at the next turn."""
     log = snapshot_dir() / "log"
 
-    def every(kind: str, interval: float, backup: Callable[[local.Layout], Path]) -> None:
+    def every(kind: str, interval: float, backup: Callable[[local.Layout], Path | None]) -> None:
         while not stopping.is_set():
             started = time.monotonic()
             layout = local.Layout.load()  # credentials and ports change (rotation, moved ports)

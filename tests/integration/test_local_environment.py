@@ -458,6 +458,7 @@ def test_a_drill_destroys_the_server_restores_it_from_standing_protection_and_me
         "restore",
         "verify",
         "re-protect",
+        "report",
     ]
     assert report["rto"]["achieved_seconds"] > 0 and report["rpo"]["achieved_seconds"] >= 0
     canary = report["canary"]
