@@ -1109,6 +1109,13 @@ def down(keep_data: bool = True, report: Callable[[str], None] = print) -> None:
     if running := sorted(owned_processes()):
         if layout and moto_running():  # moto forgets on stop: keep what was rotated in it first
             adopt_current_credentials(layout)
+        # the snapshot process first, waiting for it to end: a rabbitmqctl it runs while the
+        # servers stop would start an epmd again after them
+        snapshots = owned_processes().get("protection", [])
+        for process in snapshots:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.terminate()
+        psutil.wait_procs(snapshots, timeout=15)
         stop_postgres()
         stop_rabbitmq(layout)
         stop_owned()
