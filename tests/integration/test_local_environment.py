@@ -266,7 +266,7 @@ def test_an_interrupted_deploy_is_healed_by_the_next_run(environment, server, st
 
 
 def test_data_and_rotated_credentials_survive_down_and_up_and_a_taken_port_is_moved(environment):
-    secret_rotation.rotate("local", "platform", "database-backup-credentials", 0, None, report=ignore)
+    secret_rotation.rotate("local", "platform", "media-processing-credentials", 0, None, report=ignore)
     bundles = {
         entry: current(environment, entry.removeprefix(f"{local.PREFIX}/")) for entry in environment.bundles
     }

@@ -41,7 +41,7 @@ def break_probe(manifests):
 
 
 def break_limits(manifests):
-    del pod(find(manifests, "CronJob", "database-backup"))["containers"][0]["resources"]["limits"]
+    del pod(find(manifests, "CronJob", "analytics-rollup"))["containers"][0]["resources"]["limits"]
 
 
 def break_replicas(manifests):
