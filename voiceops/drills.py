@@ -685,6 +685,25 @@ def drill(
     return result
 
 
+QUARTER_MONTHS = (1, 4, 7, 10)
+
+
+def due(month: int) -> list[str]:
+    """The environments whose registry entry schedules a drill in this month (1-12): monthly
+    ones every month, quarterly ones in the first month of each quarter."""
+    if not 1 <= month <= 12:
+        raise OpsError(f"--month must be 1 to 12, not {month}")
+    return [
+        environment.name
+        for environment in environments.load_all()
+        if environment.disaster_recovery is not None
+        and (
+            environment.disaster_recovery.drill_schedule == "monthly"
+            or (environment.disaster_recovery.drill_schedule == "quarterly" and month in QUARTER_MONTHS)
+        )
+    ]
+
+
 def parse_time(text: str) -> datetime:
     """An ISO 8601 time with its offset: without one, a restore target would be ambiguous."""
     try:

@@ -66,7 +66,7 @@ def git_commit() -> str:
 
 
 def approved_ci_job(environment: Environment) -> bool:
-    """Whether this is the deploy workflow's job that the environment's reviewers approved."""
+    """Whether this is a deploy or drill workflow job that the environment's reviewers approved."""
     approved = os.environ.get(APPROVAL_VARIABLE)
     in_ci = os.environ.get("CI") == "true"
     return bool(approved) and in_ci and approved == environment.approvals.github_environment
@@ -76,8 +76,8 @@ def check_approval(environment: Environment, confirm: str | None) -> str:
     """Production-class work needs the typed environment name, or the approved CI job's flag.
 
     The CI flag is the environment variable VOICEOPS_APPROVED_ENVIRONMENT, which only the
-    deploy workflow's job sets, and only inside the GitHub environment that carries the
-    registry's required reviewers.
+    deploy and drill workflows' jobs set, and only inside the GitHub environment that carries
+    the registry's required reviewers.
     """
     if environment.approvals.required == 0 and not environment.production_class:
         return "not required"

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from voiceops import drills, protection
+from voiceops import drills, environments, protection
 from voiceops.errors import OpsError
 from voiceops.runs import ApprovalRequired, EnvironmentLock, EnvironmentLocked
 
@@ -179,3 +179,16 @@ def test_a_restore_on_a_cloud_or_without_the_local_environment_stops_with_exit_5
             drills.restore(name, "postgres", None, False, name)
         assert stopped.value.exit_code == 5 and reason in stopped.value.message
     assert audit_results(isolated_state) == ["failed", "failed"]
+
+
+def test_drills_fall_due_as_each_registry_entry_schedules_them():
+    scheduled = {
+        e.name: e.disaster_recovery.drill_schedule for e in environments.load_all() if e.disaster_recovery
+    }
+    assert scheduled["azure-production"] == "monthly" and scheduled["local"] == "none"
+    february, april = set(drills.due(2)), set(drills.due(4))
+    assert february == {name for name, schedule in scheduled.items() if schedule == "monthly"}
+    assert april == {name for name, schedule in scheduled.items() if schedule != "none"}
+    assert "live" in april and "live" not in february and "local" not in april
+    with pytest.raises(OpsError, match="--month must be 1 to 12"):
+        drills.due(13)

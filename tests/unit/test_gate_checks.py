@@ -6,6 +6,7 @@ from pathlib import Path
 
 import yaml
 
+from voiceops import drills
 from voiceops import environments as registry
 from voiceops.toolchain import ROOT, tool_env
 
@@ -94,7 +95,7 @@ def test_terraform_workflow_plans_every_stack_and_applies_only_behind_environmen
     assert any("download-artifact" in str(step.get("uses")) for step in apply["steps"])
 
 
-CLUSTER_COMMANDS = ("invoke deploy", "invoke tf.plan", "invoke tf.apply")
+CLUSTER_COMMANDS = ("invoke deploy", "invoke tf.plan", "invoke tf.apply", "invoke dr.drill")
 
 
 def test_jobs_that_reach_a_cluster_run_on_its_self_hosted_runners():
@@ -113,4 +114,19 @@ def test_jobs_that_reach_a_cluster_run_on_its_self_hosted_runners():
                 name,
             )
             assert job["runs-on"].startswith("${{ fromJSON(needs.route.outputs.runners)["), (path, name)
-    assert checked >= 4  # deploy (continuous, approved), terraform (plan, apply)
+    assert checked >= 5  # deploy (continuous, approved), terraform (plan, apply), dr-drills (drill)
+
+
+def test_drill_workflow_drills_what_the_registry_schedules_behind_approved_environments():
+    workflow = yaml.safe_load((ROOT / ".github/workflows/dr-drills.yml").read_text())
+    route, drill = workflow["jobs"]["route"], workflow["jobs"]["drill"]
+    assert "invoke dr.due" in route["steps"][-1]["run"]  # the schedule is the registry's
+    assert drill["strategy"]["matrix"]["environment"] == "${{ fromJSON(needs.route.outputs.environments) }}"
+    assert drill["strategy"]["matrix"]["scenario"] == list(drills.SCENARIOS)
+    assert drill["environment"] == "${{ matrix.environment }}"  # its reviewers approve the job
+    assert drill["concurrency"]["group"] == "deploy-${{ matrix.environment }}"  # never beside a deploy
+    step = next(step for step in drill["steps"] if step.get("name") == "drill")
+    assert step["env"]["VOICEOPS_APPROVED_ENVIRONMENT"] == "${{ matrix.environment }}"
+    assert "VOICEOPS_APPROVED_ENVIRONMENT" not in str(route)
+    kept = next(step for step in drill["steps"] if "upload-artifact" in str(step.get("uses")))
+    assert kept["if"] == "always()" and ".state/reports/dr/" in kept["with"]["path"]

@@ -1,6 +1,8 @@
 """dr: disaster-recovery drills that destroy and restore for real, measuring RTO and RPO."""
 
+import json as json_module
 from dataclasses import asdict
+from datetime import UTC, datetime
 
 from invoke import task
 
@@ -56,3 +58,14 @@ def restore(c, env="local", server="", before="", force=False, confirm=None):
         raise drills.DrillFailed(f"give --server: one of {', '.join(drills.RESTORABLE)}")
     run = drills.restore(env, server, drills.parse_time(before) if before else None, force, confirm)
     output.console.print(f"{server} restored in {run.record.seconds:.1f}s; audit: {run.record.audit_file}")
+
+
+@task(help={"month": "the month, 1-12 (default: this month, UTC)"})
+@reports_errors
+def due(c, month=0):
+    """The environments whose drills are due this month, as JSON (the drill workflow's matrix):
+    the registry's disaster_recovery.drill_schedule, monthly or quarterly.
+    Example: invoke dr.due --month 4
+    """
+    chosen = int(month) or datetime.now(UTC).month
+    print(json_module.dumps(drills.due(chosen), separators=(",", ":")))
