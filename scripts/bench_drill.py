@@ -23,7 +23,6 @@ sys.path.insert(0, str(ROOT))
 from voiceops import drills, local, protection  # noqa: E402  (needs the sys.path entry above)
 
 BATCH_ROWS = 200_000
-ROW_PAYLOAD = "repeat(md5(g::text), 28)"  # about 900 bytes a row
 
 
 def fill(layout: local.Layout, size_mb: int) -> tuple[int, float]:
@@ -32,8 +31,8 @@ def fill(layout: local.Layout, size_mb: int) -> tuple[int, float]:
         admin.execute("CREATE TABLE IF NOT EXISTS bench_bulk (id bigint PRIMARY KEY, payload text)")
         rows, megabytes = 0, 0.0
         while megabytes < size_mb:
-            admin.execute(
-                f"INSERT INTO bench_bulk SELECT g, {ROW_PAYLOAD} FROM generate_series(%s, %s) g",  # noqa: S608
+            admin.execute(  # rows of about 900 bytes
+                "INSERT INTO bench_bulk SELECT g, repeat(md5(g::text), 28) FROM generate_series(%s, %s) g",
                 (rows + 1, rows + BATCH_ROWS),
             )
             rows += BATCH_ROWS

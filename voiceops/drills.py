@@ -32,8 +32,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import psutil
-
 from voiceops import environments, local, protection
 from voiceops.environments import Cloud, Environment
 from voiceops.errors import OpsError
@@ -149,18 +147,6 @@ def measure(acknowledged: dict[int, float], returned: set[int], failed_at: float
 # ------------------------------------------------------------------ the servers
 
 
-def _kill(kind: str) -> int:
-    """SIGKILL every process of a kind of ours and wait until they are gone."""
-    processes = local.owned_processes().get(kind, [])
-    for process in processes:
-        try:
-            process.send_signal(signal.SIGKILL)
-        except psutil.NoSuchProcess:
-            continue
-    psutil.wait_procs(processes, timeout=15)
-    return len(processes)
-
-
 def _digest(items: object) -> str:
     return hashlib.sha256(json.dumps(items, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
@@ -195,7 +181,7 @@ class StoreDrill:
         """Counterpart of start_canary."""
 
     def fail(self) -> str:
-        killed = _kill(self.server)
+        killed = local.stop_kind(self.server, signal.SIGKILL)
         shutil.rmtree(self.data_path())
         return f"killed {killed} {self.label} process(es), deleted {self.data_path()}"
 
@@ -208,7 +194,7 @@ class StoreDrill:
                     f"{self.label} is running: a restore replaces its data with the standing protection's "
                     "(pass --force to stop it and set its data aside)"
                 )
-            _kill(self.server)
+            local.stop_kind(self.server, signal.SIGKILL)
         data = self.data_path()
         if not data.exists():
             return f"{self.label} stopped; no data directory left"

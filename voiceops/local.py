@@ -241,6 +241,21 @@ def _running(kind: str) -> bool:
     return bool(owned_processes().get(kind))
 
 
+def stop_kind(kind: str, sig: signal.Signals = signal.SIGTERM, timeout: float = 15.0) -> int:
+    """Signal every process of ours of one kind and wait for them to end (SIGKILL for any
+    still alive after `timeout`); how many there were."""
+    processes = owned_processes().get(kind, [])
+    for process in processes:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.send_signal(sig)
+    _, alive = psutil.wait_procs(processes, timeout=timeout)
+    for process in alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.kill()
+    psutil.wait_procs(alive, timeout=5)
+    return len(processes)
+
+
 def stop_owned(timeout: float = 10.0) -> list[str]:
     """Stop every process of ours still alive (what a graceful stop left, or orphans whose
     state files are gone): SIGTERM (PostgreSQL: SIGINT, its fast shutdown), then SIGKILL, as
@@ -1111,11 +1126,7 @@ def down(keep_data: bool = True, report: Callable[[str], None] = print) -> None:
             adopt_current_credentials(layout)
         # the snapshot process first, waiting for it to end: a rabbitmqctl it runs while the
         # servers stop would start an epmd again after them
-        snapshots = owned_processes().get("protection", [])
-        for process in snapshots:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                process.terminate()
-        psutil.wait_procs(snapshots, timeout=15)
+        stop_kind("protection")
         stop_postgres()
         stop_rabbitmq(layout)
         stop_owned()

@@ -35,8 +35,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import psutil
-
 from voiceops import local
 
 REDIS_INTERVAL = 1.0
@@ -243,14 +241,7 @@ def start_wal_stream(layout: local.Layout) -> str:
 
 def stop_wal_stream() -> None:
     """SIGINT: pg_receivewal flushes what it received and leaves its `.partial` segment."""
-    streams = local.owned_processes().get("wal-stream", [])
-    for process in streams:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            process.send_signal(signal.SIGINT)
-    _, alive = psutil.wait_procs(streams, timeout=10)
-    for process in alive:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            process.kill()
+    local.stop_kind("wal-stream", signal.SIGINT, timeout=10)
 
 
 def base_backup() -> Path | None:
