@@ -92,11 +92,17 @@ def _merge(target: dict, block: dict) -> None:
 # var.<name>: the value a module receives (its default and every caller's argument);
 # variable.<name>: the declaration block itself (type, default, validation).
 ADDRESS = re.compile(
-    r"(?P<kind>var|variable|module|local)\.(?P<name>[a-z0-9_-]+)"
+    r"(?P<kind>var|variable|module|local|output)\.(?P<name>[a-z0-9_-]+)"
     r"|data\.(?P<data_type>[a-z0-9_]+)\.(?P<data_name>[a-z0-9_-]+)"
     r"|(?P<type>[a-z][a-z0-9]*_[a-z0-9_]+)\.(?P<resource_name>[a-z0-9_-]+)"
 )
-KIND_BLOCKS = {"var": "variable", "variable": "variable", "module": "module", "local": "locals"}
+KIND_BLOCKS = {
+    "var": "variable",
+    "variable": "variable",
+    "module": "module",
+    "local": "locals",
+    "output": "output",
+}
 STEP = re.compile(r"(?P<name>[^.\[\]]+)(?:\[(?P<key>[A-Za-z0-9_]+)=(?P<value>[^\]]+)\])?")
 
 

@@ -34,6 +34,7 @@ from pydantic import Field
 
 from voiceops import (
     admission,
+    backups,
     catalog,
     cluster,
     connections,
@@ -2069,6 +2070,25 @@ def images(installed: Installed) -> Iterator[Reference]:
             yield Reference("images", ref(manifest), image, status, detail)
 
 
+# --- Backups ---------------------------------------------------------------------------------
+
+
+def backup_locations(installed: Installed) -> Iterator[Reference]:
+    """Velero backs the cluster up to a location its stack provides (voiceops/backups.py), and,
+    where its chart is cached, the render holds that location."""
+    source = f"release/{installed.environment.name}/{backups.RELEASE}"
+    for finding in backups.check(installed.environment):
+        status = Status.RESOLVED if finding.ok else Status.DANGLING
+        yield Reference("backups", source, finding.target, status, finding.problem)
+    text = installed.rendered_text.get(backups.RELEASE)
+    if text is not None:
+        rendered = [item for item in installed.manifests if item.get("kind") == "BackupStorageLocation"]
+        yield Reference(
+            "backups", source, "BackupStorageLocation (rendered)",
+            Status.RESOLVED if rendered else Status.DANGLING, "" if rendered else "the chart renders none",
+        )  # fmt: skip
+
+
 RULES: dict[str, Callable[[Installed], Iterable[Reference]]] = {
     "secrets": secrets,
     "config-maps": config_maps,
@@ -2088,6 +2108,7 @@ RULES: dict[str, Callable[[Installed], Iterable[Reference]]] = {
     "reloads": reloads,
     "entry-ports": entry_ports,
     "entry-paths": entry_paths,
+    "backups": backup_locations,
 }
 
 # A rule that finds nothing to check where the environment installs objects of these kinds
@@ -2108,6 +2129,7 @@ EXPECTED_KINDS: dict[str, frozenset[str]] = {
     "images": frozenset(POD_KINDS),
     "reloads": frozenset(),  # only where an operator writes the Secrets: none on local
     "entry-paths": frozenset({"Ingress"}),
+    "backups": frozenset(),  # Velero's location is read from its values, rendered or not
 }
 
 

@@ -105,7 +105,7 @@ module "eks" {
     velero = {
       namespace       = module.context.namespaces.system
       service_account = "velero"
-      policy_json     = data.aws_iam_policy_document.egress_writer.json
+      policy_json     = data.aws_iam_policy_document.velero_backups.json
     }
   }
   tags = local.tags
