@@ -235,6 +235,16 @@ class Where(Strict):
         return f"{self.module} {self.address}" + (f".{self.attribute}" if self.attribute else "")
 
 
+class Evidence(Strict):
+    """Where the repository shows something, and the check that must hold there."""
+
+    where: Where
+    check: Check
+
+    def __str__(self) -> str:
+        return f"{self.where} {self.check}"
+
+
 class Requirement(Strict):
     id: str = Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")
     seed: Literal["000", "001", "002", "003", "004"]
@@ -497,7 +507,7 @@ def _holds(check: Check, actual: Any) -> bool:
             return isinstance(actual, str) and re.search(expected, actual) is not None
 
 
-def problem(tree: Tree, requirement: Requirement) -> str | None:
+def problem(tree: Tree, requirement: Requirement | Evidence) -> str | None:
     """None when the row's check holds (or it has none), else what is wrong, in one line."""
     if requirement.where is None or requirement.check is None:
         return None
@@ -514,13 +524,13 @@ def problem(tree: Tree, requirement: Requirement) -> str | None:
 VIOLATION = "<violation>"
 
 
-def violate(tree: Tree, requirement: Requirement) -> None:
+def violate(tree: Tree, requirement: Requirement | Evidence) -> None:
     """Take the requirement away in `tree` (a copy): remove what the row's check reads, or put
     something where an `absent` check wants nothing. The policy tests use it to prove each check
     can fail."""
     where, check = requirement.where, requirement.check
     if where is None or check is None:
-        raise ValueError(f"{requirement.id} has no check to violate")
+        raise ValueError(f"{getattr(requirement, 'id', requirement)} has no check to violate")
     put = check.operator == "absent"
     if where.file is not None:
         _violate_path(tree.document(where.file), _steps(where.field), put, hcl=False)

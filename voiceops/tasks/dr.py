@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from invoke import task
 
-from voiceops import drills, output
+from voiceops import drills, environments, output, recovery_plan
 from voiceops.tasks import ENV_HELP, reports_errors
 
 
@@ -69,3 +69,56 @@ def due(c, month=0):
     """
     chosen = int(month) or datetime.now(UTC).month
     print(json_module.dumps(drills.due(chosen), separators=(",", ":")))
+
+
+@task(
+    name="plan",
+    help={
+        "env": ENV_HELP,
+        "all": "every environment with recovery targets on a cloud",
+        "json": "print machine-readable JSON",
+    },
+)
+@reports_errors
+def plan(c, env="", all=False, json=False):
+    """For each scenario, the best case of the recovery mechanisms the environment's stack really
+    builds (infra/recovery.yaml: each one's evidence checked in the repository) against the
+    registry's RTO and RPO targets. Fails on a gap: no mechanism meets a target and no recorded
+    deviation says why; or on a deviation for a target that is met.
+    Example: invoke dr.plan --all
+    """
+    if bool(env) == bool(all):
+        raise recovery_plan.PlanFailed("give --env E or --all")
+    chosen = [item for item in environments.load_all() if recovery_plan.planned(item)] if all else [
+        environments.load(env)
+    ]  # fmt: skip
+    if not all and not recovery_plan.planned(chosen[0]):
+        raise recovery_plan.PlanFailed(
+            f"{env}: no recovery plan (local is measured by invoke dr.drill; an environment without "
+            "disaster_recovery targets has nothing to meet)"
+        )
+    loaded = recovery_plan.load()
+    assessments = [item for environment in chosen for item in recovery_plan.assess(environment, loaded)]
+    if json:
+        output.emit_json([item.as_json() for item in assessments])
+    else:
+        rows = []
+        for item in assessments:
+            best = item.best
+            rows.append([
+                item.environment, item.scenario, best.id if best else None,
+                f"{output.duration(best.rto_seconds)} / {output.duration(item.rto_target)}" if best else None,
+                f"{output.duration(best.rpo_seconds)} / {output.duration(item.rpo_target)}" if best else None,
+                item.status,
+            ])  # fmt: skip
+        output.table(
+            "Recovery plan (infra/recovery.yaml)",
+            ["environment", "scenario", "best mechanism", "RTO / target", "RPO / target", "result"],
+            rows,
+        )
+    failed = recovery_plan.failures(assessments)
+    stray = recovery_plan.stray_deviations(loaded) if all else []
+    if failed or stray:
+        problems = [f"{item.environment} {item.scenario}: {item.status}" for item in failed]
+        problems += [f"{item}: deviation for an environment the plan does not cover" for item in stray]
+        raise recovery_plan.PlanFailed(f"{len(problems)} problem(s): " + "; ".join(problems))
