@@ -92,6 +92,7 @@ TERRAFORM_TESTS = (
     "tests/policy/test_terraform.py",
     "tests/policy/test_requirements.py",
     "tests/policy/test_provider_schemas.py",
+    "tests/policy/test_recovery_plan.py",
 )
 
 
@@ -111,11 +112,13 @@ def policy(session: nox.Session) -> None:
 
 @nox.session(python=False, tags=["terraform"])
 def terraform(session: nox.Session) -> None:
-    """terraform fmt -check, `terraform test` of the logic modules, the seed requirements, and every
-    block against the real provider schemas."""
+    """terraform fmt -check, `terraform test` of the logic modules, the seed requirements, the
+    recovery plan against every environment's targets, and every block against the real provider
+    schemas."""
     run(session, "invoke", "tf.fmt", "--check")
     run(session, "invoke", "tf.test")
     run(session, "invoke", "tf.requirements")
+    run(session, "invoke", "dr.plan", "--all")
     run(session, "invoke", "tf.schemas")
     run(session, "invoke", "tf.docs", "--check")
     run(session, "python", "-m", "pytest", *TERRAFORM_TESTS, *session.posargs)
