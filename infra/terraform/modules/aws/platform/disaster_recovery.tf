@@ -29,15 +29,30 @@ module "dr_network" {
   tags         = local.tags
 }
 
-module "egress_replica" {
+# The buckets whose copies the recovery region keeps: the recordings, and Velero's backups
+# (velero.tf), from which a cluster rebuilt there restores.
+locals {
+  replicated_buckets = local.has_dr ? {
+    egress = { name = "${local.names.egress_bucket}-replica-${local.account_id}", lifecycle_rules = { glacier_days = 90, expire_days = 365 } }
+    velero = { name = "${local.velero_location.bucket}-replica", lifecycle_rules = {} }
+  } : {}
+}
+
+module "recovery_replica" {
   source    = "../bucket"
-  count     = local.has_dr ? 1 : 0
+  for_each  = local.replicated_buckets
   providers = { aws = aws.disaster_recovery }
 
-  name            = "${local.names.egress_bucket}-replica-${local.account_id}"
+  name            = each.value.name
   kms_key_arn     = module.dr_kms[0].arn
-  lifecycle_rules = { glacier_days = 90, expire_days = 365 }
+  lifecycle_rules = each.value.lifecycle_rules
+  force_destroy   = !local.production
   tags            = local.tags
+}
+
+moved {
+  from = module.egress_replica[0]
+  to   = module.recovery_replica["egress"]
 }
 
 module "postgresql_replica" {

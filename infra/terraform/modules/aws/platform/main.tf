@@ -56,7 +56,7 @@ module "egress_bucket" {
   # Recordings: infrequent access after 30 days, Glacier after 90, gone after a year.
   lifecycle_rules = { infrequent_access_days = 30, glacier_days = 90, expire_days = 365 }
   replication = local.has_dr ? {
-    destination_bucket_arn  = one(module.egress_replica[*].arn)
+    destination_bucket_arn  = module.recovery_replica["egress"].arn
     destination_kms_key_arn = one(module.dr_kms[*].arn)
   } : null
   force_destroy = !local.production

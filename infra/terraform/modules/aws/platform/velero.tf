@@ -14,20 +14,9 @@ module "velero_bucket" {
   access_log_bucket = module.access_logs.id
   # no expiry rule: backups expire through their schedule's TTL, which Velero applies itself
   replication = local.has_dr ? {
-    destination_bucket_arn  = one(module.velero_replica[*].arn)
+    destination_bucket_arn  = module.recovery_replica["velero"].arn
     destination_kms_key_arn = one(module.dr_kms[*].arn)
   } : null
-  force_destroy = !local.production
-  tags          = local.tags
-}
-
-module "velero_replica" {
-  source    = "../bucket"
-  count     = local.has_dr ? 1 : 0
-  providers = { aws = aws.disaster_recovery }
-
-  name          = "${local.velero_location.bucket}-replica"
-  kms_key_arn   = module.dr_kms[0].arn
   force_destroy = !local.production
   tags          = local.tags
 }
