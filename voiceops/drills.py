@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import signal
 import threading
@@ -39,6 +40,18 @@ from voiceops.runs import Run, RunIncomplete, Step, git_commit
 from voiceops.toolchain import state_dir
 
 SCENARIOS = ("database-failure", "cache-failure", "broker-failure", "cluster-failure", "region-failover")
+DRILL_ID = re.compile(r"[0-9a-f]{12}")
+# what an AWS drill restores, and from what (voiceops/cloud_drills.py)
+CLOUD_SERVERS = {
+    "database-failure": "RDS PostgreSQL", "cache-failure": "ElastiCache Redis", "broker-failure": "RabbitMQ",
+    "cluster-failure": "the EKS cluster", "region-failover": "RDS PostgreSQL in the recovery region",
+}  # fmt: skip
+CLOUD_PROTECTION = {
+    "database-failure": "RDS automated backups (point-in-time restore)",
+    "cache-failure": "ElastiCache daily snapshots", "broker-failure": "quorum queues",
+    "cluster-failure": "Velero daily backups",
+    "region-failover": "the RDS cross-region replica and S3 replication",
+}  # fmt: skip
 CANARY_INTERVAL = 0.02  # 50 acknowledged writes a second
 CANARY_SECONDS = 1.0  # how long the canary writes before the failure
 DATASET_ROWS = 10_000
@@ -557,6 +570,7 @@ class Report:
     canary: CanaryResult | None = None
     data: dict[str, dict[str, Any]] = field(default_factory=dict)  # check -> before, after, match
     restore_throughput_mb_s: float | None = None
+    emulated: bool = False  # run against an emulator: the call sequence is proven, no RTO or RPO
     problems: list[str] = field(default_factory=list)
     result: str = "fail"
     files: list[str] = field(default_factory=list)
@@ -568,6 +582,10 @@ class Report:
             f"- drill id: `{self.drill_id}`, commit `{self.commit[:12]}`, started {self.started}",
             f"- server: {self.server}; standing protection: {self.protection}",
         ]
+        if self.emulated:
+            lines.append(
+                "- EMULATED: the provider's calls ran against an emulator; no RTO or RPO is measured"
+            )
         for label, target in (("RTO", self.rto), ("RPO", self.rpo)):
             if target is not None:
                 achieved = (
@@ -638,13 +656,23 @@ def _now() -> str:
 
 
 def drill(
-    name: str, scenario: str, confirm: str | None, keep: bool, report: Callable[[str], None] = print
+    name: str,
+    scenario: str,
+    confirm: str | None,
+    keep: bool,
+    report: Callable[[str], None] = print,
+    resume: str | None = None,
 ) -> Report:
     """Run one drill; the report is written whatever the outcome once the failure was injected."""
     if scenario not in SCENARIOS:
         raise OpsError(f"unknown scenario {scenario!r}; one of: {', '.join(SCENARIOS)}")
     environment = environments.load(name)
-    with Run("dr-drill", environment, {"scenario": scenario, "keep": keep}, confirm) as run:
+    if resume is not None and (environment.cloud is not Cloud.AWS or not DRILL_ID.fullmatch(resume)):
+        raise OpsError(f"--resume takes the 12-hex id of an AWS drill, not {resume!r} on {name}")
+    arguments = {"scenario": scenario, "keep": keep, "resume": resume}
+    with Run("dr-drill", environment, arguments, confirm) as run:
+        if environment.cloud is Cloud.AWS:
+            return _cloud_drill(run, environment, scenario, keep, report, resume)
         drill_class = _runnable(environment, scenario)
         layout = local.Layout.load()
         if layout is None or not all(server.state == "running" for server in local.status()):
@@ -733,12 +761,59 @@ def restore(name: str, server: str, before: datetime | None, force: bool, confir
 def _runnable(environment: Environment, scenario: str) -> type[StoreDrill]:
     if environment.cloud is not Cloud.LOCAL:
         raise RunIncomplete(
-            f"{environment.name}: drills on {environment.cloud.value} drive the provider's recovery APIs, "
-            "which are not built yet; nothing was destroyed"
+            f"{environment.name}: drills on {environment.cloud.value} would drive its recovery APIs, which "
+            "no emulator here can stand in for, and are not built; nothing was made or destroyed"
         )
     if scenario in LOCAL_CANNOT:
         raise RunIncomplete(f"{scenario}: {LOCAL_CANNOT[scenario]}; nothing was destroyed")
     return LOCAL_DRILLS[scenario]
+
+
+def _cloud_drill(
+    run: Run, environment: Environment, scenario: str, keep: bool, report: Callable[[str], None],
+    resume: str | None,
+) -> Report:  # fmt: skip
+    """A drill through the provider's recovery APIs, into new instances (voiceops/cloud_drills.py)."""
+    from voiceops import cloud_drills, terraform  # boto3 and the drill steps: only for the clouds
+
+    if not cloud_drills.emulated() and (missing := terraform.missing_credentials(environment.cloud)):
+        raise RunIncomplete(f"{environment.name}: {missing}; nothing was made")
+    target = environment.disaster_recovery
+    if target is None:
+        raise RunIncomplete(f"{environment.name} has no disaster_recovery targets in its registry entry")
+    drill_id = resume or uuid.uuid4().hex[:12]
+    cloud = cloud_drills.AwsDrill(environment, scenario, drill_id, cloud_drills.guarded_clients(), report)
+    steps = cloud.steps(keep)  # exit 5 here, before anything is made, where no drill exists
+    result = Report(drill_id, scenario, environment.name, git_commit(), CLOUD_SERVERS[scenario],
+                    CLOUD_PROTECTION[scenario], _now(), emulated=cloud_drills.emulated())  # fmt: skip
+    failed_at = datetime.now(UTC)
+    report(f"drill {drill_id}: it makes only drill-{drill_id}-… resources; if it stops, --resume {drill_id}")
+    try:
+        run.execute([_timed(result, step) for step in steps])
+    except OpsError as error:
+        result.problems.append(str(error.message))
+        raise
+    finally:
+        rto, rpo = cloud.measured(failed_at)
+        if not result.emulated:
+            result.rto = Target(rto, target.rto_seconds, rto is not None and rto <= target.rto_seconds)
+            result.rpo = Target(rpo, target.rpo_seconds, rpo is not None and rpo <= target.rpo_seconds)
+            missed = [(label, item) for label, item in (("RTO", result.rto), ("RPO", result.rpo))
+                      if item.achieved_seconds is not None and not item.met]  # fmt: skip
+            result.problems += [
+                f"{label} {item.achieved_seconds}s misses the target of {item.target_seconds}s"
+                for label, item in missed
+            ]
+        # production's values against the restored instance's
+        result.data = {name: {"before": expected, "after": restored, "match": expected == restored}
+                       for name, (expected, restored) in cloud.checks.items()}  # fmt: skip
+        result.result = "fail" if result.problems else "pass"
+        result.phases.append(Phase("report", _now(), 0.0, f"Markdown and JSON in {reports_dir()}"))
+        result.write()
+        report(f"report: {result.files[1]}")
+    if result.result != "pass":
+        raise DrillFailed(f"{scenario} on {environment.name} failed: {'; '.join(result.problems)}")
+    return result
 
 
 @dataclass
@@ -752,15 +827,22 @@ class _Measured:
     returned: set[int] = field(default_factory=set)
 
 
+def _timed(result: Report, step: Step) -> Step:
+    """The step, its start and duration recorded as a phase of the report."""
+
+    def run() -> str | tuple[str, Callable[[], None]]:
+        started, clock = _now(), time.monotonic()
+        outcome = step.run()
+        detail = outcome if isinstance(outcome, str) else outcome[0]
+        result.phases.append(Phase(step.name, started, round(time.monotonic() - clock, 3), detail))
+        return outcome
+
+    return Step(step.name, run, step.essential)
+
+
 def _phases(store: StoreDrill, result: Report, measured: _Measured) -> list[Step]:
     def timed(name: str, action: Callable[[], str]) -> Step:
-        def run() -> str:
-            started, clock = _now(), time.monotonic()
-            detail = action()
-            result.phases.append(Phase(name, started, round(time.monotonic() - clock, 3), detail))
-            return detail
-
-        return Step(name, run)
+        return _timed(result, Step(name, action))
 
     def prepare() -> str:
         detail = store.prepare()

@@ -140,7 +140,8 @@ def test_a_drill_while_a_deploy_holds_the_environment_is_refused(isolated_state)
         ("local", "database-failure", "the servers are not all running"),
         ("local", "cluster-failure", "no Kubernetes cluster to lose"),
         ("local", "region-failover", "nothing to fail over to"),
-        ("staging", "database-failure", "recovery APIs, which are not built yet"),
+        ("staging", "database-failure", "which no emulator here can stand in for"),
+        ("azure-production", "region-failover", "which no emulator here can stand in for"),
     ],
 )
 def test_what_an_environment_cannot_run_stops_with_exit_5(isolated_state, name, scenario, reason):

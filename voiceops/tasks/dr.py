@@ -15,22 +15,27 @@ from voiceops.tasks import ENV_HELP, reports_errors
         "env": ENV_HELP,
         "scenario": f"what fails: {', '.join(drills.SCENARIOS)}",
         "json": "print the report as JSON",
-        "keep": "keep the canary's writes after the drill, for inspection",
+        "keep": "keep what the drill made (local: the canary's writes; AWS: the restored instances)",
+        "resume": "an AWS drill's id: complete that drill, making only what it has not made yet",
         "confirm": "the environment's name, for one that needs approval",
     }
 )
 @reports_errors
-def drill(c, env="local", scenario="", json=False, keep=False, confirm=None):
+def drill(c, env="local", scenario="", json=False, keep=False, resume=None, confirm=None):
     """Destroy a server for real (kill it, delete its data), restore it from the standing
     protection alone, verify the canary's writes and the data, and report RTO and RPO against
     the registry's targets (Markdown and JSON under .state/reports/dr/). Exits 1 when data
     older than the achieved RPO is lost or a target is missed. Approval, lock and audit as for
     a deploy.
+
+    On AWS the provider's recovery APIs restore into new drill-<id>-… instances (production is
+    only read); with AWS_ENDPOINT_URL (an emulator) the report is marked emulated, without RTO
+    or RPO. Azure and Linode, and AWS's broker and cluster scenarios: exit 5, nothing made.
     Example: invoke dr.drill --env local --scenario database-failure
     """
     if not scenario:
         raise drills.DrillFailed(f"give --scenario: one of {', '.join(drills.SCENARIOS)}")
-    report = drills.drill(env, scenario, confirm, keep, report=output.console.print)
+    report = drills.drill(env, scenario, confirm, keep, report=output.console.print, resume=resume)
     if json:
         output.emit_json(asdict(report))
         return
