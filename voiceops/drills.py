@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from voiceops import environments, local, protection
+from voiceops import cloud_drills, environments, local, protection, terraform
 from voiceops.environments import Cloud, Environment
 from voiceops.errors import OpsError
 from voiceops.runs import Run, RunIncomplete, Step, git_commit
@@ -774,8 +774,6 @@ def _cloud_drill(
     resume: str | None,
 ) -> Report:  # fmt: skip
     """A drill through the provider's recovery APIs, into new instances (voiceops/cloud_drills.py)."""
-    from voiceops import cloud_drills, terraform  # boto3 and the drill steps: only for the clouds
-
     if not cloud_drills.emulated() and (missing := terraform.missing_credentials(environment.cloud)):
         raise RunIncomplete(f"{environment.name}: {missing}; nothing was made")
     target = environment.disaster_recovery
