@@ -31,20 +31,23 @@ def emulator():
     server.stop()
 
 
-@pytest.fixture
-def aws(emulator, monkeypatch):
-    """A fresh emulated account holding what the live and sandbox stacks make."""
-    monkeypatch.setenv("AWS_ENDPOINT_URL", emulator)
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.setenv(name, "testing")
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    host, port = emulator.removeprefix("http://").split(":")
-    connection = http.client.HTTPConnection(host, int(port))
-    connection.request("POST", "/moto-api/reset")  # a fresh account for every test
-    assert connection.getresponse().status == 200
-    for base in ("voiceops-live", "voiceops-sandbox"):
-        production(base)
-    return emulator
+@pytest.fixture(scope="module")
+def aws(emulator):
+    """An emulated account holding what the live and sandbox stacks make, made once: every test
+    leaves it as it found it (the drills delete what they make; a test that keeps a drill
+    resource deletes it)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AWS_ENDPOINT_URL", emulator)
+        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+            patch.setenv(name, "testing")
+        patch.delenv("AWS_PROFILE", raising=False)
+        host, port = emulator.removeprefix("http://").split(":")
+        connection = http.client.HTTPConnection(host, int(port))
+        connection.request("POST", "/moto-api/reset")
+        assert connection.getresponse().status == 200
+        for base in ("voiceops-live", "voiceops-sandbox"):
+            production(base)
+        yield emulator
 
 
 def subnet_group(region: str, name: str) -> None:
@@ -208,6 +211,12 @@ def test_a_kept_drill_keeps_its_instance_and_only_that(aws):
     report = drills.drill("sandbox", "cache-failure", None, True, report=lambda _line: None)
     assert drill_resources() == [f"drill-{report.drill_id}-redis"]
     assert production_state() == before
+    kept = cloud_drills.AwsDrill(
+        drills.environments.load("sandbox"), "cache-failure", report.drill_id, cloud_drills.guarded_clients()
+    )
+    kept.made[f"drill-{report.drill_id}-redis"] = PRIMARY
+    assert kept.clean() == f"deleted drill-{report.drill_id}-redis"
+    assert drill_resources() == []
 
 
 def test_the_guard_refuses_any_change_to_production(aws):
