@@ -9,8 +9,8 @@ against the registry's targets; production is read, never changed.
   the production instance in the recovery region, promoted there; then the buckets'
   replication to the recovery region is checked (Replication Time Control on, the newest
   objects replicated);
-- broker-failure and cluster-failure need the cluster (RabbitMQ in it, Velero restoring into a
-  scratch namespace): not built from here, exit 5 before anything is made.
+- broker-failure would stop a production RabbitMQ node: exit 5 before anything is made (its
+  failover is drilled on local; cluster-failure restores it with Velero, voiceops/velero_drill.py).
 
 Every drill resource is named `drill-<id>-…` and tagged with the drill id; each step does only
 what is left (a drill resource that exists is not made again; cleanup deletes only drill
@@ -50,8 +50,8 @@ DRILL_TARGETS = {
     "DeleteReplicationGroup": "ReplicationGroupId",
 }
 NEEDS_CLUSTER = {
-    "broker-failure": "RabbitMQ runs in the cluster; its drill (a node's pod and volume lost) needs it",
-    "cluster-failure": "a Velero restore into a scratch namespace needs the cluster",
+    "broker-failure": "RabbitMQ runs in the cluster, where losing a node means stopping a production "
+    "pod; its quorum failover is drilled on local, and cluster-failure restores it with Velero",
 }
 WAIT = {"Delay": 30, "MaxAttempts": 120}  # up to an hour for a restore
 
@@ -329,9 +329,7 @@ class AwsDrill:
 
     def steps(self, keep: bool) -> list[Step]:
         if self.scenario in NEEDS_CLUSTER:
-            raise RunIncomplete(
-                f"{self.scenario}: {NEEDS_CLUSTER[self.scenario]}; not built yet; nothing was made"
-            )
+            raise RunIncomplete(f"{self.scenario}: {NEEDS_CLUSTER[self.scenario]}; nothing was made")
         if self.scenario == "database-failure":
             identifier = f"{self.target}-postgresql"
             chosen = [

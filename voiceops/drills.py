@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from voiceops import cloud_drills, environments, local, protection, terraform
+from voiceops import cloud_drills, cluster, environments, local, protection, terraform, velero_drill
 from voiceops.environments import Cloud, Environment
 from voiceops.errors import OpsError
 from voiceops.runs import Run, RunIncomplete, Step, git_commit
@@ -44,7 +44,8 @@ DRILL_ID = re.compile(r"[0-9a-f]{12}")
 # what an AWS drill restores, and from what (voiceops/cloud_drills.py)
 CLOUD_SERVERS = {
     "database-failure": "RDS PostgreSQL", "cache-failure": "ElastiCache Redis", "broker-failure": "RabbitMQ",
-    "cluster-failure": "the EKS cluster", "region-failover": "RDS PostgreSQL in the recovery region",
+    "cluster-failure": "RabbitMQ restored by Velero into a scratch namespace",
+    "region-failover": "RDS PostgreSQL in the recovery region",
 }  # fmt: skip
 CLOUD_PROTECTION = {
     "database-failure": "RDS automated backups (point-in-time restore)",
@@ -667,11 +668,14 @@ def drill(
     if scenario not in SCENARIOS:
         raise OpsError(f"unknown scenario {scenario!r}; one of: {', '.join(SCENARIOS)}")
     environment = environments.load(name)
-    if resume is not None and (environment.cloud is not Cloud.AWS or not DRILL_ID.fullmatch(resume)):
-        raise OpsError(f"--resume takes the 12-hex id of an AWS drill, not {resume!r} on {name}")
+    on_cloud = environment.cloud is Cloud.AWS or (
+        environment.cloud is not Cloud.LOCAL and scenario == "cluster-failure"
+    )
+    if resume is not None and (not on_cloud or not DRILL_ID.fullmatch(resume)):
+        raise OpsError(f"--resume takes the 12-hex id of a cloud drill, not {resume!r} on {name}")
     arguments = {"scenario": scenario, "keep": keep, "resume": resume}
     with Run("dr-drill", environment, arguments, confirm) as run:
-        if environment.cloud is Cloud.AWS:
+        if on_cloud:
             return _cloud_drill(run, environment, scenario, keep, report, resume)
         drill_class = _runnable(environment, scenario)
         layout = local.Layout.load()
@@ -773,17 +777,28 @@ def _cloud_drill(
     run: Run, environment: Environment, scenario: str, keep: bool, report: Callable[[str], None],
     resume: str | None,
 ) -> Report:  # fmt: skip
-    """A drill through the provider's recovery APIs, into new instances (voiceops/cloud_drills.py)."""
-    if not cloud_drills.emulated() and (missing := terraform.missing_credentials(environment.cloud)):
-        raise RunIncomplete(f"{environment.name}: {missing}; nothing was made")
+    """A drill into new, isolated instances: the provider's recovery APIs (voiceops/cloud_drills.py)
+    or, for the cluster, Velero into a scratch namespace (voiceops/velero_drill.py)."""
     target = environment.disaster_recovery
     if target is None:
         raise RunIncomplete(f"{environment.name} has no disaster_recovery targets in its registry entry")
     drill_id = resume or uuid.uuid4().hex[:12]
-    cloud = cloud_drills.AwsDrill(environment, scenario, drill_id, cloud_drills.guarded_clients(), report)
+    cloud: cloud_drills.AwsDrill | velero_drill.VeleroDrill
+    if scenario == "cluster-failure":
+        try:
+            cluster.require_reachable(environment)
+        except cluster.ClusterUnreachable as error:
+            raise RunIncomplete(f"{environment.name}: {error.message}; nothing was made") from None
+        cloud = velero_drill.VeleroDrill(environment, drill_id, report)
+        emulated = False
+    else:
+        emulated = cloud_drills.emulated()
+        if not emulated and (missing := terraform.missing_credentials(environment.cloud)):
+            raise RunIncomplete(f"{environment.name}: {missing}; nothing was made")
+        cloud = cloud_drills.AwsDrill(environment, scenario, drill_id, cloud_drills.guarded_clients(), report)
     steps = cloud.steps(keep)  # exit 5 here, before anything is made, where no drill exists
     result = Report(drill_id, scenario, environment.name, git_commit(), CLOUD_SERVERS[scenario],
-                    CLOUD_PROTECTION[scenario], _now(), emulated=cloud_drills.emulated())  # fmt: skip
+                    CLOUD_PROTECTION[scenario], _now(), emulated=emulated)  # fmt: skip
     failed_at = datetime.now(UTC)
     report(f"drill {drill_id}: it makes only drill-{drill_id}-… resources; if it stops, --resume {drill_id}")
     try:

@@ -5,12 +5,13 @@ the guard refuses any change to it, and every drill leaves production as it was.
 import http.client
 import json
 import socket
+from datetime import UTC, datetime
 
 import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from voiceops import cloud_drills, drills
+from voiceops import cloud_drills, drills, velero_drill
 from voiceops.errors import OpsError
 
 PRIMARY, RECOVERY = "us-west-2", "us-east-1"
@@ -253,15 +254,16 @@ def test_a_failed_step_deletes_what_the_drill_made(aws, monkeypatch):
 @pytest.mark.parametrize(
     ("name", "scenario", "reason"),
     [
-        ("sandbox", "broker-failure", "RabbitMQ runs in the cluster"),
-        ("sandbox", "cluster-failure", "a Velero restore into a scratch namespace needs the cluster"),
+        ("sandbox", "broker-failure", "losing a node means stopping a production pod"),
+        ("sandbox", "cluster-failure", "no cluster reachable through kube context 'eks-voiceops-sandbox'"),
+        ("staging", "cluster-failure", "no cluster reachable through kube context 'lke-voiceops'"),
         ("sandbox", "region-failover", "sandbox has no recovery region"),
     ],
 )
 def test_what_aws_cannot_drill_from_here_stops_with_exit_5_before_anything(aws, name, scenario, reason):
     before = production_state()
     with pytest.raises(OpsError) as stopped:
-        drills.drill(name, scenario, None, False, report=lambda _line: None)
+        drills.drill(name, scenario, name, False, report=lambda _line: None)
     assert stopped.value.exit_code == 5 and reason in stopped.value.message
     assert "nothing was made" in stopped.value.message
     assert production_state() == before and drill_resources() == []
@@ -277,8 +279,47 @@ def test_without_credentials_or_an_emulator_nothing_is_called(monkeypatch, tmp_p
     assert stopped.value.exit_code == 5 and "no aws credentials" in stopped.value.message
 
 
-def test_a_resume_id_must_be_an_aws_drill_id():
-    with pytest.raises(OpsError, match="--resume takes the 12-hex id of an AWS drill"):
+def test_a_resume_id_must_be_a_cloud_drill_id():
+    with pytest.raises(OpsError, match="--resume takes the 12-hex id of a cloud drill"):
         drills.drill("sandbox", "database-failure", None, False, resume="../../etc")
-    with pytest.raises(OpsError, match="--resume takes the 12-hex id of an AWS drill"):
+    with pytest.raises(OpsError, match="--resume takes the 12-hex id of a cloud drill"):
         drills.drill("local", "database-failure", None, False, resume="0123456789ab")
+    with pytest.raises(OpsError, match="--resume takes the 12-hex id of a cloud drill"):
+        drills.drill("staging", "database-failure", None, False, resume="0123456789ab")
+
+
+def test_the_velero_drill_restores_only_into_its_scratch_namespace():
+    backup = velero_drill.backup_manifest("0123456789ab", "system", "platform")
+    restore = velero_drill.restore_manifest("0123456789ab", "system", "platform")
+    assert backup["metadata"]["name"] == restore["metadata"]["name"] == "drill-0123456789ab"
+    assert backup["spec"]["includedNamespaces"] == ["platform"]
+    assert backup["spec"]["labelSelector"] == {"matchLabels": {"app.kubernetes.io/name": "rabbitmq"}}
+    assert restore["spec"]["namespaceMapping"] == {"platform": "drill-0123456789ab-platform"}
+    assert restore["spec"]["existingResourcePolicy"] == "none"
+    drill = velero_drill.VeleroDrill(drills.environments.load("staging"), "0123456789ab")
+    assert (drill.velero_namespace, drill.namespace, drill.scratch) == (
+        "system",
+        "staging",
+        "drill-0123456789ab-staging",
+    )
+    drill.scratch = "staging"  # a bug that would point the cleanup at production
+    with pytest.raises(OpsError, match="refused to delete namespace staging: not a drill namespace"):
+        drill.clean()
+    with pytest.raises(OpsError, match="refused to create Backup velero-daily: not a drill object"):
+        drill._create({**backup, "metadata": {**backup["metadata"], "name": "velero-daily"}})
+
+
+def test_the_cluster_drill_rpo_is_the_newest_scheduled_backup():
+    listed = [
+        {"metadata": {"labels": {velero_drill.SCHEDULE_LABEL: "velero-daily"}},
+         "status": {"phase": "Completed", "startTimestamp": "2026-12-04T03:00:00Z"}},
+        {"metadata": {"labels": {velero_drill.SCHEDULE_LABEL: "velero-daily"}},
+         "status": {"phase": "PartiallyFailed", "startTimestamp": "2026-12-05T03:00:00Z"}},
+        {"metadata": {"name": "drill-0123456789ab"},
+         "status": {"phase": "Completed", "startTimestamp": "2026-12-05T04:00:00Z"}},
+    ]  # fmt: skip
+    newest = velero_drill.newest_scheduled(listed)
+    assert newest == datetime(2026, 12, 4, 3, tzinfo=UTC)
+    drill = velero_drill.VeleroDrill(drills.environments.load("production"), "0123456789ab")
+    drill.facts["restorable_until"] = newest
+    assert drill.measured(datetime(2026, 12, 4, 9, tzinfo=UTC)) == (None, 6 * 3600.0)

@@ -30,7 +30,8 @@ def drill(c, env="local", scenario="", json=False, keep=False, resume=None, conf
 
     On AWS the provider's recovery APIs restore into new drill-<id>-… instances (production is
     only read); with AWS_ENDPOINT_URL (an emulator) the report is marked emulated, without RTO
-    or RPO. Azure and Linode, and AWS's broker and cluster scenarios: exit 5, nothing made.
+    or RPO. cluster-failure on any cloud: Velero restores RabbitMQ into a scratch namespace.
+    The other scenarios on Azure and Linode, and broker-failure on the clouds: exit 5.
     Example: invoke dr.drill --env local --scenario database-failure
     """
     if not scenario:
