@@ -2,10 +2,12 @@
 StatefulSet, its volumes and what it reads) and restores it into a scratch namespace, where it
 must come up; production's namespace is only read.
 
-- backup: a Backup `drill-<id>` of the platform namespace's RabbitMQ objects (label selector)
-  with their volumes (file-system backup), to the default location;
-- restore: a Restore `drill-<id>` of that backup with the namespace mapped to
-  `drill-<id>-<namespace>`, so nothing lands in production's namespace;
+- backup: a Backup `drill-<id>` of the platform namespace with its volumes (file-system
+  backup), to the default location;
+- restore, with the namespace mapped to `drill-<id>-<namespace>` so nothing lands in
+  production's namespace: first its Secrets and ConfigMaps (`drill-<id>-config`: what RabbitMQ
+  reads, written by operators that label them as they please), then RabbitMQ's own objects by
+  label (`drill-<id>`), so no other workload of the namespace starts in the scratch one;
 - verify: the restore completed without errors and the restored StatefulSet is ready;
 - clean: the scratch namespace deleted (the backup expires by its TTL).
 
@@ -27,7 +29,7 @@ from typing import Any
 import yaml
 
 from voiceops import backups, cluster, environments
-from voiceops.cloud_drills import DRILL_PREFIX, DRILL_TAG
+from voiceops.cloud_drills import DRILL_PREFIX
 from voiceops.environments import Environment
 from voiceops.errors import OpsError
 from voiceops.runs import Step
@@ -36,27 +38,38 @@ VELERO_API = "velero.io/v1"
 SELECTOR = {"app.kubernetes.io/name": "rabbitmq"}  # the in-cluster store the drill brings back
 SCHEDULE_LABEL = "velero.io/schedule-name"
 WAIT_SECONDS = 3600
+DRILL_LABEL = "voiceops.io/drill"  # the drill id, on every object the drill creates
 
 
 def backup_manifest(drill_id: str, velero_namespace: str, namespace: str) -> dict:
     return {
         "apiVersion": VELERO_API, "kind": "Backup",
         "metadata": {"name": f"{DRILL_PREFIX}{drill_id}", "namespace": velero_namespace,
-                     "labels": {DRILL_TAG.replace(":", "/"): drill_id}},
-        "spec": {"includedNamespaces": [namespace], "labelSelector": {"matchLabels": SELECTOR},
-                 "defaultVolumesToFsBackup": True, "storageLocation": "default", "ttl": "24h0m0s"},
+                     "labels": {DRILL_LABEL: drill_id}},
+        "spec": {"includedNamespaces": [namespace], "defaultVolumesToFsBackup": True,
+                 "storageLocation": "default", "ttl": "24h0m0s"},
     }  # fmt: skip
 
 
-def restore_manifest(drill_id: str, velero_namespace: str, namespace: str) -> dict:
-    return {
-        "apiVersion": VELERO_API, "kind": "Restore",
-        "metadata": {"name": f"{DRILL_PREFIX}{drill_id}", "namespace": velero_namespace,
-                     "labels": {DRILL_TAG.replace(":", "/"): drill_id}},
-        "spec": {"backupName": f"{DRILL_PREFIX}{drill_id}", "includedNamespaces": [namespace],
-                 "namespaceMapping": {namespace: scratch_namespace(drill_id, namespace)},
-                 "restorePVs": True, "existingResourcePolicy": "none"},
-    }  # fmt: skip
+CONFIG_RESOURCES = ["secrets", "configmaps"]
+
+
+def restore_manifests(drill_id: str, velero_namespace: str, namespace: str) -> list[dict]:
+    """The configuration first, then RabbitMQ's own objects: both into the scratch namespace."""
+    common = {"backupName": f"{DRILL_PREFIX}{drill_id}", "includedNamespaces": [namespace],
+              "namespaceMapping": {namespace: scratch_namespace(drill_id, namespace)},
+              "existingResourcePolicy": "none"}  # fmt: skip
+    parts = [
+        (f"{DRILL_PREFIX}{drill_id}-config", {"includedResources": CONFIG_RESOURCES}),
+        (f"{DRILL_PREFIX}{drill_id}", {"labelSelector": {"matchLabels": SELECTOR}, "restorePVs": True}),
+    ]
+    labels = {DRILL_LABEL: drill_id}
+    return [
+        {"apiVersion": VELERO_API, "kind": "Restore",
+         "metadata": {"name": name, "namespace": velero_namespace, "labels": labels},
+         "spec": {**common, **extra}}
+        for name, extra in parts
+    ]  # fmt: skip
 
 
 def scratch_namespace(drill_id: str, namespace: str) -> str:
@@ -110,8 +123,7 @@ class VeleroDrill:
             return f"{manifest['kind']} {name} created"
         return f"{manifest['kind']} {name} already there"
 
-    def _wait(self, kind: str) -> dict:
-        name = f"{DRILL_PREFIX}{self.drill_id}"
+    def _wait(self, kind: str, name: str) -> dict:
         self._kubectl("wait", f"{kind}/{name}", "-n", self.velero_namespace,
                       "--for=jsonpath={.status.phase}=Completed", f"--timeout={WAIT_SECONDS}s",
                       timeout=WAIT_SECONDS + 60)  # fmt: skip
@@ -123,17 +135,20 @@ class VeleroDrill:
         )
         self.facts["restorable_until"] = newest_scheduled(listed.get("items") or [])
         created = self._create(backup_manifest(self.drill_id, self.velero_namespace, self.namespace))
-        status = self._wait("backups.velero.io").get("status") or {}
+        status = self._wait("backups.velero.io", f"{DRILL_PREFIX}{self.drill_id}").get("status") or {}
         return f"{created}; {status.get('progress', {}).get('itemsBackedUp', 0)} object(s) backed up"
 
     def restore(self) -> str:
         self.restore_started = time.monotonic()
-        created = self._create(restore_manifest(self.drill_id, self.velero_namespace, self.namespace))
-        status = self._wait("restores.velero.io").get("status") or {}
-        self.checks["restore errors"] = ("0", str(status.get("errors", 0)))
-        restored = (status.get("progress") or {}).get("itemsRestored")
-        self.checks["objects restored"] = ("some", "some" if restored else "none")
-        return f"{created} into namespace {self.scratch}"
+        created = []
+        for manifest in restore_manifests(self.drill_id, self.velero_namespace, self.namespace):
+            created.append(self._create(manifest))
+            status = self._wait("restores.velero.io", manifest["metadata"]["name"]).get("status") or {}
+            name = manifest["metadata"]["name"]
+            self.checks[f"{name}: errors"] = ("0", str(status.get("errors", 0)))
+            restored = (status.get("progress") or {}).get("itemsRestored")
+            self.checks[f"{name}: objects restored"] = ("some", "some" if restored else "none")
+        return f"{'; '.join(created)} into namespace {self.scratch}"
 
     def verify(self) -> str:
         self._kubectl("rollout", "status", "statefulset", "-n", self.scratch, "-l",

@@ -290,12 +290,16 @@ def test_a_resume_id_must_be_a_cloud_drill_id():
 
 def test_the_velero_drill_restores_only_into_its_scratch_namespace():
     backup = velero_drill.backup_manifest("0123456789ab", "system", "platform")
-    restore = velero_drill.restore_manifest("0123456789ab", "system", "platform")
-    assert backup["metadata"]["name"] == restore["metadata"]["name"] == "drill-0123456789ab"
+    config, rabbitmq = velero_drill.restore_manifests("0123456789ab", "system", "platform")
+    assert backup["metadata"]["name"] == rabbitmq["metadata"]["name"] == "drill-0123456789ab"
+    assert config["metadata"]["name"] == "drill-0123456789ab-config"
     assert backup["spec"]["includedNamespaces"] == ["platform"]
-    assert backup["spec"]["labelSelector"] == {"matchLabels": {"app.kubernetes.io/name": "rabbitmq"}}
-    assert restore["spec"]["namespaceMapping"] == {"platform": "drill-0123456789ab-platform"}
-    assert restore["spec"]["existingResourcePolicy"] == "none"
+    assert config["spec"]["includedResources"] == ["secrets", "configmaps"]  # nothing that runs
+    assert rabbitmq["spec"]["labelSelector"] == {"matchLabels": {"app.kubernetes.io/name": "rabbitmq"}}
+    for restore in (config, rabbitmq):
+        assert restore["spec"]["namespaceMapping"] == {"platform": "drill-0123456789ab-platform"}
+        assert restore["spec"]["existingResourcePolicy"] == "none"
+        assert restore["metadata"]["labels"] == {"voiceops.io/drill": "0123456789ab"}
     drill = velero_drill.VeleroDrill(drills.environments.load("staging"), "0123456789ab")
     assert (drill.velero_namespace, drill.namespace, drill.scratch) == (
         "system",
