@@ -116,8 +116,10 @@ class VeleroDrill:
         name = manifest["metadata"]["name"]
         if not name.startswith(DRILL_PREFIX):  # a drill creates only its own objects
             raise OpsError(f"refused to create {manifest['kind']} {name}: not a drill object")
-        found = self._kubectl("get", manifest["kind"].lower(), name, "-n", self.velero_namespace,
-                              "--ignore-not-found", "-o", "name")  # fmt: skip
+        resource = f"{manifest['kind'].lower()}s.velero.io"
+        found = self._kubectl(
+            "get", resource, name, "-n", self.velero_namespace, "--ignore-not-found", "-o", "name"
+        )
         if not found.strip():
             self._kubectl("create", "-f", "-", stdin=yaml.safe_dump(manifest))
             return f"{manifest['kind']} {name} created"
