@@ -163,17 +163,20 @@ class AwsDrill:
         identifier = f"{self.target}-postgresql"
         source = self.production_instance()
         self.facts["restorable_until"] = source.get("LatestRestorableTime")
-        if self._instance(self.primary, identifier) is None:
-            self.client("rds", self.primary).restore_db_instance_to_point_in_time(
+        state = self._ensure(identifier, self.primary, self._instance(self.primary, identifier) is not None,
+            lambda: self.client("rds", self.primary).restore_db_instance_to_point_in_time(
                 SourceDBInstanceIdentifier=self.names.postgresql, TargetDBInstanceIdentifier=identifier,
                 UseLatestRestorableTime=True, DBSubnetGroupName=source["DBSubnetGroup"]["DBSubnetGroupName"],
                 PubliclyAccessible=False, DeletionProtection=False, Tags=self.tags,
-            )  # fmt: skip
-            verb = "restoring"
-        else:
-            verb = "already restoring"
-        self.made[identifier] = self.primary
-        return f"{verb} {self.names.postgresql} to its latest restorable time into {identifier}"
+            ))  # fmt: skip
+        return f"{state}: {self.names.postgresql} at its latest restorable time into {identifier}"
+
+    def _ensure(self, identifier: str, region: str, exists: bool, create: Callable[[], object]) -> str:
+        """Make a drill resource unless this drill (resumed) made it already."""
+        if not exists:
+            create()
+        self.made[identifier] = region
+        return "already started" if exists else "started"
 
     def wait_database(self, identifier: str, region: str) -> str:
         self.client("rds", region).get_waiter("db_instance_available").wait(
@@ -218,17 +221,13 @@ class AwsDrill:
         self.facts["snapshot"] = newest
         taken = _snapshot_time(newest)
         self.facts["restorable_until"] = taken if taken.year > 1 else None
-        if self._group(identifier) is None:
-            elasticache.create_replication_group(
+        state = self._ensure(identifier, self.primary, self._group(identifier) is not None,
+            lambda: elasticache.create_replication_group(
                 ReplicationGroupId=identifier, ReplicationGroupDescription=f"drill {self.drill_id}",
                 SnapshotName=newest["SnapshotName"], Engine="redis", CacheNodeType=newest["CacheNodeType"],
                 Tags=self.tags,
-            )  # fmt: skip
-            verb = "restoring"
-        else:
-            verb = "already restoring"
-        self.made[identifier] = self.primary
-        return f"{verb} snapshot {newest['SnapshotName']} into {identifier}"
+            ))  # fmt: skip
+        return f"{state}: snapshot {newest['SnapshotName']} into {identifier}"
 
     def wait_cache(self) -> str:
         identifier = f"{self.target}-redis"
@@ -253,17 +252,14 @@ class AwsDrill:
         standing = self._instance(str(self.recovery), self.names.postgresql_replica)
         if standing is None:
             raise OpsError(f"no standing replica {self.names.postgresql_replica} in {self.recovery}")
-        if self._instance(str(self.recovery), identifier) is None:
-            self.client("rds", str(self.recovery)).create_db_instance_read_replica(
+        region = str(self.recovery)
+        state = self._ensure(identifier, region, self._instance(region, identifier) is not None,
+            lambda: self.client("rds", region).create_db_instance_read_replica(
                 DBInstanceIdentifier=identifier, SourceDBInstanceIdentifier=source["DBInstanceArn"],
                 SourceRegion=self.primary, DBSubnetGroupName=standing["DBSubnetGroup"]["DBSubnetGroupName"],
                 PubliclyAccessible=False, Tags=self.tags,
-            )  # fmt: skip
-            verb = "creating"
-        else:
-            verb = "already creating"
-        self.made[identifier] = str(self.recovery)
-        return f"{verb} {identifier} in {self.recovery}, a replica of {self.names.postgresql}"
+            ))  # fmt: skip
+        return f"{state}: {identifier} in {region}, a replica of {self.names.postgresql}"
 
     def promote(self) -> str:
         identifier = f"{self.target}-recovery"

@@ -695,12 +695,21 @@ def drill(
         finally:
             if measured.failed_at is not None:
                 _conclude(result, store, measured, target, keep)
-                result.phases.append(Phase("report", _now(), 0.0, f"Markdown and JSON in {reports_dir()}"))
-                result.write()
-                report(f"report: {result.files[1]}")
-        if result.result != "pass":
-            raise DrillFailed(f"{scenario} on {name} failed: {'; '.join(result.problems)}")
+                _publish(result, report)
+        _verdict(result)
     return result
+
+
+def _publish(result: Report, report: Callable[[str], None]) -> None:
+    """The report's last phase, its files written, and where they are."""
+    result.phases.append(Phase("report", _now(), 0.0, f"Markdown and JSON in {reports_dir()}"))
+    result.write()
+    report(f"report: {result.files[1]}")
+
+
+def _verdict(result: Report) -> None:
+    if result.result != "pass":
+        raise DrillFailed(f"{result.scenario} on {result.environment} failed: {'; '.join(result.problems)}")
 
 
 QUARTER_MONTHS = (1, 4, 7, 10)
@@ -821,11 +830,8 @@ def _cloud_drill(
         result.data = {name: {"before": expected, "after": restored, "match": expected == restored}
                        for name, (expected, restored) in cloud.checks.items()}  # fmt: skip
         result.result = "fail" if result.problems else "pass"
-        result.phases.append(Phase("report", _now(), 0.0, f"Markdown and JSON in {reports_dir()}"))
-        result.write()
-        report(f"report: {result.files[1]}")
-    if result.result != "pass":
-        raise DrillFailed(f"{scenario} on {environment.name} failed: {'; '.join(result.problems)}")
+        _publish(result, report)
+    _verdict(result)
     return result
 
 

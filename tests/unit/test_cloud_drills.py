@@ -199,11 +199,11 @@ def test_a_drill_resumed_makes_nothing_twice(aws):
     first = cloud_drills.AwsDrill(
         environment, "database-failure", "0123456789ab", cloud_drills.guarded_clients()
     )
-    assert first.restore_database().startswith("restoring")
+    assert first.restore_database().startswith("started: ")
     # the process died here; the same drill id resumes
     report = drills.drill("sandbox", "database-failure", None, False, report=lambda _line: None,
                           resume="0123456789ab")  # fmt: skip
-    assert report.phases[0].detail.startswith("already restoring")
+    assert report.phases[0].detail.startswith("already started: ")
     assert drill_resources() == []
 
 
