@@ -15,7 +15,6 @@ and down tell the truth and find everything, epmd included.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import hashlib
 import json
@@ -37,7 +36,8 @@ from pathlib import Path
 import port_for
 import psutil
 
-from voiceops import environments, secret_bundles, secret_versions
+from voiceops import credential_servers, environments, secret_bundles, secret_versions
+from voiceops.credential_servers import Account
 from voiceops.errors import OpsError
 from voiceops.toolchain import load_manifest, locate, state_dir
 
@@ -160,7 +160,8 @@ def binary(name: str) -> str:
 
 def allocate_ports(previous: dict[str, int] | None) -> dict[str, int]:
     """Keep earlier ports where free (or ours); pick new free ports otherwise."""
-    names = ("postgres", "redis", "rabbitmq", "rabbitmq_dist", "rabbitmq_stream", "epmd", "moto")
+    names = ("postgres", "redis", "rabbitmq", "rabbitmq_dist", "rabbitmq_stream", "rabbitmq_management",
+             "epmd", "moto")  # fmt: skip
     ours = {port for _, _, port in listening_sockets()}
     ports: dict[str, int] = {}
     for name in names:
@@ -457,7 +458,7 @@ def start_redis(layout: Layout, accounts: dict[str, list[str]] | None = None) ->
     for user, keys in REDIS_USERS.items():
         acl.append(f"user {user} on >{layout.credentials[f'redis/{user}']} {keys} +@all -@dangerous")
     for user, passwords in (accounts or {}).items():
-        acl.append(" ".join(_redis_account_rules(user, passwords)))
+        acl.append(" ".join(credential_servers.redis_rules(user, passwords)))
     acl_file = base / "users.acl"
     acl_file.touch(mode=0o600)
     acl_file.write_text("\n".join(acl) + "\n")
@@ -539,10 +540,13 @@ def start_rabbitmq(layout: Layout, definitions: Path | None = None) -> str:
     that imports on boot makes no default guest user."""
     base = _rabbit_dir()
     (base / "log").mkdir(parents=True, exist_ok=True)
-    (base / "enabled_plugins").write_text("[rabbitmq_stream].\n")  # seed 002: streams enabled
+    # seed 002: streams enabled; the management API is how users are set, here as on the clusters
+    (base / "enabled_plugins").write_text("[rabbitmq_stream,rabbitmq_management].\n")
     settings = [
         f"listeners.tcp.default = {HOST}:{layout.ports['rabbitmq']}",
         f"stream.listeners.tcp.1 = {HOST}:{layout.ports['rabbitmq_stream']}",
+        f"management.tcp.ip = {HOST}",
+        f"management.tcp.port = {layout.ports['rabbitmq_management']}",
         "loopback_users = none",
         "log.file.level = warning",
     ]
@@ -566,20 +570,7 @@ def start_rabbitmq(layout: Layout, definitions: Path | None = None) -> str:
 
 def _rabbit_login(layout: Layout, user: str) -> bool:
     """Whether a user logs in to the platform vhost with the layout's password (AMQP, fast)."""
-    return _amqp_login(layout, user, layout.credentials[f"rabbitmq/{user}"])
-
-
-def _amqp_login(layout: Layout, user: str, password: str) -> bool:
-    import pika
-
-    credentials = pika.PlainCredentials(user, password)
-    parameters = pika.ConnectionParameters(HOST, layout.ports["rabbitmq"], RABBITMQ_VHOST, credentials,
-                                           connection_attempts=1, socket_timeout=5)  # fmt: skip
-    try:
-        pika.BlockingConnection(parameters).close()
-    except pika.exceptions.AMQPError:
-        return False
-    return True
+    return servers(layout).by_kind["rabbitmq"].accepts(user, layout.credentials[f"rabbitmq/{user}"])
 
 
 def provision_rabbitmq(layout: Layout) -> None:
@@ -770,13 +761,6 @@ ALTERNATING = frozenset({"postgres", "rabbitmq"})
 CLONE = "-clone"
 
 
-@dataclass(frozen=True)
-class Account:
-    server: str
-    username: str
-    password: str
-
-
 def accounts(values: dict[str, str]) -> list[Account]:
     """The server users a bundle secret's value holds."""
     return [
@@ -865,123 +849,34 @@ def valid_accounts(layout: Layout) -> dict[str, dict[str, list[str]]]:
     return merge_accounts(*parts)
 
 
+def servers(layout: Layout) -> credential_servers.Servers:
+    """The local servers, as the rotation and `up` converge their users."""
+    admin = layout.credentials
+    return credential_servers.Servers({
+        "postgres": credential_servers.PostgresServer(
+            (HOST, layout.ports["postgres"]), ("postgres", admin["postgres/admin"]), PLATFORM_DATABASE
+        ),
+        "redis": credential_servers.RedisAclServer(
+            (HOST, layout.ports["redis"]), ("admin", admin["redis/admin"])
+        ),
+        "rabbitmq": credential_servers.RabbitServer(
+            (HOST, layout.ports["rabbitmq"]), f"http://{HOST}:{layout.ports['rabbitmq_management']}",
+            ("admin", admin["rabbitmq/admin"]), RABBITMQ_VHOST,
+        ),
+    })  # fmt: skip
+
+
 def converge_accounts(
     layout: Layout, wanted: dict[str, dict[str, list[str]]], refused: tuple[Account, ...] = ()
-) -> None:
+) -> dict[str, float]:
     """Make each server accept exactly `wanted` for these users (others are left alone), and
     wait until it does; `refused`: retired credentials to see rejected before returning."""
-    if wanted.get("postgres"):
-        _converge_postgres(layout, wanted["postgres"])
-    if wanted.get("redis"):
-        admin = _redis_admin(layout)
-        for user, passwords in wanted["redis"].items():
-            admin.execute_command("ACL", "SETUSER", *_redis_account_rules(user, passwords)[1:])
-        admin.execute_command("ACL", "SAVE")  # the ACL file is the server's persistence
-    if wanted.get("rabbitmq"):
-        _converge_rabbitmq(layout, wanted["rabbitmq"])
-    expected = [
-        Account(server, user, password)
-        for server, users in wanted.items()
-        for user, passwords in users.items()
-        for password in passwords
-    ]
-    wait_for(lambda: all(account_accepted(layout, account) for account in expected),
-             "the new credentials", timeout=30)  # fmt: skip
-    wait_for(lambda: not any(account_accepted(layout, account) for account in refused),
-             "the retired credentials' rejection", timeout=30)  # fmt: skip
-
-
-def _redis_account_rules(user: str, passwords: list[str]) -> list[str]:
-    """An ACL user's rules: its key prefix, everything but the dangerous commands; `resetpass`
-    replaces the passwords in one command, so the user never has none."""
-    state = ["on", "resetpass", *(f">{password}" for password in passwords)] if passwords else ["off"]
-    return ["user", user, *state, "resetkeys", f"~{user}:*", "+@all", "-@dangerous"]
-
-
-def _converge_postgres(layout: Layout, users: dict[str, list[str]]) -> None:
-    import psycopg
-    from psycopg import sql
-
-    administrator = layout.credentials["postgres/admin"]
-    with psycopg.connect(
-        host=HOST, port=layout.ports["postgres"], user="postgres", password=administrator, autocommit=True
-    ) as admin:
-        if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (PLATFORM_DATABASE,)).fetchone():
-            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(PLATFORM_DATABASE)))
-            admin.execute(
-                sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(sql.Identifier(PLATFORM_DATABASE))
-            )
-        for user, passwords in users.items():
-            role = sql.Identifier(user)
-            exists = admin.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (user,)).fetchone()
-            if passwords:
-                verb = sql.SQL("ALTER ROLE" if exists else "CREATE ROLE")
-                admin.execute(
-                    sql.SQL("{} {} LOGIN PASSWORD {}").format(verb, role, sql.Literal(passwords[-1]))
-                )
-                grant = sql.SQL("GRANT CONNECT ON DATABASE {} TO {}")
-                admin.execute(grant.format(sql.Identifier(PLATFORM_DATABASE), role))
-            elif exists:  # retired: sessions it opened run on, new logins are refused
-                admin.execute(sql.SQL("ALTER ROLE {} NOLOGIN PASSWORD NULL").format(role))
-
-
-def _converge_rabbitmq(layout: Layout, users: dict[str, list[str]]) -> None:
-    """One definitions import for all users (each rabbitmqctl call costs about a second):
-    a salted SHA-256 hash for an accepted user, an empty one (no password login) for a retired one."""
-    document = {
-        "users": [
-            {"name": user, "password_hash": _rabbit_hash(passwords[-1]) if passwords else "",
-             "hashing_algorithm": "rabbit_password_hashing_sha256", "tags": []}
-            for user, passwords in users.items()
-        ],
-        "permissions": [
-            {"user": user, "vhost": RABBITMQ_VHOST, "configure": ".*", "write": ".*", "read": ".*"}
-            for user in users
-        ],
-    }  # fmt: skip
-    definitions = _rabbit_dir() / "accounts.json"
-    definitions.touch(mode=0o600)
-    definitions.write_text(json.dumps(document))
-    try:
-        _ctl(layout, "import_definitions", str(definitions))
-    finally:
-        definitions.unlink()
-
-
-def _rabbit_hash(password: str) -> str:
-    salt = secrets.token_bytes(4)
-    return base64.b64encode(salt + hashlib.sha256(salt + password.encode()).digest()).decode()
+    return servers(layout).converge(wanted, refused)
 
 
 def account_accepted(layout: Layout, account: Account) -> bool:
     """Whether the server accepts a login with this credential right now."""
-    if account.server == "postgres":
-        import psycopg
-
-        try:
-            psycopg.connect(
-                host=HOST, port=layout.ports["postgres"], user=account.username, password=account.password,
-                dbname=PLATFORM_DATABASE, connect_timeout=5,
-            ).close()  # fmt: skip
-        except psycopg.OperationalError:
-            return False
-        return True
-    if account.server == "redis":
-        import redis
-        from redis.backoff import NoBackoff
-        from redis.retry import Retry
-
-        client = redis.Redis(
-            host=HOST, port=layout.ports["redis"], username=account.username, password=account.password,
-            socket_timeout=5, retry=Retry(NoBackoff(), 0),  # a refused login is an answer: no retries
-        )  # fmt: skip
-        try:
-            return bool(client.ping())
-        except redis.AuthenticationError:
-            return False
-        finally:
-            client.close()
-    return _amqp_login(layout, account.username, account.password)
+    return servers(layout).accepted(account)
 
 
 def connection_secret(layout: Layout, key: str) -> dict[str, object]:
@@ -1070,7 +965,8 @@ def up(report: Callable[[str], None] = print) -> Layout:
     steps = [
         ("moto", read_store, fill_store),
         ("postgres", start_postgres,
-         lambda layout: (provision_postgres(layout), _converge_postgres(layout, wanted["postgres"]))),
+         lambda layout: (provision_postgres(layout),
+                         servers(layout).by_kind["postgres"].converge(wanted["postgres"]))),
         # its ACL users, the bundles' included, are written and reloaded by the start
         ("redis", lambda layout: start_redis(layout, wanted["redis"]), None),
         ("rabbitmq", start_rabbitmq,
@@ -1088,10 +984,9 @@ def up(report: Callable[[str], None] = print) -> Layout:
 
 
 def _rabbitmq_accounts(layout: Layout, users: dict[str, list[str]]) -> None:
-    """Import the bundles' users only when one of them does not log in (an import costs a second)."""
-    if not all(
-        _amqp_login(layout, user, password) for user, passwords in users.items() for password in passwords
-    ):
+    """Import the bundles' users only when one of them does not log in."""
+    rabbitmq = servers(layout).by_kind["rabbitmq"]
+    if not all(rabbitmq.accepts(user, secret) for user, passwords in users.items() for secret in passwords):
         converge_accounts(layout, {"rabbitmq": users})
 
 

@@ -9,10 +9,11 @@ only what is left, so a run killed between any two steps is completed by the nex
 consumer always has a credential its server accepts, because the old one is retired only
 after the new one is current and the grace period has passed.
 
-On `local` the servers are the local environment's and the store its emulated Secrets
-Manager, whose consumers read the current version before each connection. On the clusters
-consumers would pick the new version up through External Secrets and Reloader; driving the
-managed servers from there is not built, and the task says so (exit 5).
+The servers and the store are the environment's (`credential_servers`): on `local` its
+servers and emulated Secrets Manager, whose consumers read the current version before each
+connection; on AWS its RDS, ElastiCache, in-cluster RabbitMQ and Secrets Manager, whose readers
+get the new version through External Secrets and Reloader (`aws_rotation`). A new entry (no
+value yet) gets its first value the same way. Azure and Linode are not built (exit 5).
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
-from voiceops import environments, local, secret_bundles, secret_versions
+from voiceops import aws_rotation, credential_servers, environments, local, secret_bundles, secret_versions
+from voiceops.credential_servers import Account
 from voiceops.environments import Cloud, Environment
 from voiceops.errors import OpsError
 from voiceops.runs import AuditRecord, Run, RunIncomplete, Step
@@ -69,17 +72,19 @@ def targets(environment: Environment, bundle: str, secret: str | None) -> list[T
 
 
 @dataclass
-class LocalRotation:
-    """One rotation of some entries of the local store, resumable from the store alone."""
+class Rotation:
+    """One rotation of some entries of a store, resumable from the store alone."""
 
-    layout: local.Layout
+    client: Any  # the store: a Secrets Manager client (boto3), the local emulator's or AWS's
     targets: list[Target]
     grace: float
+    servers: credential_servers.Servers
+    # what else keeps the current values: the local layout does, for an emulator that restarts
+    on_promote: Callable[[str, dict[str, str], str], None] = lambda entry, values, stamp: None
     report: Callable[[str], None] = print
     server_seconds: dict[str, float] = field(default_factory=dict)  # time spent on each server
 
     def __post_init__(self) -> None:
-        self.client = local.aws_client(self.layout, "secretsmanager")
         self.declared = {target.entry: target.declared for target in self.targets}
         entries = list(self.declared)
         try:
@@ -96,16 +101,9 @@ class LocalRotation:
     def _value(self, entry: str, version: str) -> dict[str, str]:
         return secret_versions.value(self.client, entry, version)
 
-    def _converge(
-        self, wanted: dict[str, dict[str, list[str]]], refused: tuple[local.Account, ...] = ()
-    ) -> None:
-        for server, users in wanted.items():
-            if not users:
-                continue
-            started = time.monotonic()
-            mine = tuple(account for account in refused if account.server == server)
-            local.converge_accounts(self.layout, {server: users}, mine)
-            self.server_seconds[server] = self.server_seconds.get(server, 0.0) + time.monotonic() - started
+    def _converge(self, wanted: dict[str, dict[str, list[str]]], refused: tuple[Account, ...] = ()) -> None:
+        for server, seconds in self.servers.converge(wanted, refused).items():
+            self.server_seconds[server] = self.server_seconds.get(server, 0.0) + seconds
 
     # --- the steps, each one idempotent ------------------------------------------------------
 
@@ -119,7 +117,7 @@ class LocalRotation:
     def create(self) -> str:
         created = self.states(Phase.CREATE)
         for item in created:
-            current = self._value(item.entry, item.current)
+            current = self._value(item.entry, item.current) if item.current else None
             secret_versions.create(
                 self.client, item.entry, self.token, local.fresh_values(self.declared[item.entry], current)
             )
@@ -129,8 +127,10 @@ class LocalRotation:
         pending = self.states(Phase.PENDING)
         parts, value_only = [], []
         for item in pending:
-            versions = [self._value(item.entry, item.current), self._value(item.entry, item.version)]
-            if local.accounts(versions[0]):
+            versions = [
+                self._value(item.entry, version) for version in (item.current, item.version) if version
+            ]
+            if local.accounts(versions[-1]):
                 parts.append(local.desired_accounts(versions))
             else:
                 value_only.append(self.declared[item.entry].name)
@@ -148,7 +148,7 @@ class LocalRotation:
             if missing := [key for key in self.declared[item.entry].secret.keys if not values.get(key)]:
                 raise RotationFailed(f"{item.entry}: the pending version has no {', '.join(missing)}")
             for account in local.accounts(values):
-                if not local.account_accepted(self.layout, account):
+                if not self.servers.accepted(account):
                     raise RotationFailed(
                         f"{item.entry}: {account.server} refuses the pending {account.username}; "
                         "nothing was promoted, run the rotation again"
@@ -161,10 +161,9 @@ class LocalRotation:
         now = datetime.datetime.now(datetime.UTC)
         for item in pending:
             secret_versions.promote(self.client, item, now)
-            # the layout keeps the store's current values for an emulator that restarts
-            self.layout.bundles[item.entry] = self._value(item.entry, item.version or "")
-            self.layout.rotated[item.entry] = now.isoformat(timespec="seconds")
-            self.layout.save()
+            self.on_promote(
+                item.entry, self._value(item.entry, item.version or ""), now.isoformat(timespec="seconds")
+            )
         return f"{len(pending)} version(s) promoted to AWSCURRENT"
 
     def wait_grace(self) -> str:
@@ -183,7 +182,7 @@ class LocalRotation:
         promoted = self.states(Phase.PROMOTED)
         parts, refused = [], []
         for item in promoted:
-            current = self._value(item.entry, item.current)
+            current = self._value(item.entry, item.version or "")
             if item.previous:
                 kept = set(local.accounts(current))
                 refused += [
@@ -201,7 +200,7 @@ class LocalRotation:
         for entry in self.declared:
             current = json.loads(secret_versions.current_string(self.client, entry))
             for account in local.accounts(current):
-                if not local.account_accepted(self.layout, account):
+                if not self.servers.accepted(account):
                     raise RotationFailed(f"{entry}: {account.server} refuses the current {account.username}")
                 checked += 1
         return f"{checked} current credential(s) log in"
@@ -237,24 +236,52 @@ def rotate(
     grace: float | None,
     confirm: str | None,
     report: Callable[[str], None] = print,
+    via: dict[str, tuple[str, int]] | None = None,
 ) -> tuple[AuditRecord, dict[str, float]]:
     """Rotate a bundle's secrets (or one) in an environment; the audit record and the seconds
-    spent on each server."""
+    spent on each server. `via`: tunnels to a cloud's servers (see aws_rotation)."""
     environment = environments.load(name)
     chosen = targets(environment, bundle, secret)
     if grace is not None and grace < 0:
         raise OpsError(f"--grace must be 0 or more seconds, not {grace}")
-    arguments = {"bundle": bundle, "secret": secret, "grace": grace}
+    if via and environment.cloud is not Cloud.AWS:
+        raise OpsError(f"--via is for the servers of an AWS environment, not {environment.cloud.value}")
+    arguments = {"bundle": bundle, "secret": secret, "grace": grace, "via": sorted(via or {})}
     with Run("secrets-rotate", environment, arguments, confirm) as run:
-        if environment.cloud is not Cloud.LOCAL:
-            raise RunIncomplete(
-                f"{name}: secrets.rotate drives the local servers only; on {environment.cloud.value} (the "
-                "managed servers' users, its store, Reloader rolling the readers) it is not built yet; "
-                "nothing was changed"
-            )
-        layout = local.Layout.load()
-        if layout is None or not local.moto_running():
-            raise RunIncomplete("local: the servers are not running (invoke local.up); nothing was changed")
-        rotation = LocalRotation(layout, chosen, DEFAULT_GRACE_SECONDS if grace is None else grace, report)
+        rotation = _prepared(environment, chosen, grace, via or {}, report)
         run.execute(rotation.steps())
     return run.record, rotation.server_seconds
+
+
+def _prepared(
+    environment: Environment, chosen: list[Target], grace: float | None, via: dict[str, tuple[str, int]],
+    report: Callable[[str], None],
+) -> Rotation:  # fmt: skip
+    """The environment's store and servers, found and reachable, or one line and exit 5."""
+    if environment.cloud is Cloud.AWS:
+        grace = aws_rotation.precheck(environment, grace)
+        store, client = aws_rotation.clients(environment)
+        servers = aws_rotation.AwsServers(environment, store, client).servers(
+            aws_rotation.servers_needed(chosen), via
+        )
+        report(f"    External Secrets re-reads every entry within the grace period ({grace:.0f}s)")
+        return Rotation(store, chosen, grace, servers, report=report)
+    if environment.cloud is not Cloud.LOCAL:
+        raise RunIncomplete(
+            f"{environment.name}: secrets.rotate drives local and AWS; on {environment.cloud.value} (the "
+            "managed servers' users, its store, re-sealing) it is not built yet; nothing was changed"
+        )
+    layout = local.Layout.load()
+    if layout is None or not local.moto_running():
+        raise RunIncomplete("local: the servers are not running (invoke local.up); nothing was changed")
+
+    def keep(entry: str, values: dict[str, str], stamp: str) -> None:
+        # the layout keeps the store's current values for an emulator that restarts
+        layout.bundles[entry] = values
+        layout.rotated[entry] = stamp
+        layout.save()
+
+    return Rotation(
+        local.aws_client(layout, "secretsmanager"), chosen, DEFAULT_GRACE_SECONDS if grace is None else grace,
+        local.servers(layout), keep, report,
+    )  # fmt: skip

@@ -40,7 +40,7 @@ class State:
     phase: Phase
     token: str | None  # the rotation in flight
     version: str | None  # this entry's version of that rotation
-    current: str  # the AWSCURRENT version id
+    current: str | None  # the AWSCURRENT version id; None: never given a value (a new entry)
     previous: str | None  # the AWSPREVIOUS version id
     promoted_at: datetime.datetime | None
 
@@ -74,7 +74,7 @@ def state(client, entry: str, token: str | None) -> State:
     described = client.describe_secret(SecretId=entry)
     marks = {tag["Key"]: tag["Value"] for tag in described.get("Tags") or []}
     stages = described.get("VersionIdsToStages") or {}
-    current = next(version for version, labels in stages.items() if CURRENT in labels)
+    current = next((version for version, labels in stages.items() if CURRENT in labels), None)
     previous = next((version for version, labels in stages.items() if PREVIOUS in labels), None)
     promoted = marks.get(PROMOTED_TAG)
     promoted_at = datetime.datetime.fromisoformat(promoted) if promoted else None
@@ -119,7 +119,11 @@ def promote(client, item: State, now: datetime.datetime) -> None:
     grace period starts. Each call is safe to repeat."""
     if item.version is None:
         raise ValueError(f"{item.entry}: no rotation in flight to promote")
-    if item.current != item.version:
+    if item.current is None:  # the entry's first value
+        client.update_secret_version_stage(
+            SecretId=item.entry, VersionStage=CURRENT, MoveToVersionId=item.version
+        )
+    elif item.current != item.version:
         client.update_secret_version_stage(
             SecretId=item.entry, VersionStage=CURRENT, MoveToVersionId=item.version,
             RemoveFromVersionId=item.current,

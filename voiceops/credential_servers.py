@@ -1,0 +1,303 @@
+"""The servers whose users the bundle secrets hold, reached by address, each able to accept
+exactly a given set of passwords per user and to say whether a login works: PostgreSQL roles,
+RabbitMQ users (through the management API's definitions import), Redis ACL users, and
+ElastiCache's RBAC users, which stand in for Redis ACL commands on AWS. The local environment
+and the clouds share them; only the addresses and the administrators differ."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import secrets
+import socket
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from voiceops.errors import OpsError
+
+USERS_ONLY = dict[str, list[str]]  # user -> the passwords it must accept; [] = it logs in no more
+
+
+class ServerError(OpsError):
+    pass
+
+
+@dataclass(frozen=True)
+class Account:
+    server: str
+    username: str
+    password: str
+
+
+class Server(Protocol):
+    address: tuple[str, int]
+
+    def converge(self, users: USERS_ONLY) -> None: ...
+
+    def accepts(self, username: str, password: str) -> bool: ...
+
+
+def reachable(address: tuple[str, int], timeout: float = 3.0) -> bool:
+    try:
+        socket.create_connection(address, timeout=timeout).close()
+    except OSError:
+        return False
+    return True
+
+
+def wait_until(check: Callable[[], bool], what: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise ServerError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(0.2)
+
+
+@dataclass(frozen=True)
+class PostgresServer:
+    """Roles of the platform database; the administrator creates the database on first use."""
+
+    address: tuple[str, int]
+    admin: tuple[str, str]
+    database: str
+    sslmode: str = "prefer"
+
+    def _connect(self, user: str, password: str, database: str):
+        import psycopg
+
+        host, port = self.address
+        return psycopg.connect(host=host, port=port, user=user, password=password, dbname=database,
+                               sslmode=self.sslmode, connect_timeout=5, autocommit=True)  # fmt: skip
+
+    def converge(self, users: USERS_ONLY) -> None:
+        """PostgreSQL keeps one password per role: the newest; a role with none logs in no more
+        (its open sessions run on)."""
+        from psycopg import sql
+
+        with self._connect(*self.admin, "postgres") as admin:
+            database = sql.Identifier(self.database)
+            if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (self.database,)).fetchone():
+                admin.execute(sql.SQL("CREATE DATABASE {}").format(database))
+                admin.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(database))
+            for user, passwords in users.items():
+                role = sql.Identifier(user)
+                exists = admin.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (user,)).fetchone()
+                if passwords:
+                    verb = sql.SQL("ALTER ROLE" if exists else "CREATE ROLE")
+                    admin.execute(
+                        sql.SQL("{} {} LOGIN PASSWORD {}").format(verb, role, sql.Literal(passwords[-1]))
+                    )
+                    admin.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(database, role))
+                elif exists:
+                    admin.execute(sql.SQL("ALTER ROLE {} NOLOGIN PASSWORD NULL").format(role))
+
+    def accepts(self, username: str, password: str) -> bool:
+        import psycopg
+
+        try:
+            self._connect(username, password, self.database).close()
+        except psycopg.OperationalError:
+            return False
+        return True
+
+
+def rabbit_hash(password: str) -> str:
+    """RabbitMQ's salted SHA-256 password hash (rabbit_password_hashing_sha256)."""
+    salt = secrets.token_bytes(4)
+    return base64.b64encode(salt + hashlib.sha256(salt + password.encode()).digest()).decode()
+
+
+def rabbit_definitions(users: USERS_ONLY, vhost: str) -> dict[str, Any]:
+    """The users' part of a definitions document: the newest password's hash for an accepted
+    user, an empty hash (no password login) for a retired one, full rights on the vhost."""
+    return {
+        "users": [
+            {"name": user, "password_hash": rabbit_hash(passwords[-1]) if passwords else "",
+             "hashing_algorithm": "rabbit_password_hashing_sha256", "tags": []}
+            for user, passwords in users.items()
+        ],
+        "permissions": [
+            {"user": user, "vhost": vhost, "configure": ".*", "write": ".*", "read": ".*"} for user in users
+        ],
+    }  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RabbitServer:
+    """Users of one vhost, set by one definitions import through the management API (what
+    `rabbitmqctl import_definitions` does, without a shell on a node); logins checked over AMQP."""
+
+    address: tuple[str, int]  # AMQP
+    management: str  # the management API's base URL
+    admin: tuple[str, str]
+    vhost: str
+    tls: bool = False
+
+    def converge(self, users: USERS_ONLY) -> None:
+        if not self.management.startswith(("http://", "https://")):
+            raise ServerError(f"the management API's URL must be http(s): {self.management}")
+        body = json.dumps(rabbit_definitions(users, self.vhost)).encode()
+        token = base64.b64encode(":".join(self.admin).encode()).decode()
+        request = urllib.request.Request(  # noqa: S310 (checked above: http or https only)
+            f"{self.management}/api/definitions", data=body, method="POST",
+            headers={"Content-Type": "application/json", "Authorization": f"Basic {token}"},
+        )  # fmt: skip
+        try:
+            urllib.request.urlopen(request, timeout=30).close()  # noqa: S310 (http or https only)
+        except urllib.error.HTTPError as error:
+            detail = error.read()[:200].decode(errors="replace")
+            raise ServerError(f"RabbitMQ refused the users: HTTP {error.code} {detail}") from None
+
+    def accepts(self, username: str, password: str) -> bool:
+        import ssl
+
+        import pika
+
+        host, port = self.address
+        options = pika.SSLOptions(ssl.create_default_context(), host) if self.tls else None
+        parameters = pika.ConnectionParameters(
+            host, port, self.vhost, pika.PlainCredentials(username, password), connection_attempts=1,
+            socket_timeout=5, ssl_options=options,
+        )  # fmt: skip
+        try:
+            pika.BlockingConnection(parameters).close()
+        except pika.exceptions.AMQPError:
+            return False
+        return True
+
+
+def redis_rules(user: str, passwords: list[str]) -> list[str]:
+    """An ACL user's rules: its key prefix, everything but the dangerous commands; `resetpass`
+    replaces the passwords in one command, so the user never has none."""
+    state = ["on", "resetpass", *(f">{password}" for password in passwords)] if passwords else ["off"]
+    return ["user", user, *state, "resetkeys", f"~{user}:*", "+@all", "-@dangerous"]
+
+
+def _redis_login(address: tuple[str, int], username: str, password: str, tls: bool) -> bool:
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    host, port = address
+    client = redis.Redis(
+        host=host, port=port, username=username, password=password, ssl=tls, socket_timeout=5,
+        retry=Retry(NoBackoff(), 0),  # a refused login is an answer: no retries
+    )  # fmt: skip
+    try:
+        return bool(client.ping())
+    except redis.AuthenticationError:
+        return False
+    finally:
+        client.close()
+
+
+@dataclass(frozen=True)
+class RedisAclServer:
+    """ACL users set with ACL SETUSER by an administrator user, saved to the ACL file."""
+
+    address: tuple[str, int]
+    admin: tuple[str, str]
+
+    def converge(self, users: USERS_ONLY) -> None:
+        import redis
+
+        host, port = self.address
+        admin = redis.Redis(host=host, port=port, username=self.admin[0], password=self.admin[1])
+        try:
+            for user, passwords in users.items():
+                admin.execute_command("ACL", "SETUSER", *redis_rules(user, passwords)[1:])
+            admin.execute_command("ACL", "SAVE")  # the ACL file is the server's persistence
+        finally:
+            admin.close()
+
+    def accepts(self, username: str, password: str) -> bool:
+        return _redis_login(self.address, username, password, tls=False)
+
+
+def elasticache_user_id(group: str, username: str) -> str:
+    """ElastiCache user ids are unique in the account and region, 40 characters at most: the
+    group's and user's names, shortened, and a digest that keeps them apart."""
+    digest = hashlib.sha256(f"{group}/{username}".encode()).hexdigest()[:8]
+    return f"{group[:14]}-{username[:16]}-{digest}".replace("--", "-")
+
+
+@dataclass(frozen=True)
+class ElastiCacheUsers:
+    """RBAC users of a replication group's user group: ElastiCache has no ACL SETUSER, but each
+    user may hold two passwords (ModifyUser), the old and the new one through a rotation."""
+
+    address: tuple[str, int]  # the configuration endpoint (TLS)
+    client: Any  # a boto3 elasticache client
+    group: str  # the user group the replication group uses
+    timeout: float = 900.0
+
+    def _users(self) -> dict[str, dict]:
+        pages = self.client.get_paginator("describe_users").paginate(Engine="redis")
+        return {user["UserId"]: user for page in pages for user in page.get("Users") or []}
+
+    def converge(self, users: USERS_ONLY) -> None:
+        existing = self._users()
+        added = []
+        for username, passwords in users.items():
+            user_id = elasticache_user_id(self.group, username)
+            if not passwords and user_id not in existing:
+                continue  # nothing to retire
+            state = "on" if passwords else "off"
+            settings: dict[str, Any] = {"AccessString": f"{state} ~{username}:* +@all -@dangerous"}
+            if passwords:
+                settings["Passwords"] = passwords[-2:]  # ElastiCache keeps two at most
+            if user_id in existing:
+                self.client.modify_user(UserId=user_id, **settings)
+            else:
+                self.client.create_user(UserId=user_id, UserName=username, Engine="redis", **settings)
+                added.append(user_id)
+        if added:
+            self.client.modify_user_group(UserGroupId=self.group, UserIdsToAdd=added)
+        wanted = {elasticache_user_id(self.group, name) for name, passwords in users.items() if passwords}
+        wait_until(lambda: all(self._users().get(user, {}).get("Status") == "active" for user in wanted),
+                   f"ElastiCache users of {self.group} to be active", self.timeout)  # fmt: skip
+
+    def accepts(self, username: str, password: str) -> bool:
+        return _redis_login(self.address, username, password, tls=True)
+
+
+@dataclass
+class Servers:
+    """The servers of one environment by kind (postgres, redis, rabbitmq)."""
+
+    by_kind: dict[str, Server] = field(default_factory=dict)
+    timeout: float = 30.0
+
+    def accepted(self, account: Account) -> bool:
+        return self.by_kind[account.server].accepts(account.username, account.password)
+
+    def unreachable(self, kinds: Iterable[str]) -> list[str]:
+        return [f"{kind} at {':'.join(map(str, self.by_kind[kind].address))}"
+                for kind in sorted(set(kinds)) if not reachable(self.by_kind[kind].address)]  # fmt: skip
+
+    def converge(self, wanted: dict[str, USERS_ONLY], refused: Iterable[Account] = ()) -> dict[str, float]:
+        """Make each server accept exactly `wanted` for these users (others are left alone),
+        and wait until it does and until `refused` (retired credentials) are rejected; the
+        seconds spent on each server."""
+        spent = {}
+        refused = tuple(refused)
+        for kind, users in wanted.items():
+            if not users:
+                continue
+            started = time.monotonic()
+            self.by_kind[kind].converge(users)
+            expected = [
+                Account(kind, user, secret) for user, passwords in users.items() for secret in passwords
+            ]
+            gone = [account for account in refused if account.server == kind]
+            wait_until(lambda: all(self.accepted(account) for account in expected), "the new credentials",  # noqa: B023
+                       self.timeout)  # fmt: skip
+            wait_until(lambda: not any(self.accepted(account) for account in gone),  # noqa: B023
+                       "the retired credentials' rejection", self.timeout)  # fmt: skip
+            spent[kind] = time.monotonic() - started
+        return spent
