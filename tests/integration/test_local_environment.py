@@ -436,6 +436,70 @@ def test_a_restarted_secret_store_keeps_the_rotated_credentials_and_their_date(e
     assert_healthy(layout)
 
 
+@pytest.fixture
+def emulated_aws(monkeypatch):
+    """An emulated AWS account of its own (moto), holding what the sandbox stack makes: its RDS
+    instance, whose administrator secret RDS keeps, and an empty entry per secret."""
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}")
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, "emulated")
+    try:
+        yield environments.load("sandbox")
+    finally:
+        server.stop()
+
+
+def test_an_aws_rotation_gives_an_empty_entry_its_first_value_then_alternates_the_rds_user(
+    environment, emulated_aws
+):
+    """The AWS path against an emulated account, with this run's PostgreSQL standing in for RDS
+    behind a tunnel (--via): the administrator comes from the secret RDS keeps."""
+    import boto3
+
+    region = emulated_aws.regions.primary
+    instance = boto3.client("rds", region_name=region).create_db_instance(
+        DBInstanceIdentifier="voiceops-sandbox-postgresql", Engine="postgres", DBInstanceClass="db.t4g.micro",
+        MasterUsername="postgres", ManageMasterUserPassword=True,
+    )["DBInstance"]  # fmt: skip
+    store = boto3.client("secretsmanager", region_name=region)
+    administrator = {"username": "postgres", "password": environment.credentials["postgres/admin"]}
+    master = instance["MasterUserSecret"]["SecretArn"]
+    store.put_secret_value(SecretId=master, SecretString=json.dumps(administrator))
+    item = next(i for i in secret_bundles.for_environment(emulated_aws) if i.name == "analytics-credentials")
+    entry = secret_bundles.entry_name(emulated_aws, item.declared.store, item.name)
+    store.create_secret(Name=entry)  # as Terraform makes it: no value
+    database = local.servers(environment).by_kind["postgres"]
+    via = {"postgres": ("127.0.0.1", environment.ports["postgres"])}
+
+    def rotate() -> dict[str, str]:
+        secret_rotation.rotate("sandbox", "platform", item.name, 0, None, report=ignore, via=via)
+        return json.loads(secret_versions.current_string(store, entry))
+
+    first = rotate()
+    assert first["postgres-username"] == "platform-analytics"
+    assert database.accepts(first["postgres-username"], first["postgres-password"])
+    second = rotate()
+    assert second["postgres-username"] == "platform-analytics-clone"
+    assert database.accepts(second["postgres-username"], second["postgres-password"])
+    assert not database.accepts(first["postgres-username"], first["postgres-password"]), "first still works"
+    (dates,) = [secret_audit.secrets_manager_reader(store)(item, entry)]
+    assert dates.rotated is not None and secret_versions.token_in_flight(store, [entry]) is None
+
+    # unreachable without a tunnel (the emulated endpoint resolves nowhere): exit 5, nothing changed
+    versions = store.list_secret_version_ids(SecretId=entry)["Versions"]
+    with pytest.raises(OpsError, match="cannot reach postgres") as refused:
+        secret_rotation.rotate("sandbox", "platform", item.name, 0, None, report=ignore)
+    assert refused.value.exit_code == 5
+    assert store.list_secret_version_ids(SecretId=entry)["Versions"] == versions
+
+
 # --- disaster-recovery drills -------------------------------------------------------------
 # On the shared environment, after the rotations above: a restore must bring rotated
 # credentials back too.
