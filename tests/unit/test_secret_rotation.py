@@ -3,13 +3,22 @@ Manager emulator (moto), the values a rotation writes, and every refusal before 
 
 import datetime
 import json
+import re
 import uuid
 
 import boto3
 import pytest
 from moto import mock_aws
 
-from voiceops import environments, local, secret_bundles, secret_rotation, secret_versions
+from voiceops import (
+    aws_rotation,
+    credential_servers,
+    environments,
+    local,
+    secret_bundles,
+    secret_rotation,
+    secret_versions,
+)
 from voiceops.errors import OpsError
 from voiceops.runs import ApprovalRequired, EnvironmentLock, EnvironmentLocked
 from voiceops.secret_versions import Phase
@@ -146,8 +155,11 @@ def test_a_rotation_while_another_run_holds_the_environment_is_refused(isolated_
     assert refused.value.exit_code == 4
 
 
-@pytest.mark.parametrize("name", ["local", "live"])
-def test_without_servers_or_a_cloud_path_it_stops_with_exit_5(isolated_state, name):
+@pytest.mark.parametrize("name", ["local", "live", "staging", "azure-production"])
+def test_without_servers_or_a_cloud_path_it_stops_with_exit_5(isolated_state, monkeypatch, name):
+    for variable in ("AWS_ACCESS_KEY_ID", "AWS_PROFILE", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("HOME", str(isolated_state))  # no ~/.aws either
     with pytest.raises(OpsError) as stopped:
         secret_rotation.rotate(name, "platform", None, None, name)
     assert stopped.value.exit_code == 5 and "nothing was changed" in stopped.value.message
@@ -157,3 +169,41 @@ def test_without_servers_or_a_cloud_path_it_stops_with_exit_5(isolated_state, na
 def test_a_negative_grace_is_refused():
     with pytest.raises(OpsError, match="--grace must be 0 or more seconds"):
         secret_rotation.rotate("local", "platform", None, -1, None)
+
+
+# --- the AWS path, before it calls anything ---------------------------------------------------
+
+
+def test_tunnels_are_parsed_and_a_malformed_one_is_refused():
+    assert aws_rotation.parse_via("postgres=127.0.0.1:15432, rabbitmq-management=localhost:15672") == {
+        "postgres": ("127.0.0.1", 15432), "rabbitmq-management": ("localhost", 15672),
+    }  # fmt: skip
+    assert aws_rotation.parse_via("") == {}
+    for bad in ("mysql=127.0.0.1:3306", "postgres=127.0.0.1", "postgres=127.0.0.1:0", "postgres=a b:1"):
+        with pytest.raises(OpsError, match="--via takes server=host:port"):
+            aws_rotation.parse_via(bad)
+    with pytest.raises(OpsError, match="--via is for the servers of an AWS environment"):
+        secret_rotation.rotate("local", "platform", None, None, None, via={"postgres": ("127.0.0.1", 1)})
+
+
+def test_on_aws_the_grace_covers_external_secrets_refresh_and_a_rollout(isolated_state, monkeypatch):
+    sandbox = environments.load("sandbox")
+    assert aws_rotation.refresh_seconds(sandbox) == 3600  # charts/base: secretStore.refreshInterval 1h
+    assert aws_rotation.minimum_grace(sandbox) == 3600 + aws_rotation.ROLLOUT_SECONDS
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "configured")
+    assert aws_rotation.precheck(sandbox, None) == aws_rotation.minimum_grace(sandbox)
+    with pytest.raises(OpsError, match="shorter than External Secrets' refresh plus a rollout") as refused:
+        secret_rotation.rotate("sandbox", "platform", None, 60, None)
+    assert refused.value.exit_code == 1 and audit_results(isolated_state) == ["failed"]
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1")  # an emulator: tests shorten the grace
+    assert aws_rotation.precheck(sandbox, 0) == 0
+
+
+def test_elasticache_user_ids_fit_the_limit_and_stay_apart_per_group_and_user():
+    users = [local.fresh_values(declared(name), None)["redis-username"]
+             for name in ("api-rest-credentials", "media-processing-credentials")]  # fmt: skip
+    ids = {credential_servers.elasticache_user_id(group, user)
+           for group in ("voiceops-sandbox-redis", "voiceops-live-redis") for user in users}  # fmt: skip
+    assert len(ids) == 4
+    assert all(len(item) <= 40 and re.fullmatch(r"[a-z][a-z0-9-]*[a-z0-9]", item) for item in ids), ids

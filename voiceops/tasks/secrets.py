@@ -9,6 +9,7 @@ from pathlib import Path
 from invoke import task
 
 from voiceops import (
+    aws_rotation,
     environments,
     generate,
     output,
@@ -181,13 +182,16 @@ def audit(c, env="local", json=False):
         "env": ENV_HELP,
         "bundle": "the bundle whose secrets rotate (a file of secrets/bundles/, e.g. platform)",
         "secret": "only this secret of the bundle",
-        "grace": f"seconds the previous credentials stay valid after the switch "
-        f"(default {secret_rotation.DEFAULT_GRACE_SECONDS:.0f})",
+        "grace": f"seconds the previous credentials stay valid after the switch (local: default "
+        f"{secret_rotation.DEFAULT_GRACE_SECONDS:.0f}; AWS: External Secrets' refresh plus a rollout, "
+        "and no less)",
         "confirm": "the environment's name, for one that needs approval",
+        "via": "AWS: reach servers through tunnels, e.g. postgres=127.0.0.1:15432,rabbitmq=127.0.0.1:5672 "
+        "(servers: postgres, redis, rabbitmq, rabbitmq-management)",
     }
 )
 @reports_errors
-def rotate(c, env="local", bundle="", secret="", grace=None, confirm=None):
+def rotate(c, env="local", bundle="", secret="", grace=None, confirm=None, via=""):
     """Rotate a bundle's secrets without downtime: pending version, set on the servers, test,
     promote, retire the previous credential after the grace period. Re-run after a crash: it
     completes the rotation in flight. Approval, lock and audit as for a deploy.
@@ -200,8 +204,9 @@ def rotate(c, env="local", bundle="", secret="", grace=None, confirm=None):
     except ValueError:
         raise SecretsFailed(f"--grace must be a number of seconds, not {grace!r}") from None
     record, server_seconds = secret_rotation.rotate(
-        env, bundle, secret or None, grace_seconds, confirm, report=output.console.print
-    )
+        env, bundle, secret or None, grace_seconds, confirm, report=output.console.print,
+        via=aws_rotation.parse_via(via),
+    )  # fmt: skip
     spent = ", ".join(f"{server} {seconds:.1f}s" for server, seconds in sorted(server_seconds.items()))
     output.console.print(
         f"rotated in {record.seconds:.1f}s ({spent or 'no server changed'}); audit: {record.audit_file}"

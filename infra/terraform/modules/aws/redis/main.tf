@@ -21,7 +21,7 @@ resource "random_password" "auth" {
 }
 
 resource "aws_secretsmanager_secret" "auth" {
-  # checkov:skip=CKV2_AWS_57:no rotation Lambda; rotating it is secrets.rotate's, whose AWS path (this token included) is not built yet
+  # checkov:skip=CKV2_AWS_57:no rotation Lambda: the token is the default user's password, changed with the stack (ElastiCache keeps two passwords per user through the switch); the platform users are rotated by invoke secrets.rotate
   name                    = "${var.name}/redis-auth"
   description             = "AUTH token of the ${var.name} Redis replication group"
   kms_key_id              = var.kms_key_arn
@@ -32,6 +32,35 @@ resource "aws_secretsmanager_secret" "auth" {
 resource "aws_secretsmanager_secret_version" "auth" {
   secret_id     = aws_secretsmanager_secret.auth.id
   secret_string = random_password.auth.result
+}
+
+# RBAC users instead of one AUTH token: each platform service gets its own user, made and
+# rotated by `invoke secrets.rotate` (two passwords per user through a switch). LiveKit, SIP
+# and egress still send the token alone, which authenticates them as `default`.
+resource "aws_elasticache_user" "default" {
+  user_id       = "${var.name}-default"
+  user_name     = "default"
+  engine        = "redis"
+  access_string = "on ~* &* +@all"
+
+  authentication_mode {
+    type      = "password"
+    passwords = [random_password.auth.result]
+  }
+
+  tags = var.tags
+}
+
+resource "aws_elasticache_user_group" "this" {
+  engine        = "redis"
+  user_group_id = var.name
+  user_ids      = [aws_elasticache_user.default.user_id]
+  tags          = var.tags
+
+  lifecycle {
+    # secrets.rotate adds the platform services' users to the group
+    ignore_changes = [user_ids]
+  }
 }
 
 resource "aws_cloudwatch_log_group" "this" {
@@ -65,8 +94,7 @@ resource "aws_elasticache_replication_group" "this" {
   kms_key_id                 = var.kms_key_arn
   transit_encryption_enabled = true
   transit_encryption_mode    = "required"
-  auth_token                 = random_password.auth.result
-  auth_token_update_strategy = "ROTATE"
+  user_group_ids             = [aws_elasticache_user_group.this.user_group_id]
 
   snapshot_retention_limit   = var.snapshot_retention_days
   snapshot_window            = "03:00-05:00"
