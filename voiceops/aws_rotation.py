@@ -28,6 +28,7 @@ from voiceops.credential_servers import Servers
 from voiceops.environments import Cloud, Environment
 from voiceops.errors import OpsError
 from voiceops.runs import RunIncomplete
+from voiceops.secret_bundles import Strategy
 
 VIA_SERVERS = ("postgres", "redis", "rabbitmq", "rabbitmq-management")
 ROLLOUT_SECONDS = 600.0  # Reloader's rolling restart of a reader, after External Secrets wrote the Secret
@@ -74,6 +75,28 @@ def servers_needed(targets: list[Any]) -> set[str]:
         for server, (user_key, _) in local.ACCOUNT_KEYS.items()
         if user_key in target.declared.secret.keys
     }
+
+
+def unsafe(targets: list[Any]) -> list[str]:
+    """Why some targets cannot be rotated here: a new value in the store alone would reach the
+    readers while whatever checks it still expects the old one, or would replace a third party's
+    credential with a random string."""
+    reasons = []
+    for target in targets:
+        declared = target.declared
+        source, keys = declared.secret.source, set(declared.secret.keys)
+        if source.issuer:
+            reasons.append(f"{declared.name} is issued by {source.issuer} ({source.how})")
+        elif servers_needed([target]):
+            continue  # its users are set on their servers first
+        elif declared.secret.rotation.strategy is Strategy.REGENERATE or keys == {"keys.yaml"}:
+            continue  # only its readers check it (LiveKit keeps the newest old pair beside the new)
+        else:
+            reasons.append(
+                f"{declared.name} ({', '.join(declared.secret.keys)}) is checked by a server whose "
+                "credential secrets.rotate does not change on AWS"
+            )
+    return reasons
 
 
 def precheck(environment: Environment, grace: float | None) -> float:

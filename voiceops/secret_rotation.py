@@ -259,6 +259,8 @@ def _prepared(
 ) -> Rotation:  # fmt: skip
     """The environment's store and servers, found and reachable, or one line and exit 5."""
     if environment.cloud is Cloud.AWS:
+        if refused := aws_rotation.unsafe(chosen):
+            raise OpsError(f"not rotated, nothing was changed: {'; '.join(refused)}")
         grace = aws_rotation.precheck(environment, grace)
         store, client = aws_rotation.clients(environment)
         servers = aws_rotation.AwsServers(environment, store, client).servers(

@@ -207,3 +207,16 @@ def test_elasticache_user_ids_fit_the_limit_and_stay_apart_per_group_and_user():
            for group in ("voiceops-sandbox-redis", "voiceops-live-redis") for user in users}  # fmt: skip
     assert len(ids) == 4
     assert all(len(item) <= 40 and re.fullmatch(r"[a-z][a-z0-9-]*[a-z0-9]", item) for item in ids), ids
+
+
+def test_on_aws_a_secret_no_server_would_follow_or_a_third_party_issues_is_refused(isolated_state):
+    sandbox = environments.load("sandbox")
+    assert aws_rotation.unsafe(secret_rotation.targets(sandbox, "platform", None)) == []
+    assert aws_rotation.unsafe(secret_rotation.targets(sandbox, "livekit", None)) == []
+    with pytest.raises(OpsError, match=r"nothing was changed: stt-credentials is issued by Deepgram"):
+        secret_rotation.rotate("sandbox", "ai-services", None, None, None)
+    with pytest.raises(
+        OpsError, match=r"rabbitmq-credentials \(rabbitmq-password, rabbitmq-erlang-cookie\) is checked"
+    ):
+        secret_rotation.rotate("sandbox", "messaging", None, None, None)
+    assert audit_results(isolated_state) == ["failed", "failed"]
