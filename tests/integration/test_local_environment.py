@@ -482,22 +482,25 @@ def test_an_aws_rotation_gives_an_empty_entry_its_first_value_then_alternates_th
         secret_rotation.rotate("sandbox", "platform", item.name, 0, None, report=ignore, via=via)
         return json.loads(secret_versions.current_string(store, entry))
 
-    first = rotate()
-    assert first["postgres-username"] == "platform-analytics"
-    assert database.accepts(first["postgres-username"], first["postgres-password"])
-    second = rotate()
-    assert second["postgres-username"] == "platform-analytics-clone"
-    assert database.accepts(second["postgres-username"], second["postgres-password"])
-    assert not database.accepts(first["postgres-username"], first["postgres-password"]), "first still works"
-    (dates,) = [secret_audit.secrets_manager_reader(store)(item, entry)]
-    assert dates.rotated is not None and secret_versions.token_in_flight(store, [entry]) is None
+    try:
+        first = rotate()
+        assert first["postgres-username"] == "platform-analytics"
+        assert database.accepts(first["postgres-username"], first["postgres-password"])
+        second = rotate()
+        assert second["postgres-username"] == "platform-analytics-clone"
+        assert database.accepts(second["postgres-username"], second["postgres-password"])
+        assert not database.accepts(first["postgres-username"], first["postgres-password"]), "still works"
+        (dates,) = [secret_audit.secrets_manager_reader(store)(item, entry)]
+        assert dates.rotated is not None and secret_versions.token_in_flight(store, [entry]) is None
 
-    # unreachable without a tunnel (the emulated endpoint resolves nowhere): exit 5, nothing changed
-    versions = store.list_secret_version_ids(SecretId=entry)["Versions"]
-    with pytest.raises(OpsError, match="cannot reach postgres") as refused:
-        secret_rotation.rotate("sandbox", "platform", item.name, 0, None, report=ignore)
-    assert refused.value.exit_code == 5
-    assert store.list_secret_version_ids(SecretId=entry)["Versions"] == versions
+        # unreachable without a tunnel (the emulated endpoint resolves nowhere): exit 5, nothing changed
+        versions = store.list_secret_version_ids(SecretId=entry)["Versions"]
+        with pytest.raises(OpsError, match="cannot reach postgres") as refused:
+            secret_rotation.rotate("sandbox", "platform", item.name, 0, None, report=ignore)
+        assert refused.value.exit_code == 5
+        assert store.list_secret_version_ids(SecretId=entry)["Versions"] == versions
+    finally:  # the shared environment's own users of these names, as its store has them
+        local.converge_accounts(environment, {"postgres": local.valid_accounts(environment)["postgres"]})
 
 
 # --- disaster-recovery drills -------------------------------------------------------------

@@ -21,7 +21,7 @@ resource "random_password" "auth" {
 }
 
 resource "aws_secretsmanager_secret" "auth" {
-  # checkov:skip=CKV2_AWS_57:no rotation Lambda: the token is the default user's password, changed with the stack (ElastiCache keeps two passwords per user through the switch); the platform users are rotated by invoke secrets.rotate
+  # checkov:skip=CKV2_AWS_57:no rotation Lambda: the token is the default user's password, sent by LiveKit, SIP and egress, and its rotation is not built; invoke secrets.rotate rotates the platform services' own users
   name                    = "${var.name}/redis-auth"
   description             = "AUTH token of the ${var.name} Redis replication group"
   kms_key_id              = var.kms_key_arn
