@@ -35,6 +35,7 @@ ROLLOUT_SECONDS = 600.0  # Reloader's rolling restart of a reader, after Externa
 RABBITMQ_RELEASE = "rabbitmq"
 RABBITMQ_ADMIN = "user"  # bitnami/rabbitmq's auth.username default, which our values keep
 RABBITMQ_PORTS = (5672, 15672)  # AMQP, management API
+ADMIN_SECRET, DEFINITIONS_SECRET = "rabbitmq-credentials", "rabbitmq-definitions"
 UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600}
 
 
@@ -77,21 +78,21 @@ def servers_needed(targets: list[Any]) -> set[str]:
     }
 
 
-def unsafe(targets: list[Any]) -> list[str]:
+def unsafe(targets: list[Any], has_value: Callable[[str], bool]) -> list[str]:
     """Why some targets cannot be rotated here: a new value in the store alone would reach the
     readers while whatever checks it still expects the old one, or would replace a third party's
-    credential with a random string."""
+    credential with a random string. A generated secret with no value yet has no reader to lose."""
     reasons = []
     for target in targets:
         declared = target.declared
         source, keys = declared.secret.source, set(declared.secret.keys)
         if source.issuer:
             reasons.append(f"{declared.name} is issued by {source.issuer} ({source.how})")
-        elif servers_needed([target]):
-            continue  # its users are set on their servers first
+        elif servers_needed([target]) or declared.name == DEFINITIONS_SECRET:
+            continue  # its users are set on their servers first; the definitions follow the store
         elif declared.secret.rotation.strategy is Strategy.REGENERATE or keys == {"keys.yaml"}:
             continue  # only its readers check it (LiveKit keeps the newest old pair beside the new)
-        else:
+        elif has_value(target.entry):
             reasons.append(
                 f"{declared.name} ({', '.join(declared.secret.keys)}) is checked by a server whose "
                 "credential secrets.rotate does not change on AWS"
@@ -99,8 +100,126 @@ def unsafe(targets: list[Any]) -> list[str]:
     return reasons
 
 
-def precheck(environment: Environment, grace: float | None) -> float:
-    """Credentials and the grace period, before anything is called; the grace to use."""
+def has_value(environment: Environment, store: Any) -> Callable[[str], bool]:
+    """Whether an entry has a current value; an entry the stack did not make stops the run."""
+
+    def check(entry: str) -> bool:
+        try:
+            stages = store.describe_secret(SecretId=entry).get("VersionIdsToStages") or {}
+        except store.exceptions.ResourceNotFoundException:
+            raise RunIncomplete(
+                f"{environment.name}: {entry} is not in Secrets Manager (stack applied?); nothing was changed"
+            ) from None
+        return any(secret_versions.CURRENT in labels for labels in stages.values())
+
+    return check
+
+
+class Definitions:
+    """`rabbitmq-definitions`, which every broker imports at boot (and with which the chart makes
+    no administrator of its own): the platform's queues, the administrator, and each RabbitMQ user
+    the store holds as valid now, kept so whenever those change, so a restarted or rebuilt broker
+    accepts what the running one does."""
+
+    def __init__(self, environment: Environment, store: Any) -> None:
+        self.store = store
+        stored = [
+            item for item in secret_bundles.for_environment(environment) if item.declared.store is not None
+        ]
+        self.entries = {
+            item.name: secret_bundles.entry_name(environment, item.declared.store, item.name)
+            for item in stored
+            if item.declared.store is not None
+        }
+        self.user_entries = sorted({
+            self.entries[item.name] for item in stored if "rabbitmq-username" in item.declared.secret.keys
+        })  # fmt: skip
+
+    def _valid(self, entry: str) -> list[dict[str, str]]:
+        try:
+            return secret_versions.valid_values(self.store, entry)
+        except self.store.exceptions.ResourceNotFoundException:
+            return []
+
+    def _users(self) -> dict[str, list[str]] | None:
+        """Each user and the passwords the brokers must accept, the administrator first; None
+        while the administrator has no value."""
+        admin = self._valid(self.entries.get(ADMIN_SECRET, ""))
+        if not admin:
+            return None
+        versions = [values for entry in self.user_entries for values in self._valid(entry)]
+        return {
+            RABBITMQ_ADMIN: [admin[-1]["rabbitmq-password"]],
+            **local.desired_accounts(versions)["rabbitmq"],
+        }
+
+    def document(self) -> dict[str, Any] | None:
+        users = self._users()
+        if users is None:
+            return None
+        listed = credential_servers.rabbit_definitions(users, local.RABBITMQ_VHOST)
+        listed["users"][0]["tags"] = ["administrator"]
+        return local.rabbitmq_topology() | listed
+
+    def fresh(self, declared: secret_bundles.Declared, current: dict[str, str] | None) -> dict[str, str]:
+        """New values; the definitions are made from what the store holds as valid."""
+        if declared.name != DEFINITIONS_SECRET:
+            return local.fresh_values(declared, current)
+        document = self.document()
+        if document is None:
+            raise OpsError(
+                f"{DEFINITIONS_SECRET} needs a value of {ADMIN_SECRET} first: rotate both in one run"
+            )
+        return {"load_definition.json": json.dumps(document)}
+
+    def keep(self) -> str:
+        entry = self.entries.get(DEFINITIONS_SECRET)
+        if entry is None:
+            return ""
+        try:
+            if secret_versions.token_in_flight(self.store, [entry]):
+                return f"{DEFINITIONS_SECRET}: in this rotation"
+            current = json.loads(secret_versions.current_string(self.store, entry))["load_definition.json"]
+        except self.store.exceptions.ResourceNotFoundException:
+            return f"{DEFINITIONS_SECRET}: not provisioned (rotate the messaging bundle)"
+        except (KeyError, json.JSONDecodeError, StopIteration):
+            current = "{}"
+        wanted, users = self.document(), self._users()
+        if wanted is None or users is None:
+            return f"{DEFINITIONS_SECRET}: not written, {ADMIN_SECRET} has no value"
+        if same_definitions(json.loads(current), wanted, users):
+            return f"{DEFINITIONS_SECRET}: current"
+        self.store.put_secret_value(
+            SecretId=entry, SecretString=json.dumps({"load_definition.json": json.dumps(wanted)})
+        )
+        return f"{DEFINITIONS_SECRET}: rewritten with {len(wanted['users'])} user(s)"
+
+
+def same_definitions(current: dict[str, Any], wanted: dict[str, Any], users: dict[str, list[str]]) -> bool:
+    """Whether a definitions document already says what `wanted` does: hashes are salted, so a
+    user's hash is checked against its password rather than compared."""
+
+    def without_hashes(document: dict[str, Any]) -> dict[str, Any]:
+        users = [{key: value for key, value in user.items() if key != "password_hash"}
+                 for user in document.get("users") or []]  # fmt: skip
+        return {**document, "users": sorted(users, key=lambda user: user.get("name", ""))}
+
+    if without_hashes(current) != without_hashes(wanted):
+        return False
+    hashes = {user.get("name"): user.get("password_hash", "") for user in current.get("users") or []}
+    return all(
+        credential_servers.rabbit_hash_matches(hashes.get(user, ""), passwords[-1])
+        if passwords
+        else not hashes.get(user)
+        for user, passwords in users.items()
+    )
+
+
+def precheck(environment: Environment, targets: list[Any], grace: float | None) -> float:
+    """Before anything is called: no third party's secret, credentials, the grace period; the
+    grace to use."""
+    if issued := unsafe(targets, lambda entry: False):
+        raise OpsError(f"not rotated, nothing was changed: {'; '.join(issued)}")
     emulated = cloud_drills.emulated()
     if not emulated and (missing := terraform.missing_credentials(Cloud.AWS)):
         raise RunIncomplete(f"{environment.name}: {missing}; nothing was changed")
@@ -176,7 +295,7 @@ class AwsServers:
     def rabbitmq(self, via: tuple[str, int] | None, management: tuple[str, int] | None) -> Any:
         item = next(
             (found for found in secret_bundles.for_environment(self.environment)
-             if found.name == "rabbitmq-credentials" and found.declared.store is not None),
+             if found.name == ADMIN_SECRET and found.declared.store is not None),
             None,
         )  # fmt: skip
         if item is None or item.declared.store is None:

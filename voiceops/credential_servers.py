@@ -112,6 +112,15 @@ def rabbit_hash(password: str) -> str:
     return base64.b64encode(salt + hashlib.sha256(salt + password.encode()).digest()).decode()
 
 
+def rabbit_hash_matches(password_hash: str, password: str) -> bool:
+    """Whether a salted SHA-256 hash is of this password."""
+    try:
+        raw = base64.b64decode(password_hash, validate=True)
+    except ValueError:
+        return False
+    return len(raw) == 36 and hashlib.sha256(raw[:4] + password.encode()).digest() == raw[4:]
+
+
 def rabbit_definitions(users: USERS_ONLY, vhost: str) -> dict[str, Any]:
     """The users' part of a definitions document: the newest password's hash for an accepted
     user, an empty hash (no password login) for a retired one, full rights on the vhost."""
@@ -139,9 +148,13 @@ class RabbitServer:
     tls: bool = False
 
     def converge(self, users: USERS_ONLY) -> None:
+        self.load(rabbit_definitions(users, self.vhost))
+
+    def load(self, definitions: dict[str, Any]) -> None:
+        """Import a definitions document: what it names is created or updated, nothing else."""
         if not self.management.startswith(("http://", "https://")):
             raise ServerError(f"the management API's URL must be http(s): {self.management}")
-        body = json.dumps(rabbit_definitions(users, self.vhost)).encode()
+        body = json.dumps(definitions).encode()
         token = base64.b64encode(":".join(self.admin).encode()).decode()
         request = urllib.request.Request(  # noqa: S310 (checked above: http or https only)
             f"{self.management}/api/definitions", data=body, method="POST",
@@ -151,7 +164,7 @@ class RabbitServer:
             urllib.request.urlopen(request, timeout=30).close()  # noqa: S310 (http or https only)
         except urllib.error.HTTPError as error:
             detail = error.read()[:200].decode(errors="replace")
-            raise ServerError(f"RabbitMQ refused the users: HTTP {error.code} {detail}") from None
+            raise ServerError(f"RabbitMQ refused the definitions: HTTP {error.code} {detail}") from None
 
     def accepts(self, username: str, password: str) -> bool:
         import ssl

@@ -576,7 +576,6 @@ def _rabbit_login(layout: Layout, user: str) -> bool:
 def provision_rabbitmq(layout: Layout) -> None:
     """Converge users, tags, permissions, the vhost, the dead-letter policy and the queues.
     What already matches is left alone: each rabbitmqctl call costs a second."""
-    import pika
 
     users = {"admin": "administrator", **dict.fromkeys(RABBITMQ_USERS, "")}
     listed = json.loads(_ctl(layout, "list_users", "--silent", "--formatter", "json") or "[]")
@@ -603,31 +602,30 @@ def provision_rabbitmq(layout: Layout) -> None:
             _ctl(layout, "set_permissions", "-p", RABBITMQ_VHOST, user, ".*", ".*", ".*")
         if user in present and not _rabbit_login(layout, user):
             _ctl(layout, "change_password", user, password)
-    # Seed 002: dead-letter queues for the usage events, applied by policy, not by clients.
-    definition = {"dead-letter-exchange": f"{USAGE_QUEUE}.dlx", "delivery-limit": 5}
-    policies = json.loads(
-        _ctl(layout, "list_policies", "-p", RABBITMQ_VHOST, "--silent", "--formatter", "json") or "[]"
-    )
-    current = next((item for item in policies if item.get("name") == "usage-dead-letter"), None)
-    if (
-        current is None
-        or json.loads(current["definition"]) != definition
-        or current["pattern"] != f"^{USAGE_QUEUE}$"
-    ):
-        _ctl(layout, "set_policy", "-p", RABBITMQ_VHOST, "--apply-to", "queues", "usage-dead-letter",
-             f"^{USAGE_QUEUE}$", json.dumps(definition))  # fmt: skip
-    credentials = pika.PlainCredentials("admin", layout.credentials["rabbitmq/admin"])
-    parameters = pika.ConnectionParameters(HOST, layout.ports["rabbitmq"], RABBITMQ_VHOST, credentials)
-    with pika.BlockingConnection(parameters) as connection:
-        channel = connection.channel()
-        channel.exchange_declare(f"{USAGE_QUEUE}.dlx", "fanout", durable=True)
-        channel.queue_declare(f"{USAGE_QUEUE}.dead", durable=True, arguments={"x-queue-type": "quorum"})
-        channel.queue_bind(f"{USAGE_QUEUE}.dead", f"{USAGE_QUEUE}.dlx")
-        # Quorum: durable and replicated in a cluster, at-least-once with publisher confirms.
-        channel.queue_declare(USAGE_QUEUE, durable=True, arguments={"x-queue-type": "quorum"})
-        channel.queue_declare(f"{USAGE_QUEUE}.stream", durable=True, arguments={"x-queue-type": "stream"})
-        # the disaster-recovery drills' canary (voiceops/drills.py), in every definitions backup
-        channel.queue_declare(DRILL_QUEUE, durable=True, arguments={"x-queue-type": "quorum"})
+    servers(layout).by_kind["rabbitmq"].load(rabbitmq_topology(drill_queue=True))
+
+
+def rabbitmq_topology(drill_queue: bool = False) -> dict:
+    """The platform vhost's queues as a definitions document, the same here and on the clusters
+    (their `rabbitmq-definitions`): the usage events in a quorum queue (durable, replicated in a
+    cluster, at-least-once with publisher confirms) and a stream, and seed 002's dead-letter
+    queue, applied by policy, not by clients. `drill_queue`: the local drills' canary too."""
+    queue_types = {USAGE_QUEUE: "quorum", f"{USAGE_QUEUE}.dead": "quorum", f"{USAGE_QUEUE}.stream": "stream"}
+    if drill_queue:
+        queue_types[DRILL_QUEUE] = "quorum"
+    vhost = RABBITMQ_VHOST
+    return {
+        "vhosts": [{"name": vhost}],
+        "exchanges": [{"name": f"{USAGE_QUEUE}.dlx", "vhost": vhost, "type": "fanout", "durable": True,
+                       "auto_delete": False, "internal": False, "arguments": {}}],
+        "queues": [{"name": name, "vhost": vhost, "durable": True, "auto_delete": False,
+                    "arguments": {"x-queue-type": kind}} for name, kind in queue_types.items()],
+        "bindings": [{"source": f"{USAGE_QUEUE}.dlx", "vhost": vhost, "destination": f"{USAGE_QUEUE}.dead",
+                      "destination_type": "queue", "routing_key": "", "arguments": {}}],
+        "policies": [{"vhost": vhost, "name": "usage-dead-letter", "pattern": f"^{USAGE_QUEUE}$",
+                      "apply-to": "queues", "priority": 0,
+                      "definition": {"dead-letter-exchange": f"{USAGE_QUEUE}.dlx", "delivery-limit": 5}}],
+    }  # fmt: skip
 
 
 def stop_rabbitmq(layout: Layout | None) -> None:

@@ -82,6 +82,10 @@ class Rotation:
     # what else keeps the current values: the local layout does, for an emulator that restarts
     on_promote: Callable[[str, dict[str, str], str], None] = lambda entry, values, stamp: None
     report: Callable[[str], None] = print
+    # a secret's new values; derived values (RabbitMQ's boot definitions) come after the others
+    fresh: Callable[[secret_bundles.Declared, dict[str, str] | None], dict[str, str]] = local.fresh_values
+    derived: frozenset[str] = frozenset()  # names of secrets whose values follow the others
+    keep_derived: Callable[[], str] = lambda: ""  # rewrite what follows the store's valid users
     server_seconds: dict[str, float] = field(default_factory=dict)  # time spent on each server
 
     def __post_init__(self) -> None:
@@ -115,11 +119,13 @@ class Rotation:
         return f"rotation {self.token[:8]} {verb} on {len(self.declared)} secret(s)"
 
     def create(self) -> str:
-        created = self.states(Phase.CREATE)
+        created = sorted(
+            self.states(Phase.CREATE), key=lambda item: self.declared[item.entry].name in self.derived
+        )
         for item in created:
             current = self._value(item.entry, item.current) if item.current else None
             secret_versions.create(
-                self.client, item.entry, self.token, local.fresh_values(self.declared[item.entry], current)
+                self.client, item.entry, self.token, self.fresh(self.declared[item.entry], current)
             )
         return f"{len(created)} pending version(s) created, {len(self.declared) - len(created)} already there"
 
@@ -135,7 +141,7 @@ class Rotation:
             else:
                 value_only.append(self.declared[item.entry].name)
         self._converge(local.merge_accounts(*parts))
-        detail = f"{len(parts)} secret(s) set: old and new credentials both accepted"
+        detail = self._with_derived(f"{len(parts)} secret(s) set: old and new credentials both accepted")
         if value_only:
             detail += f"; {len(value_only)} read by no local server ({', '.join(value_only)})"
         return detail
@@ -192,7 +198,9 @@ class Rotation:
         self._converge(local.merge_accounts(*parts), tuple(refused))
         for item in promoted:
             secret_versions.finish(self.client, item)
-        return f"{len(promoted)} secret(s): {len(refused)} previous credential(s) now refused"
+        return self._with_derived(
+            f"{len(promoted)} secret(s): {len(refused)} previous credential(s) now refused"
+        )
 
     def verify(self) -> str:
         """Post-rotation verification (seed 002): every current credential logs in."""
@@ -203,7 +211,11 @@ class Rotation:
                 if not self.servers.accepted(account):
                     raise RotationFailed(f"{entry}: {account.server} refuses the current {account.username}")
                 checked += 1
-        return f"{checked} current credential(s) log in"
+        return self._with_derived(f"{checked} current credential(s) log in")
+
+    def _with_derived(self, detail: str) -> str:
+        kept = self.keep_derived()
+        return f"{detail}; {kept}" if kept else detail
 
     def steps(self) -> list[Step]:
         actions = {
@@ -259,15 +271,20 @@ def _prepared(
 ) -> Rotation:  # fmt: skip
     """The environment's store and servers, found and reachable, or one line and exit 5."""
     if environment.cloud is Cloud.AWS:
-        if refused := aws_rotation.unsafe(chosen):
-            raise OpsError(f"not rotated, nothing was changed: {'; '.join(refused)}")
-        grace = aws_rotation.precheck(environment, grace)
+        grace = aws_rotation.precheck(environment, chosen, grace)
         store, client = aws_rotation.clients(environment)
-        servers = aws_rotation.AwsServers(environment, store, client).servers(
-            aws_rotation.servers_needed(chosen), via
-        )
+        check = aws_rotation.has_value(environment, store)
+        provisioned = {target.entry: check(target.entry) for target in chosen}  # every entry exists
+        if refused := aws_rotation.unsafe(chosen, provisioned.__getitem__):
+            raise OpsError(f"not rotated, nothing was changed: {'; '.join(refused)}")
+        needed = aws_rotation.servers_needed(chosen)
+        servers = aws_rotation.AwsServers(environment, store, client).servers(needed, via)
+        definitions = aws_rotation.Definitions(environment, store)
         report(f"    External Secrets re-reads every entry within the grace period ({grace:.0f}s)")
-        return Rotation(store, chosen, grace, servers, report=report)
+        return Rotation(
+            store, chosen, grace, servers, report=report, fresh=definitions.fresh,
+            derived=frozenset({aws_rotation.DEFINITIONS_SECRET}), keep_derived=definitions.keep,
+        )  # fmt: skip
     if environment.cloud is not Cloud.LOCAL:
         raise RunIncomplete(
             f"{environment.name}: secrets.rotate drives local and AWS; on {environment.cloud.value} (the "

@@ -494,11 +494,11 @@ def test_an_aws_rotation_gives_an_empty_entry_its_first_value_then_alternates_th
         assert dates.rotated is not None and secret_versions.token_in_flight(store, [entry]) is None
 
         # unreachable without a tunnel (the emulated endpoint resolves nowhere): exit 5, nothing changed
-        versions = store.list_secret_version_ids(SecretId=entry)["Versions"]
+        versions = store.describe_secret(SecretId=entry)["VersionIdsToStages"]
         with pytest.raises(OpsError, match="cannot reach postgres") as refused:
             secret_rotation.rotate("sandbox", "platform", item.name, 0, None, report=ignore)
         assert refused.value.exit_code == 5
-        assert store.list_secret_version_ids(SecretId=entry)["Versions"] == versions
+        assert store.describe_secret(SecretId=entry)["VersionIdsToStages"] == versions
     finally:  # the shared environment's own users of these names, as its store has them
         local.converge_accounts(environment, {"postgres": local.valid_accounts(environment)["postgres"]})
 

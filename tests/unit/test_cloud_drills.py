@@ -2,34 +2,18 @@
 call sequence, idempotence when resumed, the emulated report, and that production is only read:
 the guard refuses any change to it, and every drill leaves production as it was."""
 
-import http.client
 import json
-import socket
 from datetime import UTC, datetime
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from voiceops import cloud_drills, drills, velero_drill
 from voiceops.errors import OpsError
 
+from .conftest import reset
+
 PRIMARY, RECOVERY = "us-west-2", "us-east-1"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def emulator():
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -42,10 +26,7 @@ def aws(emulator):
         for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
             patch.setenv(name, "testing")
         patch.delenv("AWS_PROFILE", raising=False)
-        host, port = emulator.removeprefix("http://").split(":")
-        connection = http.client.HTTPConnection(host, int(port))
-        connection.request("POST", "/moto-api/reset")
-        assert connection.getresponse().status == 200
+        reset(emulator)
         for base in ("voiceops-live", "voiceops-sandbox"):
             production(base)
         yield emulator

@@ -1,0 +1,131 @@
+"""secrets.rotate on AWS against moto's server, for what needs no server: the messaging bundle's
+first values (RabbitMQ's administrator and the boot definitions made from the store's valid
+users), the refusal to rotate them once readers depend on them, and the definitions following
+a rotated user."""
+
+import json
+
+import boto3
+import pytest
+
+from voiceops import (
+    aws_rotation,
+    credential_servers,
+    environments,
+    secret_bundles,
+    secret_rotation,
+    secret_versions,
+)
+from voiceops.errors import OpsError
+
+from .conftest import reset
+
+
+def ignore(line: str) -> None:
+    """Progress lines are not what these tests check."""
+
+
+@pytest.fixture
+def sandbox(emulator, monkeypatch):
+    """An emulated account with the sandbox stack's Secrets Manager entries, made without values
+    as Terraform makes them, and one platform service's user already rotated in."""
+    reset(emulator)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", emulator)
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, "testing")
+    environment = environments.load("sandbox")
+    store = boto3.client("secretsmanager", region_name=environment.regions.primary)
+    entries = {}
+    for item in secret_bundles.for_environment(environment):
+        if item.declared.store is not None:
+            entries[item.name] = secret_bundles.entry_name(environment, item.declared.store, item.name)
+            store.create_secret(Name=entries[item.name])
+    service = {"rabbitmq-username": "platform-integrations", "rabbitmq-password": "first-password"}
+    store.put_secret_value(SecretId=entries["integrations-credentials"], SecretString=json.dumps(service))
+    return store, entries
+
+
+def definitions(store, entry: str) -> dict:
+    return json.loads(json.loads(secret_versions.current_string(store, entry))["load_definition.json"])
+
+
+def hashes(document: dict) -> dict[str, str]:
+    return {user["name"]: user["password_hash"] for user in document["users"]}
+
+
+def test_the_messaging_bundle_gets_its_first_values_and_definitions_from_the_valid_users(sandbox):
+    store, entries = sandbox
+    secret_rotation.rotate("sandbox", "messaging", None, 0, None, report=ignore)
+    admin = json.loads(secret_versions.current_string(store, entries["rabbitmq-credentials"]))
+    document = definitions(store, entries["rabbitmq-definitions"])
+    users = {user["name"]: user for user in document["users"]}
+    assert users["user"]["tags"] == ["administrator"]  # the chart makes no administrator when it loads these
+    assert credential_servers.rabbit_hash_matches(users["user"]["password_hash"], admin["rabbitmq-password"])
+    assert credential_servers.rabbit_hash_matches(
+        users["platform-integrations"]["password_hash"], "first-password"
+    )
+    assert users["platform-integrations-clone"]["password_hash"] == ""  # the pair's other user: no login
+    assert {queue["name"] for queue in document["queues"]} == {
+        "usage-events",
+        "usage-events.dead",
+        "usage-events.stream",
+    }
+    assert document["policies"][0]["definition"]["dead-letter-exchange"] == "usage-events.dlx"
+
+    # readers depend on them now: the administrator and the cookie are not rotated by a value alone
+    versions = store.describe_secret(SecretId=entries["rabbitmq-credentials"])["VersionIdsToStages"]
+    with pytest.raises(
+        OpsError, match=r"rabbitmq-credentials \(rabbitmq-password, .*\) is checked by a server"
+    ):
+        secret_rotation.rotate("sandbox", "messaging", None, 0, None, report=ignore)
+    assert store.describe_secret(SecretId=entries["rabbitmq-credentials"])["VersionIdsToStages"] == versions
+    # the definitions alone are remade from the store
+    secret_rotation.rotate("sandbox", "messaging", "rabbitmq-definitions", 0, None, report=ignore)
+    again = definitions(store, entries["rabbitmq-definitions"])
+    valid = {"user": [admin["rabbitmq-password"]], "platform-integrations": ["first-password"]}
+    assert aws_rotation.same_definitions(again, document, valid)
+
+
+def test_the_definitions_follow_a_changed_user_and_are_left_alone_otherwise(sandbox):
+    store, entries = sandbox
+    secret_rotation.rotate("sandbox", "messaging", None, 0, None, report=ignore)
+    keeper = aws_rotation.Definitions(environments.load("sandbox"), store)
+    entry = entries["rabbitmq-definitions"]
+    count = len(store.list_secret_version_ids(SecretId=entry)["Versions"])
+    assert keeper.keep() == "rabbitmq-definitions: current"
+    assert len(store.list_secret_version_ids(SecretId=entry)["Versions"]) == count  # no needless rollout
+
+    rotated = {"rabbitmq-username": "platform-integrations-clone", "rabbitmq-password": "second-password"}
+    store.put_secret_value(SecretId=entries["integrations-credentials"], SecretString=json.dumps(rotated))
+    assert keeper.keep() == "rabbitmq-definitions: rewritten with 3 user(s)"
+    users = hashes(definitions(store, entry))
+    assert credential_servers.rabbit_hash_matches(users["platform-integrations-clone"], "second-password")
+    assert users["platform-integrations"] == ""  # retired with the version that held it
+    assert keeper.keep() == "rabbitmq-definitions: current"
+
+
+def test_without_the_administrator_the_definitions_are_not_made(sandbox):
+    store, entries = sandbox
+    with pytest.raises(OpsError, match="rabbitmq-definitions needs a value of rabbitmq-credentials first"):
+        secret_rotation.rotate("sandbox", "messaging", "rabbitmq-definitions", 0, None, report=ignore)
+    assert (
+        secret_versions.token_in_flight(store, [entries["rabbitmq-definitions"]]) is not None
+    )  # re-run resumes
+    keeper = aws_rotation.Definitions(environments.load("sandbox"), store)
+    assert keeper.document() is None
+
+
+def test_an_entry_the_stack_did_not_make_stops_the_run_with_exit_5(sandbox):
+    store, entries = sandbox
+    store.delete_secret(SecretId=entries["grafana-admin"], ForceDeleteWithoutRecovery=True)
+    with pytest.raises(OpsError, match="is not in Secrets Manager") as stopped:
+        secret_rotation.rotate("sandbox", "observability", "grafana-admin", 0, None, report=ignore)
+    assert stopped.value.exit_code == 5
+
+
+def test_a_secret_is_refused_only_once_a_reader_depends_on_its_value():
+    sandbox_env = environments.load("sandbox")
+    messaging = secret_rotation.targets(sandbox_env, "messaging", None)
+    assert aws_rotation.unsafe(messaging, lambda entry: False) == []  # first values: nothing reads them yet
+    (refused,) = aws_rotation.unsafe(messaging, lambda entry: True)
+    assert refused.startswith("rabbitmq-credentials")  # the definitions follow the store either way
