@@ -290,7 +290,9 @@ class AwsServers:
             raise RunIncomplete(f"{identifier}: no RBAC user group (apply the stack); nothing was changed")
         endpoint = group.get("ConfigurationEndpoint") or {}
         address = via or (endpoint.get("Address", ""), int(endpoint.get("Port", 6379)))
-        return credential_servers.ElastiCacheUsers(address, self.client("elasticache"), user_groups[0])
+        return credential_servers.ElastiCacheUsers(
+            address, self.client("elasticache"), user_groups[0], tunnelled=via is not None
+        )
 
     def rabbitmq(self, via: tuple[str, int] | None, management: tuple[str, int] | None) -> Any:
         item = next(
@@ -322,7 +324,7 @@ class AwsServers:
             found["redis"] = self.redis(via.get("redis"))
         if "rabbitmq" in kinds:
             found["rabbitmq"] = self.rabbitmq(via.get("rabbitmq"), via.get("rabbitmq-management"))
-        servers = Servers(found, timeout=120.0)
+        servers = Servers(found, timeout=600.0)  # an ElastiCache user group takes minutes to change
         if unreachable := servers.unreachable(found):
             raise RunIncomplete(
                 f"{self.environment.name}: cannot reach {', '.join(unreachable)} from here; run on the "

@@ -191,7 +191,9 @@ def redis_rules(user: str, passwords: list[str]) -> list[str]:
     return ["user", user, *state, "resetkeys", f"~{user}:*", "+@all", "-@dangerous"]
 
 
-def _redis_login(address: tuple[str, int], username: str, password: str, tls: bool) -> bool:
+def _redis_login(
+    address: tuple[str, int], username: str, password: str, tls: bool, check_hostname: bool = True
+) -> bool:
     import redis
     from redis.backoff import NoBackoff
     from redis.retry import Retry
@@ -199,7 +201,7 @@ def _redis_login(address: tuple[str, int], username: str, password: str, tls: bo
     host, port = address
     client = redis.Redis(
         host=host, port=port, username=username, password=password, ssl=tls, socket_timeout=5,
-        retry=Retry(NoBackoff(), 0),  # a refused login is an answer: no retries
+        ssl_check_hostname=check_hostname, retry=Retry(NoBackoff(), 0),  # a refused login is an answer
     )  # fmt: skip
     try:
         return bool(client.ping())
@@ -247,6 +249,7 @@ class ElastiCacheUsers:
     address: tuple[str, int]  # the configuration endpoint (TLS)
     client: Any  # a boto3 elasticache client
     group: str  # the user group the replication group uses
+    tunnelled: bool = False  # reached through a tunnel: the certificate names the endpoint, not it
     timeout: float = 900.0
 
     def _users(self) -> dict[str, dict]:
@@ -276,7 +279,7 @@ class ElastiCacheUsers:
                    f"ElastiCache users of {self.group} to be active", self.timeout)  # fmt: skip
 
     def accepts(self, username: str, password: str) -> bool:
-        return _redis_login(self.address, username, password, tls=True)
+        return _redis_login(self.address, username, password, tls=True, check_hostname=not self.tunnelled)
 
 
 @dataclass
