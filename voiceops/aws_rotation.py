@@ -247,12 +247,12 @@ class AwsServers:
         self.client = client
         self.tls = not cloud_drills.emulated()
 
-    def _found(self, call: Callable[[], dict], key: str, what: str) -> dict:
+    def _found(self, service: str, operation: str, missing: str, key: str, what: str, **ask: str) -> dict:
+        """The one resource a describe call names, or one line and exit 5."""
+        client = self.client(service)
         try:
-            found = call().get(key) or []
-        except Exception as error:  # botocore's not-found errors differ per service
-            if "NotFound" not in type(error).__name__ and "NotFound" not in str(error):
-                raise
+            found = getattr(client, operation)(**ask).get(key) or []
+        except getattr(client.exceptions, missing):
             found = []
         if not found:
             raise RunIncomplete(
@@ -262,10 +262,8 @@ class AwsServers:
 
     def postgres(self, via: tuple[str, int] | None) -> credential_servers.PostgresServer:
         identifier = self.names.postgresql
-        instance = self._found(
-            lambda: self.client("rds").describe_db_instances(DBInstanceIdentifier=identifier),
-            "DBInstances", f"RDS instance {identifier}",
-        )  # fmt: skip
+        instance = self._found("rds", "describe_db_instances", "DBInstanceNotFoundFault", "DBInstances",
+                               f"RDS instance {identifier}", DBInstanceIdentifier=identifier)  # fmt: skip
         secret = (instance.get("MasterUserSecret") or {}).get("SecretArn")
         if not secret:
             raise RunIncomplete(
@@ -281,10 +279,9 @@ class AwsServers:
 
     def redis(self, via: tuple[str, int] | None) -> credential_servers.ElastiCacheUsers:
         identifier = self.names.redis
-        group = self._found(
-            lambda: self.client("elasticache").describe_replication_groups(ReplicationGroupId=identifier),
-            "ReplicationGroups", f"ElastiCache replication group {identifier}",
-        )  # fmt: skip
+        group = self._found("elasticache", "describe_replication_groups", "ReplicationGroupNotFoundFault",
+                            "ReplicationGroups", f"ElastiCache replication group {identifier}",
+                            ReplicationGroupId=identifier)  # fmt: skip
         user_groups = group.get("UserGroupIds") or []
         if not user_groups:
             raise RunIncomplete(f"{identifier}: no RBAC user group (apply the stack); nothing was changed")

@@ -129,3 +129,22 @@ def test_a_secret_is_refused_only_once_a_reader_depends_on_its_value():
     assert aws_rotation.unsafe(messaging, lambda entry: False) == []  # first values: nothing reads them yet
     (refused,) = aws_rotation.unsafe(messaging, lambda entry: True)
     assert refused.startswith("rabbitmq-credentials")  # the definitions follow the store either way
+
+
+def test_servers_the_stack_did_not_make_stop_the_run_with_exit_5_before_a_change(sandbox):
+    store, entries = sandbox
+    with pytest.raises(OpsError, match="RDS instance voiceops-sandbox-postgresql not found") as stopped:
+        secret_rotation.rotate("sandbox", "platform", "analytics-credentials", 0, None, report=ignore)
+    assert stopped.value.exit_code == 5
+    region = environments.load("sandbox").regions.primary
+    boto3.client("rds", region_name=region).create_db_instance(
+        DBInstanceIdentifier="voiceops-sandbox-postgresql", Engine="postgres", DBInstanceClass="db.t4g.micro",
+        MasterUsername="platform_admin", ManageMasterUserPassword=True,
+    )  # fmt: skip
+    boto3.client("elasticache", region_name=region).create_replication_group(
+        ReplicationGroupId="voiceops-sandbox-redis", ReplicationGroupDescription="no RBAC", Engine="redis",
+    )  # fmt: skip
+    with pytest.raises(OpsError, match="voiceops-sandbox-redis: no RBAC user group") as stopped:
+        secret_rotation.rotate("sandbox", "platform", "voice-credentials", 0, None, report=ignore)
+    assert stopped.value.exit_code == 5
+    assert secret_versions.token_in_flight(store, [entries["voice-credentials"]]) is None  # nothing begun
