@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Callable
 from typing import Any
 
 from voiceops import (
     catalog,
     cloud_drills,
+    cluster,
     credential_servers,
     local,
     secret_bundles,
@@ -32,6 +34,8 @@ from voiceops.secret_bundles import Strategy
 
 VIA_SERVERS = ("postgres", "redis", "rabbitmq", "rabbitmq-management")
 ROLLOUT_SECONDS = 600.0  # Reloader's rolling restart of a reader, after External Secrets wrote the Secret
+FOLLOWED_GRACE_SECONDS = 120.0  # after every listed reader rolled: for anything not listed (jobs)
+READERS_TIMEOUT_SECONDS = 900.0
 RABBITMQ_RELEASE = "rabbitmq"
 RABBITMQ_ADMIN = "user"  # bitnami/rabbitmq's auth.username default, which our values keep
 RABBITMQ_PORTS = (5672, 15672)  # AMQP, management API
@@ -215,23 +219,94 @@ def same_definitions(current: dict[str, Any], wanted: dict[str, Any], users: dic
     )
 
 
-def precheck(environment: Environment, targets: list[Any], grace: float | None) -> float:
+def precheck(
+    environment: Environment, targets: list[Any], grace: float | None, readers_followed: bool
+) -> float:
     """Before anything is called: no third party's secret, credentials, the grace period; the
-    grace to use."""
+    grace to use. `readers_followed`: the cluster answers, so the rotation sees each reader
+    take the new version instead of waiting out External Secrets' refresh."""
     if issued := unsafe(targets, lambda entry: False):
         raise OpsError(f"not rotated, nothing was changed: {'; '.join(issued)}")
     emulated = cloud_drills.emulated()
     if not emulated and (missing := terraform.missing_credentials(Cloud.AWS)):
         raise RunIncomplete(f"{environment.name}: {missing}; nothing was changed")
-    least = minimum_grace(environment)
+    least = 0.0 if readers_followed or emulated else minimum_grace(environment)
     if grace is None:
-        return least
-    if grace < least and not emulated:
+        return FOLLOWED_GRACE_SECONDS if readers_followed else minimum_grace(environment)
+    if grace < least:
         raise OpsError(
-            f"--grace {grace:.0f}s is shorter than External Secrets' refresh plus a rollout ({least:.0f}s): "
-            "readers could still hold the credential being retired"
+            f"--grace {grace:.0f}s is shorter than External Secrets' refresh plus a rollout ({least:.0f}s), "
+            "and no cluster answers to show the readers moved: they may hold the credential being retired"
         )
     return grace
+
+
+class Readers:
+    """The workloads that read the rotated secrets, on the environment's cluster: each
+    ExternalSecret is force-synced (External Secrets re-reads its entry when the `force-sync`
+    annotation changes), then each reader's rollout, which Reloader starts when the Secret
+    changes, is waited for. Idempotent: a resumed rotation does it again."""
+
+    def __init__(self, environment: Environment, targets: list[Any]) -> None:
+        self.environment = environment
+        names = {target.declared.name: target.declared for target in targets}
+        located = [item for item in secret_bundles.for_environment(environment) if item.name in names]
+        self.secrets = sorted({(item.namespace, item.name) for item in located})
+        self.workloads = sorted({
+            (item.namespace, workload)
+            for item in located
+            for consumer in names[item.name].secret.consumers
+            for workload in consumer.workloads
+        })  # fmt: skip
+
+    def answer(self) -> bool:
+        return (
+            cluster.kubectl(self.environment, "version", "--request-timeout=5s", timeout=30).returncode == 0
+        )
+
+    def _kubectl(self, *args: str, timeout: float = 120) -> str:
+        result = cluster.kubectl(self.environment, *args, timeout=timeout)
+        if result.returncode != 0:
+            raise OpsError(f"kubectl {args[0]}: {cluster.last_line(result)}")
+        return result.stdout
+
+    def _rolled(self, namespace: str, workload: str) -> tuple[str, int] | None:
+        """The reader's kind and generation; None for a CronJob, whose next Job mounts the new
+        Secret without a rollout."""
+        kinds, named = "deployment,statefulset,daemonset,cronjob", f"metadata.name={workload}"
+        found = json.loads(
+            self._kubectl("get", kinds, "-n", namespace, "--field-selector", named, "-o", "json")
+        )
+        items = found.get("items") or []
+        if not items:
+            raise OpsError(f"the reader {workload} is not in {namespace}")
+        kind = items[0]["kind"].lower()
+        return None if kind == "cronjob" else (kind, int(items[0]["metadata"].get("generation") or 0))
+
+    def follow(self, timeout: float = READERS_TIMEOUT_SECONDS) -> str:
+        """Force-sync the Secrets and wait until every reader rolled onto them."""
+        before = {key: rolled for key in self.workloads if (rolled := self._rolled(*key))}
+        stamp = str(int(time.time()))
+        for namespace, name in self.secrets:
+            self._kubectl(
+                "annotate", "externalsecret", name, "-n", namespace, f"force-sync={stamp}", "--overwrite"
+            )
+        for namespace, name in self.secrets:
+            self._kubectl("wait", f"externalsecret/{name}", "-n", namespace, "--for=condition=Ready",
+                          "--timeout=300s", timeout=330)  # fmt: skip
+        deadline = time.monotonic() + timeout
+        for (namespace, workload), (kind, generation) in before.items():
+            while (self._rolled(namespace, workload) or ("", 0))[
+                1
+            ] <= generation:  # Reloader has not patched it
+                if time.monotonic() > deadline:
+                    raise OpsError(
+                        f"{workload} in {namespace} was not rolled in {timeout:.0f}s: is Reloader running?"
+                    )
+                time.sleep(5)
+            self._kubectl("rollout", "status", f"{kind}/{workload}", "-n", namespace,
+                          f"--timeout={timeout:.0f}s", timeout=timeout + 30)  # fmt: skip
+        return f"{len(self.secrets)} Secret(s) synced, {len(before)} reader(s) rolled"
 
 
 class AwsServers:

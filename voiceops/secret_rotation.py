@@ -86,6 +86,7 @@ class Rotation:
     fresh: Callable[[secret_bundles.Declared, dict[str, str] | None], dict[str, str]] = local.fresh_values
     derived: frozenset[str] = frozenset()  # names of secrets whose values follow the others
     keep_derived: Callable[[], str] = lambda: ""  # rewrite what follows the store's valid users
+    pick_up: Callable[[], str] = lambda: ""  # the readers take the promoted versions (clusters)
     server_seconds: dict[str, float] = field(default_factory=dict)  # time spent on each server
 
     def __post_init__(self) -> None:
@@ -177,6 +178,8 @@ class Rotation:
         stamps = [item.promoted_at for item in promoted if item.promoted_at]
         if not stamps:
             return "nothing to wait for"
+        if moved := self.pick_up():
+            self.report(f"    {moved}")
         until = max(stamps) + datetime.timedelta(seconds=self.grace)
         remaining = (until - datetime.datetime.now(datetime.UTC)).total_seconds()
         if remaining > 0:
@@ -271,7 +274,9 @@ def _prepared(
 ) -> Rotation:  # fmt: skip
     """The environment's store and servers, found and reachable, or one line and exit 5."""
     if environment.cloud is Cloud.AWS:
-        grace = aws_rotation.precheck(environment, chosen, grace)
+        readers = aws_rotation.Readers(environment, chosen)
+        followed = readers.answer()
+        grace = aws_rotation.precheck(environment, chosen, grace, followed)
         store, client = aws_rotation.clients(environment)
         check = aws_rotation.has_value(environment, store)
         provisioned = {target.entry: check(target.entry) for target in chosen}  # every entry exists
@@ -280,10 +285,16 @@ def _prepared(
         needed = aws_rotation.servers_needed(chosen)
         servers = aws_rotation.AwsServers(environment, store, client).servers(needed, via)
         definitions = aws_rotation.Definitions(environment, store)
-        report(f"    External Secrets re-reads every entry within the grace period ({grace:.0f}s)")
+        if followed:
+            report(f"    the cluster answers: readers are force-synced and rolled, then a {grace:.0f}s grace")
+        else:
+            report(
+                f"    no cluster answers: External Secrets and Reloader move readers in a {grace:.0f}s grace"
+            )
         return Rotation(
             store, chosen, grace, servers, report=report, fresh=definitions.fresh,
             derived=frozenset({aws_rotation.DEFINITIONS_SECRET}), keep_derived=definitions.keep,
+            pick_up=readers.follow if followed else lambda: "",
         )  # fmt: skip
     if environment.cloud is not Cloud.LOCAL:
         raise RunIncomplete(

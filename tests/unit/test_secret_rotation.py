@@ -192,12 +192,12 @@ def test_on_aws_the_grace_covers_external_secrets_refresh_and_a_rollout(isolated
     assert aws_rotation.minimum_grace(sandbox) == 3600 + aws_rotation.ROLLOUT_SECONDS
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "configured")
-    assert aws_rotation.precheck(sandbox, [], None) == aws_rotation.minimum_grace(sandbox)
+    assert aws_rotation.precheck(sandbox, [], None, False) == aws_rotation.minimum_grace(sandbox)
     with pytest.raises(OpsError, match="shorter than External Secrets' refresh plus a rollout") as refused:
         secret_rotation.rotate("sandbox", "platform", None, 60, None)
     assert refused.value.exit_code == 1 and audit_results(isolated_state) == ["failed"]
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1")  # an emulator: tests shorten the grace
-    assert aws_rotation.precheck(sandbox, [], 0) == 0
+    assert aws_rotation.precheck(sandbox, [], 0, False) == 0
 
 
 def test_elasticache_user_ids_fit_the_limit_and_stay_apart_per_group_and_user():
@@ -216,3 +216,18 @@ def test_on_aws_a_secret_a_third_party_issues_is_refused_before_anything_is_call
     with pytest.raises(OpsError, match=r"nothing was changed: stt-credentials is issued by Deepgram"):
         secret_rotation.rotate("sandbox", "ai-services", None, None, None)
     assert audit_results(isolated_state) == ["failed"]
+
+
+def test_with_the_cluster_answering_the_readers_are_followed_and_the_grace_can_be_short(monkeypatch):
+    sandbox = environments.load("sandbox")
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "configured")
+    assert aws_rotation.precheck(sandbox, [], None, True) == aws_rotation.FOLLOWED_GRACE_SECONDS
+    assert aws_rotation.precheck(sandbox, [], 10, True) == 10
+    readers = aws_rotation.Readers(
+        sandbox, secret_rotation.targets(sandbox, "platform", "api-rest-credentials")
+    )
+    (namespace,) = {namespace for namespace, _ in readers.secrets}
+    assert readers.secrets == [(namespace, "api-rest-credentials")]
+    assert readers.workloads == [(namespace, "platform-api-rest")]
+    assert not readers.answer()  # no cluster here: the rotation waits out External Secrets' refresh instead
