@@ -105,11 +105,16 @@ def unsafe(targets: list[Any], has_value: Callable[[str], bool]) -> list[str]:
 
 
 def has_value(environment: Environment, store: Any) -> Callable[[str], bool]:
-    """Whether an entry has a current value; an entry the stack did not make stops the run."""
+    """Whether readers may depend on an entry's value: it has a current one, which no rotation
+    in flight made (that rotation was allowed when it began, and a re-run completes it); an
+    entry the stack did not make stops the run."""
 
     def check(entry: str) -> bool:
         try:
-            stages = store.describe_secret(SecretId=entry).get("VersionIdsToStages") or {}
+            described = store.describe_secret(SecretId=entry)
+            if secret_versions.ROTATION_TAG in {tag["Key"] for tag in described.get("Tags") or []}:
+                return False
+            stages = described.get("VersionIdsToStages") or {}
         except store.exceptions.ResourceNotFoundException:
             raise RunIncomplete(
                 f"{environment.name}: {entry} is not in Secrets Manager (stack applied?); nothing was changed"

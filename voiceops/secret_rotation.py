@@ -117,7 +117,8 @@ class Rotation:
         for item in started:
             secret_versions.begin(self.client, item.entry, self.token)
         verb = "resumed" if self.resumed else "started"
-        return f"rotation {self.token[:8]} {verb} on {len(self.declared)} secret(s)"
+        # what a run that died after its last retirement left stale is made current first
+        return self._with_derived(f"rotation {self.token[:8]} {verb} on {len(self.declared)} secret(s)")
 
     def create(self) -> str:
         created = sorted(
@@ -135,7 +136,9 @@ class Rotation:
         parts, value_only = [], []
         for item in pending:
             versions = [
-                self._value(item.entry, version) for version in (item.current, item.version) if version
+                self._value(item.entry, version)
+                for version in dict.fromkeys((item.current, item.version))
+                if version
             ]
             if local.accounts(versions[-1]):
                 parts.append(local.desired_accounts(versions))

@@ -40,7 +40,7 @@ class State:
     phase: Phase
     token: str | None  # the rotation in flight
     version: str | None  # this entry's version of that rotation
-    current: str | None  # the AWSCURRENT version id; None: never given a value (a new entry)
+    current: str | None  # the AWSCURRENT version id; None: no version yet (a new entry)
     previous: str | None  # the AWSPREVIOUS version id
     promoted_at: datetime.datetime | None
 
@@ -85,10 +85,12 @@ def state(client, entry: str, token: str | None) -> State:
     version = version_id(token, entry)
     if version not in stages:
         phase = Phase.CREATE
-    elif version == current:
-        phase = Phase.PROMOTED
-    else:
+    elif PENDING in stages[version] or version != current:
+        # an entry's first version is also AWSCURRENT from the start (Secrets Manager gives it
+        # the label whatever the call asks): it is promoted only once AWSPENDING is gone
         phase = Phase.PENDING
+    else:
+        phase = Phase.PROMOTED
     return State(entry, phase, token, version, current, previous, promoted_at)
 
 
@@ -119,11 +121,7 @@ def promote(client, item: State, now: datetime.datetime) -> None:
     grace period starts. Each call is safe to repeat."""
     if item.version is None:
         raise ValueError(f"{item.entry}: no rotation in flight to promote")
-    if item.current is None:  # the entry's first value
-        client.update_secret_version_stage(
-            SecretId=item.entry, VersionStage=CURRENT, MoveToVersionId=item.version
-        )
-    elif item.current != item.version:
+    if item.current != item.version:  # an entry's first version is current already
         client.update_secret_version_stage(
             SecretId=item.entry, VersionStage=CURRENT, MoveToVersionId=item.version,
             RemoveFromVersionId=item.current,

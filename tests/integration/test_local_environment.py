@@ -484,6 +484,9 @@ def test_an_aws_rotation_gives_an_empty_entry_its_first_value_then_alternates_th
 
     try:
         first = rotate()
+        described = store.describe_secret(SecretId=entry)  # promoted, not left pending
+        assert list(described["VersionIdsToStages"].values()) == [["AWSCURRENT"]]
+        assert secret_versions.ROTATED_TAG in {tag["Key"] for tag in described["Tags"]}
         assert first["postgres-username"] == "platform-analytics"
         assert database.accepts(first["postgres-username"], first["postgres-password"])
         second = rotate()

@@ -4,6 +4,11 @@ users), the refusal to rotate them once readers depend on them, and the definiti
 a rotated user."""
 
 import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import boto3
 import pytest
@@ -19,6 +24,8 @@ from voiceops import (
 from voiceops.errors import OpsError
 
 from .conftest import reset
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def ignore(line: str) -> None:
@@ -148,3 +155,29 @@ def test_servers_the_stack_did_not_make_stop_the_run_with_exit_5_before_a_change
         secret_rotation.rotate("sandbox", "platform", "voice-credentials", 0, None, report=ignore)
     assert stopped.value.exit_code == 5
     assert secret_versions.token_in_flight(store, [entries["voice-credentials"]]) is None  # nothing begun
+
+
+def labels_and_tags(store, entry: str) -> tuple[list[list[str]], dict[str, str]]:
+    described = store.describe_secret(SecretId=entry)
+    labels = sorted(sorted(stages) for stages in described["VersionIdsToStages"].values())
+    return labels, {tag["Key"]: tag["Value"] for tag in described.get("Tags") or []}
+
+
+@pytest.mark.parametrize("step", ["create", "set", "promote"])
+def test_a_first_value_rotation_killed_after_a_step_is_completed_by_the_next_run(sandbox, step):
+    """An entry's first version is AWSCURRENT at once: it still goes through set, test and
+    promote, and a run killed on the way is resumed, not refused as if readers depended on it."""
+    store, entries = sandbox
+    killed = subprocess.run(
+        [sys.executable, "-m", "invoke", "secrets.rotate", "--env", "sandbox", "--bundle", "messaging",
+         "--grace", "0"],
+        cwd=ROOT, env={**os.environ, secret_rotation.CRASH_VARIABLE: step}, capture_output=True, text=True,
+        timeout=120, check=False,
+    )  # fmt: skip
+    assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
+    record, _ = secret_rotation.rotate("sandbox", "messaging", None, 0, None, report=ignore)
+    assert record.result == "succeeded"
+    for name in ("rabbitmq-credentials", "rabbitmq-definitions"):
+        labels, tags = labels_and_tags(store, entries[name])
+        assert labels == [["AWSCURRENT"]], f"{name}: {labels}"  # promoted: no AWSPENDING left
+        assert secret_versions.ROTATED_TAG in tags and secret_versions.ROTATION_TAG not in tags
