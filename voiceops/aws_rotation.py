@@ -10,10 +10,11 @@ With AWS_ENDPOINT_URL set (an emulator such as moto) the same calls go there."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from voiceops import (
@@ -102,6 +103,18 @@ def unsafe(targets: list[Any], has_value: Callable[[str], bool]) -> list[str]:
                 "credential secrets.rotate does not change on AWS"
             )
     return reasons
+
+
+@contextlib.contextmanager
+def answering(environment: Environment) -> Iterator[None]:
+    """AWS failing before anything changed (no route, expired credentials, access denied): one
+    line and exit 5."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        yield
+    except (BotoCoreError, ClientError) as error:
+        raise RunIncomplete(f"{environment.name}: AWS: {error}; nothing was changed") from None
 
 
 def has_value(environment: Environment, store: Any) -> Callable[[str], bool]:
@@ -244,6 +257,12 @@ def precheck(
             "and no cluster answers to show the readers moved: they may hold the credential being retired"
         )
     return grace
+
+
+def readers_line(followed: bool, grace: float) -> str:
+    if followed:
+        return f"the cluster answers: readers are force-synced and rolled, then a {grace:.0f}s grace"
+    return f"no cluster answers: External Secrets and Reloader move the readers in a {grace:.0f}s grace"
 
 
 class Readers:

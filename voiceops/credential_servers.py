@@ -13,6 +13,7 @@ import secrets
 import socket
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -37,6 +38,9 @@ class Account:
 class Server(Protocol):
     address: tuple[str, int]
 
+    @property
+    def probes(self) -> list[tuple[str, int]]: ...  # what must answer before anything changes
+
     def converge(self, users: USERS_ONLY) -> None: ...
 
     def accepts(self, username: str, password: str) -> bool: ...
@@ -50,12 +54,16 @@ def reachable(address: tuple[str, int], timeout: float = 3.0) -> bool:
     return True
 
 
-def wait_until(check: Callable[[], bool], what: str, timeout: float) -> None:
+def wait_until(check: Callable[[], bool], what: str, timeout: float, interval: float = 0.2) -> None:
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() > deadline:
             raise ServerError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.2)
+        time.sleep(interval)
+
+
+# what libpq reports when the server itself turns a login down
+POSTGRES_REFUSALS = ("password authentication failed", "is not permitted to log in")
 
 
 @dataclass(frozen=True)
@@ -66,6 +74,10 @@ class PostgresServer:
     admin: tuple[str, str]
     database: str
     sslmode: str = "prefer"
+
+    @property
+    def probes(self) -> list[tuple[str, int]]:
+        return [self.address]
 
     def _connect(self, user: str, password: str, database: str):
         import psycopg
@@ -97,12 +109,16 @@ class PostgresServer:
                     admin.execute(sql.SQL("ALTER ROLE {} NOLOGIN PASSWORD NULL").format(role))
 
     def accepts(self, username: str, password: str) -> bool:
+        """Whether the server lets this login in; a server that cannot be reached is an error,
+        not a refusal (a retired credential is not shown refused by a dropped tunnel)."""
         import psycopg
 
         try:
             self._connect(username, password, self.database).close()
-        except psycopg.OperationalError:
-            return False
+        except psycopg.OperationalError as error:
+            if any(phrase in str(error) for phrase in POSTGRES_REFUSALS):
+                return False
+            raise ServerError(f"PostgreSQL at {':'.join(map(str, self.address))}: {error}") from None
         return True
 
 
@@ -147,6 +163,14 @@ class RabbitServer:
     vhost: str
     tls: bool = False
 
+    @property
+    def probes(self) -> list[tuple[str, int]]:
+        parsed = urllib.parse.urlsplit(self.management)
+        return [
+            self.address,
+            (parsed.hostname or "", parsed.port or (443 if parsed.scheme == "https" else 80)),
+        ]
+
     def converge(self, users: USERS_ONLY) -> None:
         self.load(rabbit_definitions(users, self.vhost))
 
@@ -165,6 +189,8 @@ class RabbitServer:
         except urllib.error.HTTPError as error:
             detail = error.read()[:200].decode(errors="replace")
             raise ServerError(f"RabbitMQ refused the definitions: HTTP {error.code} {detail}") from None
+        except urllib.error.URLError as error:
+            raise ServerError(f"RabbitMQ's management API at {self.management}: {error.reason}") from None
 
     def accepts(self, username: str, password: str) -> bool:
         import ssl
@@ -179,8 +205,10 @@ class RabbitServer:
         )  # fmt: skip
         try:
             pika.BlockingConnection(parameters).close()
-        except pika.exceptions.AMQPError:
+        except (pika.exceptions.ProbableAuthenticationError, pika.exceptions.ProbableAccessDeniedError):
             return False
+        except pika.exceptions.AMQPError as error:
+            raise ServerError(f"RabbitMQ at {host}:{port}: {type(error).__name__} {error}") from None
         return True
 
 
@@ -205,8 +233,10 @@ def _redis_login(
     )  # fmt: skip
     try:
         return bool(client.ping())
-    except redis.AuthenticationError:
+    except redis.AuthenticationError:  # before ConnectionError: it is one
         return False
+    except redis.ConnectionError as error:
+        raise ServerError(f"Redis at {host}:{port}: {error}") from None
     finally:
         client.close()
 
@@ -217,6 +247,10 @@ class RedisAclServer:
 
     address: tuple[str, int]
     admin: tuple[str, str]
+
+    @property
+    def probes(self) -> list[tuple[str, int]]:
+        return [self.address]
 
     def converge(self, users: USERS_ONLY) -> None:
         import redis
@@ -252,31 +286,53 @@ class ElastiCacheUsers:
     tunnelled: bool = False  # reached through a tunnel: the certificate names the endpoint, not it
     timeout: float = 900.0
 
-    def _users(self) -> dict[str, dict]:
-        pages = self.client.get_paginator("describe_users").paginate(Engine="redis")
-        return {user["UserId"]: user for page in pages for user in page.get("Users") or []}
+    @property
+    def probes(self) -> list[tuple[str, int]]:
+        return [self.address]
+
+    def _user(self, user_id: str) -> dict | None:
+        try:
+            return self.client.describe_users(UserId=user_id)["Users"][0]
+        except self.client.exceptions.UserNotFoundFault:
+            return None
+
+    def _settled(self, user_ids: Iterable[str]) -> bool:
+        """The group and these users active: every node applied the change."""
+        group = self.client.describe_user_groups(UserGroupId=self.group)["UserGroups"][0]
+        return group["Status"] == "active" and all(
+            (self._user(user_id) or {}).get("Status") == "active" for user_id in user_ids
+        )
+
+    def _wait(self, user_ids: list[str], what: str) -> None:
+        wait_until(lambda: self._settled(user_ids), f"{what} ({self.group})", self.timeout, interval=5.0)
 
     def converge(self, users: USERS_ONLY) -> None:
-        existing = self._users()
-        added = []
+        """Each user's passwords (the newest two) and its key prefix; a user outside the group
+        joins it, also when a run that created it died before. Waits until ElastiCache applied
+        all of it, since a login answered by one node says nothing of the others."""
+        self._wait([], "a change in progress on the user group")
+        touched, joining = [], []
         for username, passwords in users.items():
             user_id = elasticache_user_id(self.group, username)
-            if not passwords and user_id not in existing:
+            found = self._user(user_id)
+            if found is None and not passwords:
                 continue  # nothing to retire
             state = "on" if passwords else "off"
             settings: dict[str, Any] = {"AccessString": f"{state} ~{username}:* +@all -@dangerous"}
             if passwords:
                 settings["Passwords"] = passwords[-2:]  # ElastiCache keeps two at most
-            if user_id in existing:
-                self.client.modify_user(UserId=user_id, **settings)
-            else:
+            if found is None:
                 self.client.create_user(UserId=user_id, UserName=username, Engine="redis", **settings)
-                added.append(user_id)
-        if added:
-            self.client.modify_user_group(UserGroupId=self.group, UserIdsToAdd=added)
-        wanted = {elasticache_user_id(self.group, name) for name, passwords in users.items() if passwords}
-        wait_until(lambda: all(self._users().get(user, {}).get("Status") == "active" for user in wanted),
-                   f"ElastiCache users of {self.group} to be active", self.timeout)  # fmt: skip
+            else:
+                self._wait([user_id], f"{username} to finish its last change")
+                self.client.modify_user(UserId=user_id, **settings)
+            touched.append(user_id)
+            if self.group not in ((found or {}).get("UserGroupIds") or []):
+                joining.append(user_id)
+        if joining:
+            self._wait(joining, "the new users")
+            self.client.modify_user_group(UserGroupId=self.group, UserIdsToAdd=joining)
+        self._wait(touched, "the users' changes")
 
     def accepts(self, username: str, password: str) -> bool:
         return _redis_login(self.address, username, password, tls=True, check_hostname=not self.tunnelled)
@@ -293,8 +349,8 @@ class Servers:
         return self.by_kind[account.server].accepts(account.username, account.password)
 
     def unreachable(self, kinds: Iterable[str]) -> list[str]:
-        return [f"{kind} at {':'.join(map(str, self.by_kind[kind].address))}"
-                for kind in sorted(set(kinds)) if not reachable(self.by_kind[kind].address)]  # fmt: skip
+        return [f"{kind} at {host}:{port}" for kind in sorted(set(kinds))
+                for host, port in self.by_kind[kind].probes if not reachable((host, port))]  # fmt: skip
 
     def converge(self, wanted: dict[str, USERS_ONLY], refused: Iterable[Account] = ()) -> dict[str, float]:
         """Make each server accept exactly `wanted` for these users (others are left alone),

@@ -281,24 +281,20 @@ def _prepared(
         followed = readers.answer()
         grace = aws_rotation.precheck(environment, chosen, grace, followed)
         store, client = aws_rotation.clients(environment)
-        check = aws_rotation.has_value(environment, store)
-        provisioned = {target.entry: check(target.entry) for target in chosen}  # every entry exists
-        if refused := aws_rotation.unsafe(chosen, provisioned.__getitem__):
-            raise OpsError(f"not rotated, nothing was changed: {'; '.join(refused)}")
-        needed = aws_rotation.servers_needed(chosen)
-        servers = aws_rotation.AwsServers(environment, store, client).servers(needed, via)
-        definitions = aws_rotation.Definitions(environment, store)
-        if followed:
-            report(f"    the cluster answers: readers are force-synced and rolled, then a {grace:.0f}s grace")
-        else:
-            report(
-                f"    no cluster answers: External Secrets and Reloader move readers in a {grace:.0f}s grace"
-            )
-        return Rotation(
-            store, chosen, grace, servers, report=report, fresh=definitions.fresh,
-            derived=frozenset({aws_rotation.DEFINITIONS_SECRET}), keep_derived=definitions.keep,
-            pick_up=readers.follow if followed else lambda: "",
-        )  # fmt: skip
+        with aws_rotation.answering(environment):
+            check = aws_rotation.has_value(environment, store)
+            provisioned = {target.entry: check(target.entry) for target in chosen}  # every entry exists
+            if refused := aws_rotation.unsafe(chosen, provisioned.__getitem__):
+                raise OpsError(f"not rotated, nothing was changed: {'; '.join(refused)}")
+            needed = aws_rotation.servers_needed(chosen)
+            servers = aws_rotation.AwsServers(environment, store, client).servers(needed, via)
+            definitions = aws_rotation.Definitions(environment, store)
+            report(f"    {aws_rotation.readers_line(followed, grace)}")
+            return Rotation(
+                store, chosen, grace, servers, report=report, fresh=definitions.fresh,
+                derived=frozenset({aws_rotation.DEFINITIONS_SECRET}), keep_derived=definitions.keep,
+                pick_up=readers.follow if followed else lambda: "",
+            )  # fmt: skip
     if environment.cloud is not Cloud.LOCAL:
         raise RunIncomplete(
             f"{environment.name}: secrets.rotate drives local and AWS; on {environment.cloud.value} (the "

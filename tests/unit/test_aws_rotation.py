@@ -23,7 +23,7 @@ from voiceops import (
 )
 from voiceops.errors import OpsError
 
-from .conftest import reset
+from .conftest import free_port, reset
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -181,3 +181,33 @@ def test_a_first_value_rotation_killed_after_a_step_is_completed_by_the_next_run
         labels, tags = labels_and_tags(store, entries[name])
         assert labels == [["AWSCURRENT"]], f"{name}: {labels}"  # promoted: no AWSPENDING left
         assert secret_versions.ROTATED_TAG in tags and secret_versions.ROTATION_TAG not in tags
+
+
+def test_aws_not_answering_is_one_line_and_exit_5(monkeypatch):
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")  # nothing listens there
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    with pytest.raises(
+        OpsError, match=r"^sandbox: AWS: Could not connect .*; nothing was changed$"
+    ) as stopped:
+        secret_rotation.rotate("sandbox", "platform", "analytics-credentials", 0, None, report=ignore)
+    assert stopped.value.exit_code == 5
+
+
+def test_a_server_out_of_reach_is_an_error_not_a_refused_login():
+    closed = ("127.0.0.1", free_port())
+    servers = credential_servers.Servers({
+        "postgres": credential_servers.PostgresServer(closed, ("admin", "x"), "platform"),
+        "redis": credential_servers.RedisAclServer(closed, ("admin", "x")),
+        "rabbitmq": credential_servers.RabbitServer(
+            ("127.0.0.1", 5672), f"http://127.0.0.1:{closed[1]}", ("admin", "x"), "platform"
+        ),
+    })  # fmt: skip
+    for kind in ("postgres", "redis"):
+        with pytest.raises(OpsError, match=r"127\.0\.0\.1"):
+            servers.accepted(credential_servers.Account(kind, "user", "password"))
+    # RabbitMQ's management API must answer too: users are set through it
+    assert f"rabbitmq at 127.0.0.1:{closed[1]}" in servers.unreachable(["rabbitmq"])
+    with pytest.raises(OpsError, match="management API"):
+        servers.by_kind["rabbitmq"].converge({"user": ["password"]})
