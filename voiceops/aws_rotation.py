@@ -276,12 +276,11 @@ class Readers:
         names = {target.declared.name: target.declared for target in targets}
         located = [item for item in secret_bundles.for_environment(environment) if item.name in names]
         self.secrets = sorted({(item.namespace, item.name) for item in located})
-        self.workloads = sorted({
-            (item.namespace, workload)
-            for item in located
-            for consumer in names[item.name].secret.consumers
-            for workload in consumer.workloads
-        })  # fmt: skip
+        self.reads: dict[tuple[str, str], set[str]] = {}  # (namespace, workload) -> the secrets it reads
+        for item in located:
+            for consumer in names[item.name].secret.consumers:
+                for workload in consumer.workloads:
+                    self.reads.setdefault((item.namespace, workload), set()).add(item.name)
 
     def answer(self) -> bool:
         return (
@@ -294,22 +293,38 @@ class Readers:
             raise OpsError(f"kubectl {args[0]}: {cluster.last_line(result)}")
         return result.stdout
 
-    def _rolled(self, namespace: str, workload: str) -> tuple[str, int] | None:
-        """The reader's kind and generation; None for a CronJob, whose next Job mounts the new
-        Secret without a rollout."""
+    def _get(self, *args: str) -> dict:
+        return json.loads(self._kubectl("get", *args, "-o", "json"))
+
+    def _reader(self, namespace: str, workload: str) -> dict | None:
+        """The reader's object; None for a CronJob, whose next Job mounts the Secret as it is."""
         kinds, named = "deployment,statefulset,daemonset,cronjob", f"metadata.name={workload}"
-        found = json.loads(
-            self._kubectl("get", kinds, "-n", namespace, "--field-selector", named, "-o", "json")
-        )
-        items = found.get("items") or []
+        items = self._get(kinds, "-n", namespace, "--field-selector", named).get("items") or []
         if not items:
             raise OpsError(f"the reader {workload} is not in {namespace}")
-        kind = items[0]["kind"].lower()
-        return None if kind == "cronjob" else (kind, int(items[0]["metadata"].get("generation") or 0))
+        return None if items[0]["kind"] == "CronJob" else items[0]
+
+    def _written_at(self, namespace: str, secret: str) -> str:
+        """When the Secret last changed (its managed fields' newest time, RFC 3339)."""
+        metadata = self._get("secret", secret, "-n", namespace)["metadata"]
+        times = [field.get("time", "") for field in metadata.get("managedFields") or []]
+        return max([*times, metadata["creationTimestamp"]])
+
+    def _moved(self, namespace: str, reader: dict, since: str) -> bool:
+        """Every pod of the reader was started after `since` and runs: it mounts the new values."""
+        labels = ",".join(
+            f"{key}={value}" for key, value in reader["spec"]["selector"]["matchLabels"].items()
+        )
+        pods = self._get("pods", "-n", namespace, "-l", labels).get("items") or []
+        return bool(pods) and all(
+            pod["metadata"]["creationTimestamp"] >= since and pod["status"].get("phase") == "Running"
+            for pod in pods
+        )
 
     def follow(self, timeout: float = READERS_TIMEOUT_SECONDS) -> str:
-        """Force-sync the Secrets and wait until every reader rolled onto them."""
-        before = {key: rolled for key in self.workloads if (rolled := self._rolled(*key))}
+        """Force-sync the Secrets, then wait until every pod of every reader started after its
+        Secrets last changed (Reloader rolls them). Safe to repeat: a reader that moved already
+        passes at once."""
         stamp = str(int(time.time()))
         for namespace, name in self.secrets:
             self._kubectl(
@@ -318,19 +333,21 @@ class Readers:
         for namespace, name in self.secrets:
             self._kubectl("wait", f"externalsecret/{name}", "-n", namespace, "--for=condition=Ready",
                           "--timeout=300s", timeout=330)  # fmt: skip
-        deadline = time.monotonic() + timeout
-        for (namespace, workload), (kind, generation) in before.items():
-            while (self._rolled(namespace, workload) or ("", 0))[
-                1
-            ] <= generation:  # Reloader has not patched it
+        written = {secret: self._written_at(*secret) for secret in self.secrets}
+        deadline, moved = time.monotonic() + timeout, 0
+        for (namespace, workload), read in self.reads.items():
+            reader = self._reader(namespace, workload)
+            if reader is None:
+                continue
+            since = max(written[(namespace, name)] for name in read)
+            while not self._moved(namespace, reader, since):
                 if time.monotonic() > deadline:
                     raise OpsError(
-                        f"{workload} in {namespace} was not rolled in {timeout:.0f}s: is Reloader running?"
+                        f"{workload} in {namespace} did not roll in {timeout:.0f}s: is Reloader running?"
                     )
                 time.sleep(5)
-            self._kubectl("rollout", "status", f"{kind}/{workload}", "-n", namespace,
-                          f"--timeout={timeout:.0f}s", timeout=timeout + 30)  # fmt: skip
-        return f"{len(self.secrets)} Secret(s) synced, {len(before)} reader(s) rolled"
+            moved += 1
+        return f"{len(self.secrets)} Secret(s) synced, {moved} reader(s) rolled onto them"
 
 
 class AwsServers:

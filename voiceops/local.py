@@ -557,7 +557,11 @@ def start_rabbitmq(layout: Layout, definitions: Path | None = None) -> str:
         if not port_listening(layout.ports["rabbitmq"]):  # still booting: an interrupted run started it
             wait_for(lambda: port_listening(layout.ports["rabbitmq"]), "rabbitmq-server", timeout=120)
             _ctl(layout, "await_startup", "--timeout", "60")
-        return "already running"
+        if port_listening(layout.ports["rabbitmq_management"]):
+            return "already running"
+        # started before it had a management listener, through which its users are set
+        _ctl(layout, "stop")
+        wait_for(lambda: not rabbitmq_running(), "rabbitmq-server to stop", timeout=60)
     server = binary("rabbitmq-server")
     env = _rabbit_env(layout)
     log = (base / "log" / "console.log").open("a")
@@ -849,6 +853,8 @@ def valid_accounts(layout: Layout) -> dict[str, dict[str, list[str]]]:
 
 def servers(layout: Layout) -> credential_servers.Servers:
     """The local servers, as the rotation and `up` converge their users."""
+    if "rabbitmq_management" not in layout.ports:
+        raise LocalError("the local servers predate RabbitMQ's management listener: run invoke local.up")
     admin = layout.credentials
     return credential_servers.Servers({
         "postgres": credential_servers.PostgresServer(

@@ -229,5 +229,5 @@ def test_with_the_cluster_answering_the_readers_are_followed_and_the_grace_can_b
     )
     (namespace,) = {namespace for namespace, _ in readers.secrets}
     assert readers.secrets == [(namespace, "api-rest-credentials")]
-    assert readers.workloads == [(namespace, "platform-api-rest")]
+    assert readers.reads == {(namespace, "platform-api-rest"): {"api-rest-credentials"}}
     assert not readers.answer()  # no cluster here: the rotation waits out External Secrets' refresh instead

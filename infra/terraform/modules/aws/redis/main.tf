@@ -94,7 +94,10 @@ resource "aws_elasticache_replication_group" "this" {
   kms_key_id                 = var.kms_key_arn
   transit_encryption_enabled = true
   transit_encryption_mode    = "required"
-  user_group_ids             = [aws_elasticache_user_group.this.user_group_id]
+  # A group created with an AUTH token (before RBAC here) is moved once, by an apply that also
+  # sets auth_token_update_strategy = "DELETE": ElastiCache refuses a user group beside a token,
+  # and the provider sends DELETE without a token only from its AUTH-to-RBAC fix (PR 45518) on.
+  user_group_ids = [aws_elasticache_user_group.this.user_group_id]
 
   snapshot_retention_limit   = var.snapshot_retention_days
   snapshot_window            = "03:00-05:00"
