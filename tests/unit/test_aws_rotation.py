@@ -143,6 +143,7 @@ def test_servers_the_stack_did_not_make_stop_the_run_with_exit_5_before_a_change
     with pytest.raises(OpsError, match="RDS instance voiceops-sandbox-postgresql not found") as stopped:
         secret_rotation.rotate("sandbox", "platform", "analytics-credentials", 0, None, report=ignore)
     assert stopped.value.exit_code == 5
+    assert secret_versions.token_in_flight(store, [entries["analytics-credentials"]]) is None  # nothing begun
     region = environments.load("sandbox").regions.primary
     boto3.client("rds", region_name=region).create_db_instance(
         DBInstanceIdentifier="voiceops-sandbox-postgresql", Engine="postgres", DBInstanceClass="db.t4g.micro",
