@@ -166,7 +166,7 @@ class Definitions:
     def _users(self) -> dict[str, list[str]] | None:
         """Each user and the passwords the brokers must accept, the administrator first; None
         while the administrator has no value."""
-        admin = self._valid(self.entries.get(ADMIN_SECRET, ""))
+        admin = self._valid(self.entries[ADMIN_SECRET]) if ADMIN_SECRET in self.entries else []
         if not admin:
             return None
         versions = [values for entry in self.user_entries for values in self._valid(entry)]
