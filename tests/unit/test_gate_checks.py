@@ -95,7 +95,13 @@ def test_terraform_workflow_plans_every_stack_and_applies_only_behind_environmen
     assert any("download-artifact" in str(step.get("uses")) for step in apply["steps"])
 
 
-CLUSTER_COMMANDS = ("invoke deploy", "invoke tf.plan", "invoke tf.apply", "invoke dr.drill")
+CLUSTER_COMMANDS = (
+    "invoke deploy",
+    "invoke tf.plan",
+    "invoke tf.apply",
+    "invoke dr.drill",
+    "invoke secrets.rotate",
+)
 
 
 def test_jobs_that_reach_a_cluster_run_on_its_self_hosted_runners():
@@ -114,7 +120,7 @@ def test_jobs_that_reach_a_cluster_run_on_its_self_hosted_runners():
                 name,
             )
             assert job["runs-on"].startswith("${{ fromJSON(needs.route.outputs.runners)["), (path, name)
-    assert checked >= 5  # deploy (continuous, approved), terraform (plan, apply), dr-drills (drill)
+    assert checked >= 6  # deploy (continuous, approved), terraform (plan, apply), dr-drills, secret-rotation
 
 
 def test_drill_workflow_drills_what_the_registry_schedules_behind_approved_environments():
@@ -130,3 +136,19 @@ def test_drill_workflow_drills_what_the_registry_schedules_behind_approved_envir
     assert "VOICEOPS_APPROVED_ENVIRONMENT" not in str(route)
     kept = next(step for step in drill["steps"] if "upload-artifact" in str(step.get("uses")))
     assert kept["if"] == "always()" and ".state/reports/dr/" in kept["with"]["path"]
+
+
+def test_rotation_workflow_runs_behind_the_environments_reviewers_and_never_beside_a_deploy():
+    workflow = yaml.safe_load((ROOT / ".github/workflows/secret-rotation.yml").read_text())
+    assert set(workflow["on"]) == {"workflow_dispatch"}  # only on demand
+    route, rotate = workflow["jobs"]["route"], workflow["jobs"]["rotate"]
+    assert rotate["environment"] == "${{ inputs.environment }}"  # its reviewers approve the job
+    assert rotate["concurrency"]["group"] == "deploy-${{ inputs.environment }}"
+    step = next(step for step in rotate["steps"] if step.get("name") == "rotate")
+    assert "invoke secrets.rotate" in step["run"] and "${{" not in step["run"]  # inputs only through env
+    assert step["env"]["VOICEOPS_APPROVED_ENVIRONMENT"] == "${{ inputs.environment }}"
+    assert "VOICEOPS_APPROVED_ENVIRONMENT" not in str(route)
+    names = [step.get("name") for step in rotate["steps"]]
+    assert names.index("audit") > names.index("rotate")  # seed 002: verified after the rotation
+    kept = next(step for step in rotate["steps"] if "upload-artifact" in str(step.get("uses")))
+    assert kept["if"] == "always()" and ".state/audit/" in kept["with"]["path"]
