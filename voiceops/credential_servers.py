@@ -17,6 +17,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Protocol
 
 from voiceops.errors import OpsError
@@ -348,6 +349,10 @@ class Servers:
     def accepted(self, account: Account) -> bool:
         return self.by_kind[account.server].accepts(account.username, account.password)
 
+    def _all(self, accounts: list[Account], accepted: bool) -> bool:
+        """Whether every one of these logins is accepted (or, with False, refused)."""
+        return all(self.accepted(account) is accepted for account in accounts)
+
     def unreachable(self, kinds: Iterable[str]) -> list[str]:
         return [f"{kind} at {host}:{port}" for kind in sorted(set(kinds))
                 for host, port in self.by_kind[kind].probes if not reachable((host, port))]  # fmt: skip
@@ -367,9 +372,7 @@ class Servers:
                 Account(kind, user, secret) for user, passwords in users.items() for secret in passwords
             ]
             gone = [account for account in refused if account.server == kind]
-            wait_until(lambda: all(self.accepted(account) for account in expected), "the new credentials",  # noqa: B023
-                       self.timeout)  # fmt: skip
-            wait_until(lambda: not any(self.accepted(account) for account in gone),  # noqa: B023
-                       "the retired credentials' rejection", self.timeout)  # fmt: skip
+            wait_until(partial(self._all, expected, True), "the new credentials", self.timeout)
+            wait_until(partial(self._all, gone, False), "the retired credentials' rejection", self.timeout)
             spent[kind] = time.monotonic() - started
         return spent
