@@ -147,7 +147,7 @@ class Rotation:
         self._converge(local.merge_accounts(*parts))
         detail = self._with_derived(f"{len(parts)} secret(s) set: old and new credentials both accepted")
         if value_only:
-            detail += f"; {len(value_only)} read by no local server ({', '.join(value_only)})"
+            detail += f"; {len(value_only)} with no server user ({', '.join(value_only)})"
         return detail
 
     def test(self) -> str:
