@@ -83,7 +83,7 @@ def servers_needed(targets: list[Any]) -> set[str]:
     }
 
 
-def unsafe(targets: list[Any], has_value: Callable[[str], bool]) -> list[str]:
+def unsafe(targets: list[Any], has_value: Callable[[str], bool], cloud: str = "AWS") -> list[str]:
     """Why some targets cannot be rotated here: a new value in the store alone would reach the
     readers while whatever checks it still expects the old one, or would replace a third party's
     credential with a random string. A generated secret with no value yet has no reader to lose."""
@@ -100,7 +100,7 @@ def unsafe(targets: list[Any], has_value: Callable[[str], bool]) -> list[str]:
         elif has_value(target.entry):
             reasons.append(
                 f"{declared.name} ({', '.join(declared.secret.keys)}) is checked by a server whose "
-                "credential secrets.rotate does not change on AWS"
+                f"credential secrets.rotate does not change on {cloud}"
             )
     return reasons
 

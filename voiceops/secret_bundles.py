@@ -36,6 +36,7 @@ BUNDLES_DIR = ROOT / "secrets" / "bundles"
 SEALED_DIR = ROOT / "secrets" / "sealed"
 SEALING_DIR = ROOT / "secrets" / "sealing"
 SEALED_AT = "voiceops.io/sealed-at"  # annotation of a sealed manifest: when its values were sealed
+SEALED_VERSION = "voiceops.io/version"  # the rotation's version a sealed manifest holds, if one made it
 
 
 class InvalidBundle(OpsError):
@@ -372,10 +373,12 @@ def seal_targets(
 
 def seal_values(
     environment: Environment, owner: str, name: str, values: dict[str, bytes], certificate_pem: bytes,
-    directory: Path | None = None, sealed_dir: Path | None = None,
+    directory: Path | None = None, sealed_dir: Path | None = None, version: str | None = None,
+    sealed_at: str | None = None,
 ) -> list[Path]:  # fmt: skip
     """Seal the values into the secret's SealedSecret manifest in every namespace the environment
-    reads it in, keeping the keys sealed before; the files written."""
+    reads it in, keeping the keys sealed before; the files written. `version`: the rotation's
+    version the values are (secret_rotation on Linode), `sealed_at`: when they became current."""
     targets = seal_targets(environment, owner, name, directory)
     written = []
     for target in targets:
@@ -389,7 +392,8 @@ def seal_values(
         # when the value changed: the audit's last rotation of a sealed secret
         sealed["metadata"]["annotations"] = {
             **sealed["metadata"].get("annotations", {}),
-            SEALED_AT: datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+            SEALED_AT: sealed_at or datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+            **({SEALED_VERSION: version} if version else {}),
         }
         path.parent.mkdir(parents=True, exist_ok=True)
         staged = path.with_suffix(".new")

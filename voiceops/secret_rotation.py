@@ -27,7 +27,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from voiceops import aws_rotation, credential_servers, environments, local, secret_bundles, secret_versions
+from voiceops import (
+    aws_rotation,
+    credential_servers,
+    environments,
+    local,
+    sealed_rotation,
+    secret_bundles,
+    secret_versions,
+)
 from voiceops.credential_servers import Account
 from voiceops.environments import Cloud, Environment
 from voiceops.errors import OpsError
@@ -87,6 +95,7 @@ class Rotation:
     derived: frozenset[str] = frozenset()  # names of secrets whose values follow the others
     keep_derived: Callable[[], str] = lambda: ""  # rewrite what follows the store's valid users
     pick_up: Callable[[], str] = lambda: ""  # the readers take the promoted versions (clusters)
+    left: Callable[[], str] = lambda: ""  # what the operator still has to do after the run
     server_seconds: dict[str, float] = field(default_factory=dict)  # time spent on each server
 
     def __post_init__(self) -> None:
@@ -177,12 +186,13 @@ class Rotation:
         return f"{len(pending)} version(s) promoted to AWSCURRENT"
 
     def wait_grace(self) -> str:
-        promoted = self.states(Phase.PROMOTED)
-        stamps = [item.promoted_at for item in promoted if item.promoted_at]
+        if not self.states(Phase.PROMOTED):
+            return "nothing to wait for"
+        if moved := self.pick_up():  # may date the promotion anew (Linode: when it reached main)
+            self.report(f"    {moved}")
+        stamps = [item.promoted_at for item in self.states(Phase.PROMOTED) if item.promoted_at]
         if not stamps:
             return "nothing to wait for"
-        if moved := self.pick_up():
-            self.report(f"    {moved}")
         until = max(stamps) + datetime.timedelta(seconds=self.grace)
         remaining = (until - datetime.datetime.now(datetime.UTC)).total_seconds()
         if remaining > 0:
@@ -217,7 +227,8 @@ class Rotation:
                 if not self.servers.accepted(account):
                     raise RotationFailed(f"{entry}: {account.server} refuses the current {account.username}")
                 checked += 1
-        return self._with_derived(f"{checked} current credential(s) log in")
+        detail = self._with_derived(f"{checked} current credential(s) log in")
+        return f"{detail}; {left}" if (left := self.left()) else detail
 
     def _with_derived(self, detail: str) -> str:
         kept = self.keep_derived()
@@ -295,10 +306,12 @@ def _prepared(
                 derived=frozenset({aws_rotation.DEFINITIONS_SECRET}), keep_derived=definitions.keep,
                 pick_up=readers.follow if followed else lambda: "",
             )  # fmt: skip
+    if environment.cloud is Cloud.LINODE:
+        return _sealed(environment, chosen, grace, report)
     if environment.cloud is not Cloud.LOCAL:
         raise RunIncomplete(
-            f"{environment.name}: secrets.rotate drives local and AWS; on {environment.cloud.value} (the "
-            "managed servers' users, its store, re-sealing) it is not built yet; nothing was changed"
+            f"{environment.name}: secrets.rotate drives local, AWS and Linode; on {environment.cloud.value} "
+            "(Key Vault, the Flexible Server's roles) it is not built yet; nothing was changed"
         )
     layout = local.Layout.load()
     if layout is None or not local.moto_running():
@@ -313,4 +326,24 @@ def _prepared(
     return Rotation(
         local.aws_client(layout, "secretsmanager"), chosen, DEFAULT_GRACE_SECONDS if grace is None else grace,
         local.servers(layout), keep, report,
+    )  # fmt: skip
+
+
+def _sealed(
+    environment: Environment, chosen: list[Target], grace: float | None, report: Callable[[str], None]
+) -> Rotation:
+    """Linode: the sealed manifests in git are the store; the readers get a promoted value once
+    it is pushed to the branch Argo CD syncs (sealed_rotation)."""
+    grace = sealed_rotation.precheck(environment, chosen, grace)
+    store = sealed_rotation.store(environment)
+    if refused := sealed_rotation.refused(environment, chosen, store):
+        raise OpsError(f"not rotated, nothing was changed: {'; '.join(refused)}")
+    names = [target.entry for target in chosen]
+    delivery = sealed_rotation.Delivery(store, names)
+    definitions = aws_rotation.Definitions(environment, store)
+    report(f"    readers get the new values once {delivery.where()} reach main; then a {grace:.0f}s grace")
+    return Rotation(
+        store, chosen, grace, credential_servers.Servers(), report=report, fresh=definitions.fresh,
+        derived=frozenset({aws_rotation.DEFINITIONS_SECRET}), keep_derived=definitions.keep,
+        pick_up=delivery.pick_up, left=delivery.remaining,
     )  # fmt: skip

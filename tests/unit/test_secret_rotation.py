@@ -155,13 +155,16 @@ def test_a_rotation_while_another_run_holds_the_environment_is_refused(isolated_
     assert refused.value.exit_code == 4
 
 
-@pytest.mark.parametrize("name", ["local", "live", "staging", "azure-production"])
-def test_without_servers_or_a_cloud_path_it_stops_with_exit_5(isolated_state, monkeypatch, name):
+@pytest.mark.parametrize(
+    ("name", "bundle"),
+    [("local", "platform"), ("live", "platform"), ("staging", "livekit"), ("azure-production", "platform")],
+)
+def test_without_servers_or_a_cloud_path_it_stops_with_exit_5(isolated_state, monkeypatch, name, bundle):
     for variable in ("AWS_ACCESS_KEY_ID", "AWS_PROFILE", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ENDPOINT_URL"):
         monkeypatch.delenv(variable, raising=False)
     monkeypatch.setenv("HOME", str(isolated_state))  # no ~/.aws either
     with pytest.raises(OpsError) as stopped:
-        secret_rotation.rotate(name, "platform", None, None, name)
+        secret_rotation.rotate(name, bundle, None, None, name)
     assert stopped.value.exit_code == 5 and "nothing was changed" in stopped.value.message
     assert audit_results(isolated_state) == ["failed"]
 

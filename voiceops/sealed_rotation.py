@@ -1,0 +1,387 @@
+"""`secrets.rotate` on Linode, whose store is git: the sealed manifests under
+secrets/sealed/<env>/ are the current values the cluster gets (Argo CD syncs `main`, the Sealed
+Secrets controller writes the Secrets, Reloader rolls the readers), and the private key of the
+sealing pair, in the cluster's `sealing-keys` bucket, reads them back.
+
+`SealedStore` gives the rotation the part of Secrets Manager's API it uses, so the same steps
+and the same resumable protocol run here: each rotated secret's versions (sealed, never
+plaintext), their stages and the rotation's tags are kept in
+secrets/sealed/<env>/rotation/<secret>.yaml, which no chart renders; a promotion reseals the
+secret's manifests in every namespace with the new current version.
+
+Nothing reaches the readers until the change is committed and pushed to the branch Argo CD
+syncs, so the grace period starts only once it is there: until then the run stops (exit 5) and
+says what to commit; run it again after the push. The rotation changes no server's users on
+Linode (its managed PostgreSQL, redis-ha and RabbitMQ users are not driven from here): it
+rotates what only readers check and gives generated secrets their first values."""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import hashlib
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from voiceops import (
+    aws_rotation,
+    cloud_drills,
+    gitops,
+    resolved,
+    sealing,
+    sealing_keys,
+    secret_bundles,
+    secret_versions,
+)
+from voiceops.environments import Environment
+from voiceops.errors import OpsError
+from voiceops.runs import RunIncomplete
+from voiceops.secret_bundles import SEALED_AT, SEALED_VERSION, Store
+from voiceops.secret_versions import CURRENT, PENDING, PREVIOUS, ROTATED_TAG
+from voiceops.toolchain import shown
+
+ARGOCD_SYNC_SECONDS = 180.0  # Argo CD's default reconciliation: how late it sees a pushed commit
+VERSIONS_NAMESPACE = "voiceops-rotation"  # the seal label's namespace: no cluster unseals a version
+GIT_TIMEOUT_SECONDS = 120
+DELIVERED_TAG = "voiceops:delivered"  # the rotation whose promotion reached the synced branch
+
+
+class ResourceNotFoundException(OpsError):
+    pass
+
+
+class _Exceptions:
+    ResourceNotFoundException = ResourceNotFoundException
+
+
+def minimum_grace() -> float:
+    """After the push: Argo CD sees it, then Reloader rolls every reader."""
+    return ARGOCD_SYNC_SECONDS + aws_rotation.ROLLOUT_SECONDS
+
+
+class SealedStore:
+    """A Linode environment's sealed secrets, with the calls of a Secrets Manager client the
+    rotation makes (describe, get, put, stage moves, tags); `entry` is the secret's name."""
+
+    exceptions = _Exceptions
+
+    def __init__(
+        self, environment: Environment, certificate_pem: bytes, private_key_pem: bytes,
+        sealed_dir: Path | None = None,
+    ) -> None:  # fmt: skip
+        self.environment = environment
+        self.certificate = certificate_pem
+        self.private_key = private_key_pem
+        self.sealed_dir = (sealed_dir or secret_bundles.SEALED_DIR) / environment.name
+        self.read: dict[str, list[secret_bundles.Materialized]] = {}
+        for item in secret_bundles.for_environment(environment):
+            if item.declared.store is Store.SEALED_SECRET:
+                self.read.setdefault(item.name, []).append(item)
+
+    # --- where things are -----------------------------------------------------------------------
+
+    @property
+    def root(self) -> Path:
+        """The checkout holding the sealed manifests and the resolved environments."""
+        return self.sealed_dir.parents[2]
+
+    def delivered_files(self, names: list[str]) -> list[Path]:
+        """What Argo CD must sync for the readers to get the promoted values."""
+        resolved_file = self.root / "environments" / "resolved" / f"{self.environment.name}.json"
+        return [path for name in names for path in self.manifests(name)] + [resolved_file]
+
+    def versions_file(self, name: str) -> Path:
+        return self.sealed_dir / "rotation" / f"{name}.yaml"
+
+    def manifests(self, name: str) -> list[Path]:
+        return [self.sealed_dir / f"{item.namespace}.{name}.yaml" for item in self._items(name)]
+
+    def _items(self, name: str) -> list[secret_bundles.Materialized]:
+        if name not in self.read:
+            raise ResourceNotFoundException(f"{self.environment.name} reads no sealed secret {name}")
+        return self.read[name]
+
+    def _label(self, name: str) -> bytes:
+        return sealing.label(VERSIONS_NAMESPACE, f"{self.environment.name}.{name}")
+
+    # --- the state of one secret ----------------------------------------------------------------
+
+    def _manifest(self, path: Path) -> dict:
+        return (yaml.safe_load(path.read_text()) or {}) if path.is_file() else {}
+
+    def _held(self, name: str) -> str | None:
+        """The id of the version the manifests hold: the rotation's, or one named after the
+        ciphertext of values sealed by hand; None until every namespace has every key."""
+        keys = set(self._items(name)[0].declared.secret.keys)
+        documents = [self._manifest(path) for path in self.manifests(name)]
+        if not all(keys <= set(((doc.get("spec") or {}).get("encryptedData")) or {}) for doc in documents):
+            return None
+        annotations = (documents[0].get("metadata") or {}).get("annotations") or {}
+        data = documents[0]["spec"]["encryptedData"]
+        digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:32]
+        return annotations.get(SEALED_VERSION) or f"sealed-{digest}"
+
+    def _committed(self, name: str, held: str) -> dict:
+        """The manifests' values as the only version (they were sealed by hand)."""
+        item = self._items(name)[0]
+        document = self._manifest(self.manifests(name)[0])
+        bound = sealing.label(item.namespace, name)
+        values = {
+            key: sealing.unseal(self.private_key, document["spec"]["encryptedData"][key], bound).decode()
+            for key in item.declared.secret.keys
+        }
+        stamp = ((document.get("metadata") or {}).get("annotations") or {}).get(SEALED_AT)
+        version = {"id": held, "stages": [CURRENT], "value": self._seal(name, values)}
+        return {"secret": name, "tags": {ROTATED_TAG: stamp} if stamp else {}, "versions": [version]}
+
+    def _state(self, name: str) -> dict:
+        """The secret's versions and tags: the rotation's file, unless the manifests hold a
+        value it does not know (sealed by hand since), which then is the only version. A file
+        whose current version the manifests do not hold yet (a run died in between) wins."""
+        path = self.versions_file(name)
+        held = self._held(name)
+        state = yaml.safe_load(path.read_text()) if path.is_file() else None
+        if state and (held is None or any(version["id"] == held for version in state["versions"])):
+            return state
+        if held is None:
+            return {"secret": name, "tags": {}, "versions": []}
+        return self._committed(name, held)
+
+    def _save(self, name: str, state: dict) -> None:
+        """The versions first, then the manifests from the current version, so a crash between
+        the two is repaired by the next write (the manifests follow the versions)."""
+        state["versions"] = [version for version in state["versions"] if version["stages"]]
+        path = self.versions_file(name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        staged = path.with_suffix(".new")
+        header = f"# Rotation state of {name} in {self.environment.name} (secrets.rotate): ciphertext only.\n"
+        staged.write_text(header + yaml.safe_dump(state, sort_keys=False))
+        staged.replace(path)
+        self._publish(name, state)
+
+    def _publish(self, name: str, state: dict) -> None:
+        """The manifests reseal the current version unless they hold it already."""
+        current = next(
+            (v for v in state["versions"] if CURRENT in v["stages"] and PENDING not in v["stages"]), None
+        )
+        if current is None or self._held(name) == current["id"]:
+            return  # a first version is published when it is promoted
+        values = {key: value.encode() for key, value in self._unseal(name, current).items()}
+        item = self._items(name)[0]
+        secret_bundles.seal_values(
+            self.environment, item.declared.bundle, name, values, self.certificate,
+            sealed_dir=self.sealed_dir.parent, version=current["id"],
+            sealed_at=state["tags"].get(ROTATED_TAG),
+        )  # fmt: skip
+        # the resolved environment carries the sealed data to the base chart
+        resolved_file = self.root / "environments" / "resolved" / f"{self.environment.name}.json"
+        resolved_file.parent.mkdir(parents=True, exist_ok=True)
+        resolved_file.write_text(resolved.render_json(resolved.resolve(self.environment)))
+
+    def settle(self, names: list[str]) -> None:
+        """Reseal what a run that died between the versions and the manifests left behind."""
+        for name in names:
+            self._publish(name, self._state(name))
+
+    def _seal(self, name: str, values: dict[str, str]) -> str:
+        return sealing.seal(self.certificate, json.dumps(values).encode(), self._label(name))
+
+    def _unseal(self, name: str, version: dict) -> dict[str, str]:
+        return json.loads(sealing.unseal(self.private_key, version["value"], self._label(name)))
+
+    # --- the Secrets Manager calls the rotation makes -------------------------------------------
+
+    def describe_secret(self, SecretId: str) -> dict[str, Any]:
+        state = self._state(SecretId)
+        return {
+            "Name": SecretId,
+            "Tags": [{"Key": key, "Value": value} for key, value in state["tags"].items()],
+            "VersionIdsToStages": {version["id"]: list(version["stages"]) for version in state["versions"]},
+        }
+
+    def get_secret_value(
+        self,
+        SecretId: str,
+        VersionId: str | None = None,
+        VersionStage: str | None = None,
+    ) -> dict[str, str]:
+        state = self._state(SecretId)
+        stage = VersionStage or (None if VersionId else CURRENT)
+        wanted = [
+            version for version in state["versions"]
+            if VersionId in (None, version["id"]) and (stage is None or stage in version["stages"])
+        ]  # fmt: skip
+        if not wanted:
+            raise ResourceNotFoundException(
+                f"{SecretId}: no version {VersionId or stage} in {shown(self.sealed_dir)}"
+            )
+        return {"SecretString": json.dumps(self._unseal(SecretId, wanted[0])), "VersionId": wanted[0]["id"]}
+
+    def put_secret_value(
+        self, SecretId: str, SecretString: str, ClientRequestToken: str | None = None,
+        VersionStages: list[str] | None = None,
+    ) -> dict[str, str]:  # fmt: skip
+        state = self._state(SecretId)
+        version_id = ClientRequestToken or unrequested_version(SecretString)
+        if any(version["id"] == version_id for version in state["versions"]):
+            return {"VersionId": version_id}  # the same request again
+        stages = list(VersionStages or [CURRENT])
+        if not any(CURRENT in version["stages"] for version in state["versions"]):
+            stages.append(CURRENT)  # a first version is current from the start, as in Secrets Manager
+        for stage in dict.fromkeys(stages):
+            self._move(state, stage, None)
+        state["versions"].append({
+            "id": version_id, "stages": list(dict.fromkeys(stages)),
+            "value": self._seal(SecretId, json.loads(SecretString)),
+        })  # fmt: skip
+        self._save(SecretId, state)
+        return {"VersionId": version_id}
+
+    def update_secret_version_stage(
+        self, SecretId: str, VersionStage: str, MoveToVersionId: str | None = None,
+        RemoveFromVersionId: str | None = None,
+    ) -> None:  # fmt: skip
+        state = self._state(SecretId)
+        self._move(state, VersionStage, MoveToVersionId)
+        self._save(SecretId, state)
+
+    @staticmethod
+    def _move(state: dict, stage: str, to: str | None) -> None:
+        """The stage leaves whichever version holds it (the current one becomes previous) and,
+        with `to`, goes to that version."""
+        if to is not None and not any(version["id"] == to for version in state["versions"]):
+            raise ResourceNotFoundException(f"{state['secret']}: no version {to}")
+        for version in state["versions"]:
+            if stage in version["stages"] and version["id"] != to:
+                version["stages"].remove(stage)
+                if stage == CURRENT and to is not None:
+                    for other in state["versions"]:
+                        if PREVIOUS in other["stages"]:
+                            other["stages"].remove(PREVIOUS)
+                    version["stages"].append(PREVIOUS)
+        for version in state["versions"]:
+            if version["id"] == to and stage not in version["stages"]:
+                version["stages"].append(stage)
+
+    def tag_resource(self, SecretId: str, Tags: list[dict[str, str]]) -> None:
+        state = self._state(SecretId)
+        state["tags"].update({tag["Key"]: tag["Value"] for tag in Tags})
+        self._save(SecretId, state)
+
+    def untag_resource(self, SecretId: str, TagKeys: list[str]) -> None:
+        state = self._state(SecretId)
+        for key in TagKeys:
+            state["tags"].pop(key, None)
+        self._save(SecretId, state)
+
+
+def unrequested_version(text: str) -> str:
+    """A version id for a value written without a request token (the derived definitions)."""
+    return "value-" + hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def store(environment: Environment) -> SealedStore:
+    """The environment's sealed secrets, readable: the committed certificate and, from the
+    cluster's bucket, its private key; one line and exit 5 without them."""
+    manifest = sealing_keys.key_manifest(environment.name)
+    if manifest is None:
+        raise RunIncomplete(
+            f"{environment.name}: no sealing certificate is committed (invoke secrets.sealing-key); "
+            "nothing was changed"
+        )
+    certificate = base64.b64decode(manifest["data"]["tls.crt"])
+    private_key = base64.b64decode(manifest["data"]["tls.key"])
+    return SealedStore(environment, certificate, private_key)
+
+
+class Delivery:
+    """The readers get the promoted values once Argo CD syncs them from `main`: the rotation
+    waits for them to be committed and on the remote's `main`, and starts the grace there."""
+
+    def __init__(self, store: SealedStore, names: list[str], branch: str = gitops.TARGET_REVISION) -> None:
+        self.store = store
+        self.names = names
+        self.branch = branch
+
+    def _git(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["git", *args], cwd=self.store.root, capture_output=True, text=True,
+            timeout=GIT_TIMEOUT_SECONDS, check=False,
+        )  # fmt: skip
+
+    def where(self) -> str:
+        """The line that says what the operator commits and pushes."""
+        return " ".join(sorted({shown(path.parent) for path in self.store.delivered_files(self.names)}))
+
+    def check(self) -> str:
+        """Where the promoted values are; the run stops (exit 5) until they are on `main`."""
+        paths = [str(path) for path in self.store.delivered_files(self.names) if path.exists()]
+        if self._git("status", "--porcelain", "--", *paths).stdout.strip():
+            raise RunIncomplete(
+                f"promoted in {self.where()}: commit those files, push them to {self.branch}, then run "
+                "secrets.rotate again; the previous values stay valid until then"
+            )
+        last = self._git("log", "-1", "--format=%H", "--", *paths).stdout.strip()
+        fetched = self._git("fetch", "--quiet", "origin", self.branch)
+        if fetched.returncode != 0:
+            line = (fetched.stderr.strip().splitlines() or ["no answer"])[-1]
+            raise RunIncomplete(f"cannot read origin/{self.branch} ({line}); the previous values stay valid")
+        if not last or self._git("merge-base", "--is-ancestor", last, f"origin/{self.branch}").returncode:
+            raise RunIncomplete(
+                f"commit {last[:12]} (the promoted secrets) is not on origin/{self.branch} yet: push it, "
+                "then run secrets.rotate again; the previous values stay valid until then"
+            )
+        return f"commit {last[:12]} is on origin/{self.branch}: Argo CD syncs it, Reloader rolls the readers"
+
+    def pick_up(self) -> str:
+        """Once delivered, the grace starts: each promoted entry's promotion is dated then."""
+        self.store.settle(self.names)
+        line = self.check()
+        now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+        for name in self.names:
+            tags = secret_versions.tags(self.store, name)
+            token = tags.get(secret_versions.ROTATION_TAG)
+            if token and tags.get(DELIVERED_TAG) != token and tags.get(secret_versions.PROMOTED_TAG):
+                stamps = {DELIVERED_TAG: token, secret_versions.PROMOTED_TAG: now}
+                self.store.tag_resource(
+                    SecretId=name, Tags=[{"Key": key, "Value": value} for key, value in stamps.items()]
+                )
+        return line
+
+    def remaining(self) -> str:
+        """What is left to commit after a run: the rotation's state."""
+        paths = [str(self.store.versions_file(name)) for name in self.names]
+        if not self._git("status", "--porcelain", "--", *paths).stdout.strip():
+            return ""
+        return f"commit {shown(self.store.sealed_dir / 'rotation')} (the rotation's state)"
+
+
+def precheck(environment: Environment, targets: list[Any], grace: float | None) -> float:
+    """Before the store is read: what can rotate here at all, and the grace once delivered."""
+    reasons = aws_rotation.unsafe(targets, lambda entry: False)
+    reasons += [
+        f"{target.declared.name} holds {', '.join(sorted(kinds))} users, which secrets.rotate does not set "
+        f"on {environment.cloud.value}"
+        for target in targets
+        if (kinds := aws_rotation.servers_needed([target]))
+    ]
+    if reasons:
+        raise OpsError(f"not rotated, nothing was changed: {'; '.join(reasons)}")
+    least = 0.0 if cloud_drills.emulated() else minimum_grace()  # an emulated bucket: a test
+    if grace is None:
+        return minimum_grace()
+    if grace < least:
+        raise OpsError(
+            f"--grace {grace:.0f}s is shorter than Argo CD's sync plus a rollout ({least:.0f}s): "
+            "readers may still hold the previous values"
+        )
+    return grace
+
+
+def refused(environment: Environment, targets: list[Any], store: SealedStore) -> list[str]:
+    """Secrets whose value a server checks, once readers depend on it."""
+    return aws_rotation.unsafe(targets, aws_rotation.has_value(environment, store), environment.cloud.value)
