@@ -326,16 +326,25 @@ class Delivery:
                 "secrets.rotate again; the previous values stay valid until then"
             )
         last = self._git("log", "-1", "--format=%H", "--", *paths).stdout.strip()
-        fetched = self._git("fetch", "--quiet", "origin", self.branch)
-        if fetched.returncode != 0:
-            line = (fetched.stderr.strip().splitlines() or ["no answer"])[-1]
-            raise RunIncomplete(f"cannot read origin/{self.branch} ({line}); the previous values stay valid")
-        if not last or self._git("merge-base", "--is-ancestor", last, f"origin/{self.branch}").returncode:
-            raise RunIncomplete(
-                f"commit {last[:12]} (the promoted secrets) is not on origin/{self.branch} yet: push it, "
-                "then run secrets.rotate again; the previous values stay valid until then"
-            )
+        if not self._on_remote(last):  # the checkout's copy of the remote may be behind: fetch it
+            fetched = self._git("fetch", "--quiet", "origin", self.branch)
+            if fetched.returncode != 0:
+                line = (fetched.stderr.strip().splitlines() or ["no answer"])[-1]
+                raise RunIncomplete(
+                    f"cannot read origin/{self.branch} ({line}); the previous values stay valid"
+                )
+            if not self._on_remote(last):
+                raise RunIncomplete(
+                    f"commit {last[:12]} (the promoted secrets) is not on origin/{self.branch} yet: push it, "
+                    "then run secrets.rotate again; the previous values stay valid until then"
+                )
         return f"commit {last[:12]} is on origin/{self.branch}: Argo CD syncs it, Reloader rolls the readers"
+
+    def _on_remote(self, commit: str) -> bool:
+        return (
+            bool(commit)
+            and not self._git("merge-base", "--is-ancestor", commit, f"origin/{self.branch}").returncode
+        )
 
     def pick_up(self) -> str:
         """Once delivered, the grace starts: each promoted entry's promotion is dated then."""

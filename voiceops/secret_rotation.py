@@ -12,8 +12,10 @@ after the new one is current and the grace period has passed.
 The servers and the store are the environment's (`credential_servers`): on `local` its
 servers and emulated Secrets Manager, whose consumers read the current version before each
 connection; on AWS its RDS, ElastiCache, in-cluster RabbitMQ and Secrets Manager, whose readers
-get the new version through External Secrets and Reloader (`aws_rotation`). A new entry (no
-value yet) gets its first value the same way. Azure and Linode are not built (exit 5).
+get the new version through External Secrets and Reloader (`aws_rotation`); on Linode the
+sealed manifests in git, whose readers get a promoted version once it is on `main`
+(`sealed_rotation`). A new entry (no value yet) gets its first value the same way. Azure is
+not built (exit 5).
 """
 
 from __future__ import annotations

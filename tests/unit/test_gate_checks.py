@@ -150,5 +150,13 @@ def test_rotation_workflow_runs_behind_the_environments_reviewers_and_never_besi
     assert "VOICEOPS_APPROVED_ENVIRONMENT" not in str(route)
     names = [step.get("name") for step in rotate["steps"]]
     assert names.index("audit") > names.index("rotate")  # seed 002: verified after the rotation
+    # Linode keeps the values in git: a paused rotation's sealed values go to main through a pull
+    # request, and its audit waits for the run that finishes it
+    assert "paused=true" in step["run"] and "git status --porcelain -- secrets/sealed" in step["run"]
+    proposed = rotate["steps"][names.index("propose the sealed values (Linode)")]
+    assert names.index("rotate") < names.index("propose the sealed values (Linode)") < names.index("audit")
+    assert "gh pr create --base main" in proposed["run"] and "${{" not in proposed["run"]
+    assert rotate["permissions"]["pull-requests"] == "write" and rotate["permissions"]["contents"] == "write"
+    assert rotate["steps"][names.index("audit")]["if"] == "steps.rotate.outputs.paused != 'true'"
     kept = next(step for step in rotate["steps"] if "upload-artifact" in str(step.get("uses")))
     assert kept["if"] == "always()" and ".state/audit/" in kept["with"]["path"]

@@ -184,7 +184,7 @@ def audit(c, env="local", json=False):
         "secret": "only this secret of the bundle",
         "grace": f"seconds the previous credentials stay valid after the switch (local: default "
         f"{secret_rotation.DEFAULT_GRACE_SECONDS:.0f}; AWS: External Secrets' refresh plus a rollout, "
-        "and no less)",
+        "and no less; Linode: Argo CD's sync plus a rollout, from the run that finds the values on main)",
         "confirm": "the environment's name, for one that needs approval",
         "via": "AWS: reach servers through tunnels, e.g. postgres=127.0.0.1:15432,rabbitmq=127.0.0.1:5672 "
         "(servers: postgres, redis, rabbitmq, rabbitmq-management)",
@@ -194,7 +194,9 @@ def audit(c, env="local", json=False):
 def rotate(c, env="local", bundle="", secret="", grace=None, confirm=None, via=""):
     """Rotate a bundle's secrets without downtime: pending version, set on the servers, test,
     promote, retire the previous credential after the grace period. Re-run after a crash: it
-    completes the rotation in flight. Approval, lock and audit as for a deploy.
+    completes the rotation in flight. On Linode it pauses (exit 5) after the promotion until the
+    sealed files are committed and on origin/main; run it again then. Approval, lock and audit
+    as for a deploy.
     Example: invoke secrets.rotate --env local --bundle platform --secret api-rest-credentials
     """
     if not bundle:
