@@ -145,7 +145,8 @@ def registry(session: nox.Session) -> None:
 
 @nox.session(python=False, tags=["workflows"])
 def workflows(session: nox.Session) -> None:
-    """GitHub workflows and our composite actions: schema (offline, vendored) and security lint."""
+    """GitHub workflows and our composite actions: schema (offline, vendored), security lint, and
+    shellcheck of every run script."""
     files = sorted(str(path) for path in Path(WORKFLOWS).glob("*.yml"))
     actions = sorted(str(path) for path in Path(ACTIONS).glob("*/action.yml"))
     if not files or not actions:
@@ -153,6 +154,7 @@ def workflows(session: nox.Session) -> None:
     run(session, "check-jsonschema", "--builtin-schema", "vendor.github-workflows", *files)
     run(session, "check-jsonschema", "--builtin-schema", "vendor.github-actions", *actions)
     run(session, "zizmor", "--offline", "--min-severity", "low", WORKFLOWS, *actions)
+    run(session, "invoke", "tools.workflow-scripts")
 
 
 @nox.session(python=False, tags=["tools"])

@@ -22,6 +22,7 @@ import datetime
 import hashlib
 import json
 import subprocess
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -40,12 +41,13 @@ from voiceops import (
 from voiceops.environments import Environment
 from voiceops.errors import OpsError
 from voiceops.runs import RunIncomplete
-from voiceops.secret_bundles import SEALED_AT, SEALED_VERSION, Store
-from voiceops.secret_versions import CURRENT, PENDING, PREVIOUS, ROTATED_TAG
+from voiceops.secret_bundles import SEALED_AT, Store
+from voiceops.secret_versions import CURRENT, PENDING, PREVIOUS, ROTATED_TAG, ROTATION_TAG
 from voiceops.toolchain import shown
 
 ARGOCD_SYNC_SECONDS = 180.0  # Argo CD's default reconciliation: how late it sees a pushed commit
-VERSIONS_NAMESPACE = "voiceops-rotation"  # the seal label's namespace: no cluster unseals a version
+# the seal label of a version: no SealedSecret unseals it, as no namespace may hold a colon
+VERSIONS_NAMESPACE = "voiceops:rotation"
 GIT_TIMEOUT_SECONDS = 120
 DELIVERED_TAG = "voiceops:delivered"  # the rotation whose promotion reached the synced branch
 
@@ -77,6 +79,7 @@ class SealedStore:
         self.certificate = certificate_pem
         self.private_key = private_key_pem
         self.sealed_dir = (sealed_dir or secret_bundles.SEALED_DIR) / environment.name
+        self._plain: dict[tuple[str, bytes], bytes] = {}
         self.read: dict[str, list[secret_bundles.Materialized]] = {}
         for item in secret_bundles.for_environment(environment):
             if item.declared.store is Store.SEALED_SECRET:
@@ -113,40 +116,53 @@ class SealedStore:
     def _manifest(self, path: Path) -> dict:
         return (yaml.safe_load(path.read_text()) or {}) if path.is_file() else {}
 
-    def _held(self, name: str) -> str | None:
-        """The id of the version the manifests hold: the rotation's, or one named after the
-        ciphertext of values sealed by hand; None until every namespace has every key."""
-        keys = set(self._items(name)[0].declared.secret.keys)
-        documents = [self._manifest(path) for path in self.manifests(name)]
-        if not all(keys <= set(((doc.get("spec") or {}).get("encryptedData")) or {}) for doc in documents):
-            return None
-        annotations = (documents[0].get("metadata") or {}).get("annotations") or {}
-        data = documents[0]["spec"]["encryptedData"]
-        digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:32]
-        return annotations.get(SEALED_VERSION) or f"sealed-{digest}"
+    def _sealed(self, name: str) -> list[dict[str, str]]:
+        """Each namespace's manifest ciphertext, by key."""
+        return [
+            dict(((self._manifest(path).get("spec") or {}).get("encryptedData")) or {})
+            for path in self.manifests(name)
+        ]
 
-    def _committed(self, name: str, held: str) -> dict:
-        """The manifests' values as the only version (they were sealed by hand)."""
-        item = self._items(name)[0]
+    def any_sealed(self, name: str) -> bool:
+        """Whether a value, even part of one, is sealed for the secret: readers may use it."""
+        return any(self._sealed(name))
+
+    def _held(self, name: str) -> list[dict[str, str]] | None:
+        """The values each namespace's manifest holds; None until each has every key."""
+        keys = self._items(name)[0].declared.secret.keys
+        held = []
+        for item, data in zip(self._items(name), self._sealed(name), strict=True):
+            if not set(keys) <= set(data):
+                return None
+            bound = sealing.label(item.namespace, name)
+            held.append({key: self._unsealed(data[key], bound).decode() for key in keys})
+        return held
+
+    def _committed(self, name: str, held: list[dict[str, str]]) -> dict:
+        """The manifests' values as the only version: sealed by hand, or a change rolled back."""
+        digest = hashlib.sha256(json.dumps(self._sealed(name)[0], sort_keys=True).encode()).hexdigest()[:32]
         document = self._manifest(self.manifests(name)[0])
-        bound = sealing.label(item.namespace, name)
-        values = {
-            key: sealing.unseal(self.private_key, document["spec"]["encryptedData"][key], bound).decode()
-            for key in item.declared.secret.keys
-        }
         stamp = ((document.get("metadata") or {}).get("annotations") or {}).get(SEALED_AT)
-        version = {"id": held, "stages": [CURRENT], "value": self._seal(name, values)}
+        version = {"id": f"sealed-{digest}", "stages": [CURRENT], "value": self._seal(name, held[0])}
         return {"secret": name, "tags": {ROTATED_TAG: stamp} if stamp else {}, "versions": [version]}
 
     def _state(self, name: str) -> dict:
-        """The secret's versions and tags: the rotation's file, unless the manifests hold a
-        value it does not know (sealed by hand since), which then is the only version. A file
-        whose current version the manifests do not hold yet (a run died in between) wins."""
+        """The secret's versions and tags. The rotation's file holds them while the manifests
+        hold its current value, or (a run died before it resealed them all) any of its values
+        with a rotation in flight; otherwise the manifests were changed by hand since (sealed,
+        edited or rolled back) and their value is the only version."""
         path = self.versions_file(name)
         held = self._held(name)
         state = yaml.safe_load(path.read_text()) if path.is_file() else None
-        if state and (held is None or any(version["id"] == held for version in state["versions"])):
-            return state
+        if state and held is None:
+            return state  # a first value not promoted yet
+        if state and held is not None:
+            known = [self._unseal(name, version) for version in state["versions"]]
+            current = [self._unseal(name, v) for v in state["versions"] if _published(v)]
+            if all(values in current for values in held):
+                return state
+            if ROTATION_TAG in state["tags"] and all(values in known for values in held):
+                return state
         if held is None:
             return {"secret": name, "tags": {}, "versions": []}
         return self._committed(name, held)
@@ -164,23 +180,28 @@ class SealedStore:
         self._publish(name, state)
 
     def _publish(self, name: str, state: dict) -> None:
-        """The manifests reseal the current version unless they hold it already."""
-        current = next(
-            (v for v in state["versions"] if CURRENT in v["stages"] and PENDING not in v["stages"]), None
-        )
-        if current is None or self._held(name) == current["id"]:
+        """Every namespace's manifest reseals the current version unless it holds it, and the
+        resolved environment, which carries the sealed data to the base chart, follows them."""
+        current = next((version for version in state["versions"] if _published(version)), None)
+        if current is None:
             return  # a first version is published when it is promoted
-        values = {key: value.encode() for key, value in self._unseal(name, current).items()}
-        item = self._items(name)[0]
-        secret_bundles.seal_values(
-            self.environment, item.declared.bundle, name, values, self.certificate,
-            sealed_dir=self.sealed_dir.parent, version=current["id"],
-            sealed_at=state["tags"].get(ROTATED_TAG),
-        )  # fmt: skip
-        # the resolved environment carries the sealed data to the base chart
+        values = self._unseal(name, current)
+        if self._held(name) != [values] * len(self.manifests(name)):
+            encoded = {key: value.encode() for key, value in values.items()}
+            secret_bundles.seal_values(
+                self.environment, self._items(name)[0].declared.bundle, name, encoded, self.certificate,
+                sealed_dir=self.sealed_dir.parent, version=current["id"],
+            )  # fmt: skip
         resolved_file = self.root / "environments" / "resolved" / f"{self.environment.name}.json"
-        resolved_file.parent.mkdir(parents=True, exist_ok=True)
-        resolved_file.write_text(resolved.render_json(resolved.resolve(self.environment)))
+        listed = json.loads(resolved_file.read_text()) if resolved_file.is_file() else {}
+        rendered = {
+            entry["namespace"]: entry.get("sealed")
+            for entry in listed.get("secrets") or []
+            if entry.get("name") == name
+        }
+        if [rendered.get(item.namespace) for item in self._items(name)] != self._sealed(name):
+            resolved_file.parent.mkdir(parents=True, exist_ok=True)
+            resolved_file.write_text(resolved.render_json(resolved.resolve(self.environment)))
 
     def settle(self, names: list[str]) -> None:
         """Reseal what a run that died between the versions and the manifests left behind."""
@@ -191,7 +212,13 @@ class SealedStore:
         return sealing.seal(self.certificate, json.dumps(values).encode(), self._label(name))
 
     def _unseal(self, name: str, version: dict) -> dict[str, str]:
-        return json.loads(sealing.unseal(self.private_key, version["value"], self._label(name)))
+        return json.loads(self._unsealed(version["value"], self._label(name)))
+
+    def _unsealed(self, sealed: str, bound: bytes) -> bytes:
+        """Each ciphertext is unsealed once: every call reads the state anew, and RSA is slow."""
+        if (sealed, bound) not in self._plain:
+            self._plain[sealed, bound] = sealing.unseal(self.private_key, sealed, bound)
+        return self._plain[sealed, bound]
 
     # --- the Secrets Manager calls the rotation makes -------------------------------------------
 
@@ -226,18 +253,19 @@ class SealedStore:
         VersionStages: list[str] | None = None,
     ) -> dict[str, str]:  # fmt: skip
         state = self._state(SecretId)
-        version_id = ClientRequestToken or unrequested_version(SecretString)
-        if any(version["id"] == version_id for version in state["versions"]):
-            return {"VersionId": version_id}  # the same request again
+        version_id = ClientRequestToken or str(uuid.uuid4())
+        values = json.loads(SecretString)
+        same = [version for version in state["versions"] if version["id"] == version_id]
+        if same:  # the same request again is accepted; another value under its id is not
+            if self._unseal(SecretId, same[0]) != values:
+                raise OpsError(f"{SecretId}: version {version_id} exists with another value")
+            return {"VersionId": version_id}
         stages = list(VersionStages or [CURRENT])
         if not any(CURRENT in version["stages"] for version in state["versions"]):
             stages.append(CURRENT)  # a first version is current from the start, as in Secrets Manager
+        state["versions"].append({"id": version_id, "stages": [], "value": self._seal(SecretId, values)})
         for stage in dict.fromkeys(stages):
-            self._move(state, stage, None)
-        state["versions"].append({
-            "id": version_id, "stages": list(dict.fromkeys(stages)),
-            "value": self._seal(SecretId, json.loads(SecretString)),
-        })  # fmt: skip
+            self._move(state, stage, version_id)
         self._save(SecretId, state)
         return {"VersionId": version_id}
 
@@ -279,9 +307,9 @@ class SealedStore:
         self._save(SecretId, state)
 
 
-def unrequested_version(text: str) -> str:
-    """A version id for a value written without a request token (the derived definitions)."""
-    return "value-" + hashlib.sha256(text.encode()).hexdigest()[:32]
+def _published(version: dict) -> bool:
+    """The version the manifests hold: current, and not a first value still being tested."""
+    return CURRENT in version["stages"] and PENDING not in version["stages"]
 
 
 def store(environment: Environment) -> SealedStore:
@@ -318,33 +346,35 @@ class Delivery:
         return " ".join(sorted({shown(path.parent) for path in self.store.delivered_files(self.names)}))
 
     def check(self) -> str:
-        """Where the promoted values are; the run stops (exit 5) until they are on `main`."""
-        paths = [str(path) for path in self.store.delivered_files(self.names) if path.exists()]
-        if self._git("status", "--porcelain", "--", *paths).stdout.strip():
-            raise RunIncomplete(
-                f"promoted in {self.where()}: commit those files, push them to {self.branch}, then run "
-                "secrets.rotate again; the previous values stay valid until then"
-            )
-        last = self._git("log", "-1", "--format=%H", "--", *paths).stdout.strip()
-        if not self._on_remote(last):  # the checkout's copy of the remote may be behind: fetch it
+        """Whether the promoted files are on `main` as they are here (however they got there: a
+        push, a merged or squashed pull request); until then the run stops (exit 5)."""
+        paths = [path for path in self.store.delivered_files(self.names) if path.exists()]
+        if not paths:
+            return "nothing promoted to deliver"
+        if not self._on_branch(paths):  # the checkout's copy of the remote may be behind: fetch it
             fetched = self._git("fetch", "--quiet", "origin", self.branch)
             if fetched.returncode != 0:
                 line = (fetched.stderr.strip().splitlines() or ["no answer"])[-1]
                 raise RunIncomplete(
                     f"cannot read origin/{self.branch} ({line}); the previous values stay valid"
                 )
-            if not self._on_remote(last):
+            if not self._on_branch(paths):
                 raise RunIncomplete(
-                    f"commit {last[:12]} (the promoted secrets) is not on origin/{self.branch} yet: push it, "
-                    "then run secrets.rotate again; the previous values stay valid until then"
+                    f"promoted in {self.where()}: commit those files and bring them to {self.branch} (push, "
+                    "or merge the pull request), then run secrets.rotate again; the previous values stay "
+                    "valid until then"
                 )
-        return f"commit {last[:12]} is on origin/{self.branch}: Argo CD syncs it, Reloader rolls the readers"
-
-    def _on_remote(self, commit: str) -> bool:
         return (
-            bool(commit)
-            and not self._git("merge-base", "--is-ancestor", commit, f"origin/{self.branch}").returncode
+            f"the promoted files are on origin/{self.branch}: Argo CD syncs them, Reloader rolls the readers"
         )
+
+    def _on_branch(self, paths: list[Path]) -> bool:
+        for path in paths:
+            relative = path.relative_to(self.store.root).as_posix()
+            there = self._git("show", f"origin/{self.branch}:{relative}")
+            if there.returncode != 0 or there.stdout != path.read_text():
+                return False
+        return True
 
     def pick_up(self) -> str:
         """Once delivered, the grace starts: each promoted entry's promotion is dated then."""
@@ -363,8 +393,8 @@ class Delivery:
 
     def remaining(self) -> str:
         """What is left to commit after a run: the rotation's state."""
-        paths = [str(self.store.versions_file(name)) for name in self.names]
-        if not self._git("status", "--porcelain", "--", *paths).stdout.strip():
+        paths = [str(path) for name in self.names if (path := self.store.versions_file(name)).exists()]
+        if not paths or not self._git("status", "--porcelain", "--", *paths).stdout.strip():
             return ""
         return f"commit {shown(self.store.sealed_dir / 'rotation')} (the rotation's state)"
 
@@ -392,5 +422,14 @@ def precheck(environment: Environment, targets: list[Any], grace: float | None) 
 
 
 def refused(environment: Environment, targets: list[Any], store: SealedStore) -> list[str]:
-    """Secrets whose value a server checks, once readers depend on it."""
-    return aws_rotation.unsafe(targets, aws_rotation.has_value(environment, store), environment.cloud.value)
+    """Secrets whose value a server checks, once readers depend on it (on any part of it)."""
+    complete = aws_rotation.has_value(environment, store)
+
+    def in_use(name: str) -> bool:
+        return complete(name) or (store.any_sealed(name) and not _in_flight(store, name))
+
+    return aws_rotation.unsafe(targets, in_use, environment.cloud.value)
+
+
+def _in_flight(store: SealedStore, name: str) -> bool:
+    return ROTATION_TAG in secret_versions.tags(store, name)

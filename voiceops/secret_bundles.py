@@ -374,11 +374,10 @@ def seal_targets(
 def seal_values(
     environment: Environment, owner: str, name: str, values: dict[str, bytes], certificate_pem: bytes,
     directory: Path | None = None, sealed_dir: Path | None = None, version: str | None = None,
-    sealed_at: str | None = None,
 ) -> list[Path]:  # fmt: skip
     """Seal the values into the secret's SealedSecret manifest in every namespace the environment
     reads it in, keeping the keys sealed before; the files written. `version`: the rotation's
-    version the values are (secret_rotation on Linode), `sealed_at`: when they became current."""
+    version the values are (sealed_rotation)."""
     targets = seal_targets(environment, owner, name, directory)
     written = []
     for target in targets:
@@ -392,7 +391,7 @@ def seal_values(
         # when the value changed: the audit's last rotation of a sealed secret
         sealed["metadata"]["annotations"] = {
             **sealed["metadata"].get("annotations", {}),
-            SEALED_AT: sealed_at or datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+            SEALED_AT: datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
             **({SEALED_VERSION: version} if version else {}),
         }
         path.parent.mkdir(parents=True, exist_ok=True)

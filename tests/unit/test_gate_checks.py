@@ -156,7 +156,11 @@ def test_rotation_workflow_runs_behind_the_environments_reviewers_and_never_besi
     proposed = rotate["steps"][names.index("propose the sealed values (Linode)")]
     assert names.index("rotate") < names.index("propose the sealed values (Linode)") < names.index("audit")
     assert "gh pr create --base main" in proposed["run"] and "${{" not in proposed["run"]
-    assert rotate["permissions"]["pull-requests"] == "write" and rotate["permissions"]["contents"] == "write"
+    # with a token of its own, so that the pull request's checks run; the job's own stays read-only
+    assert proposed["env"]["GH_TOKEN"] == "${{ secrets.SECRET_ROTATION_TOKEN }}"
+    assert rotate["permissions"]["contents"] == "read" and "x-access-token" not in proposed["run"]
+    waiting = names.index("no rotation waiting on a pull request")
+    assert waiting < names.index("rotate") and "gh pr list --head" in rotate["steps"][waiting]["run"]
     assert rotate["steps"][names.index("audit")]["if"] == "steps.rotate.outputs.paused != 'true'"
     kept = next(step for step in rotate["steps"] if "upload-artifact" in str(step.get("uses")))
     assert kept["if"] == "always()" and ".state/audit/" in kept["with"]["path"]

@@ -7,6 +7,7 @@ import base64
 import datetime
 import json
 import subprocess
+import time
 
 import pytest
 import yaml
@@ -79,62 +80,97 @@ def manifest(work, namespace: str, name: str) -> dict:
     )
 
 
-def test_a_rotation_waits_for_main_and_then_completes_from_the_committed_state(checkout):
-    work = checkout
+def current(store, name: str) -> dict[str, str]:
+    return json.loads(store.get_secret_value(SecretId=name)["SecretString"])
+
+
+def private_key() -> bytes:
+    return base64.b64decode(sealing_keys.key_manifest(ENVIRONMENT)["data"]["tls.key"])
+
+
+def rotated_once(work, bundle: str = "livekit") -> None:
+    """A rotation that pauses for main, is delivered, and completes; its state committed."""
+    with pytest.raises(OpsError, match="commit those files"):
+        rotate(bundle)
+    deliver(work)
+    assert rotate(bundle)[0].result == "succeeded"
+    deliver(work)
+
+
+@pytest.fixture
+def livekit(checkout):
+    """The store and the namespace LiveKit's keys are read in."""
     store = sealed_rotation.store(environments.load(ENVIRONMENT))
-    namespace = store.read["livekit-api-keys"][0].namespace
+    return store, store.read["livekit-api-keys"][0].namespace
+
+
+def test_a_rotation_waits_for_main_and_then_completes_from_the_committed_state(checkout, livekit):
+    work, (store, namespace) = checkout, livekit
     with pytest.raises(OpsError, match="commit those files") as paused:
-        rotate("livekit")
+        rotate("livekit", grace=1)
     assert paused.value.exit_code == 5
     # promoted: the manifests hold the new version, sealed for the cluster, and the resolved
     # environment carries them; the rotation is still in flight
     document = manifest(work, namespace, "livekit-api-keys")
-    version = document["metadata"]["annotations"][secret_bundles.SEALED_VERSION]
-    private_key = sealing_keys.key_manifest(ENVIRONMENT)["data"]["tls.key"]
     keys = sealing.unseal(
-        base64.b64decode(private_key), document["spec"]["encryptedData"]["keys.yaml"],
+        private_key(),
+        document["spec"]["encryptedData"]["keys.yaml"],
         sealing.label(namespace, "livekit-api-keys"),
-    ).decode()  # fmt: skip
-    assert json.loads(store.get_secret_value(SecretId="livekit-api-keys")["SecretString"]) == {
-        "keys.yaml": keys
-    }
+    ).decode()
+    assert current(store, "livekit-api-keys") == {"keys.yaml": keys}
     resolved = json.loads((work / "environments" / "resolved" / f"{ENVIRONMENT}.json").read_text())
     sealed = [entry for entry in resolved["secrets"] if entry["name"] == "livekit-api-keys"]
     assert sealed and sealed[0]["sealed"] == document["spec"]["encryptedData"]
-    assert secret_versions.ROTATION_TAG in secret_versions.tags(store, "livekit-api-keys")
+    promoted = secret_versions.tags(store, "livekit-api-keys")[secret_versions.PROMOTED_TAG]
 
     git(work, "add", "secrets", "environments")
     git(work, "commit", "--quiet", "-m", "rotate livekit")
-    with pytest.raises(OpsError, match="not on origin/main"):
-        rotate("livekit")
+    with pytest.raises(OpsError, match="commit those files and bring them to main"):
+        rotate("livekit", grace=1)  # committed, not pushed
+    time.sleep(1.1)
     git(work, "push", "--quiet", "origin", "main")
-    record, _ = rotate("livekit")
+    started = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
+    record, _ = rotate("livekit", grace=1)
     assert record.result == "succeeded"
     tags = secret_versions.tags(store, "livekit-api-keys")
     assert secret_versions.ROTATION_TAG not in tags and tags[sealed_rotation.DELIVERED_TAG]
-    assert (
-        manifest(work, namespace, "livekit-api-keys")["metadata"]["annotations"][
-            secret_bundles.SEALED_VERSION
-        ]
-        == version
-    )
+    # the grace started when the values were found on main, not when they were sealed
+    assert datetime.datetime.fromisoformat(tags[secret_versions.PROMOTED_TAG]) >= started
+    assert datetime.datetime.fromisoformat(promoted) < started
     assert git(work, "status", "--porcelain", "secrets/sealed/staging/rotation")  # the state to commit
     deliver(work)
 
-    # a second rotation keeps the previous key pair beside the new one (LiveKit accepts both)
-    before = yaml.safe_load(keys)
-    with pytest.raises(OpsError, match="commit those files"):
-        rotate("livekit")
-    deliver(work)
-    assert rotate("livekit")[0].result == "succeeded"
-    after = yaml.safe_load(
-        json.loads(store.get_secret_value(SecretId="livekit-api-keys")["SecretString"])["keys.yaml"]
+    # a second rotation keeps the previous key pair beside the new one (LiveKit accepts both),
+    # and the audit dates the manifests by it
+    first_sealed = document["metadata"]["annotations"][secret_bundles.SEALED_AT]
+    time.sleep(1.1)
+    rotated_once(work)
+    after = yaml.safe_load(current(store, "livekit-api-keys")["keys.yaml"])
+    assert set(yaml.safe_load(keys)) < set(after)
+    assert (
+        manifest(work, namespace, "livekit-api-keys")["metadata"]["annotations"][secret_bundles.SEALED_AT]
+        > first_sealed
     )
-    assert set(before) < set(after)
     rows = {row.secret: row for row in secret_audit.audit(
         store.environment, secret_audit.sealed_reader(store.environment), datetime.date.today()
     )}  # fmt: skip
     assert rows["livekit-api-keys"].status == "ok"
+    assert rows["livekit-api-keys"].rotated > datetime.datetime.fromisoformat(first_sealed)
+
+
+def test_values_brought_to_main_by_a_squashed_pull_request_are_delivered(checkout):
+    work = checkout
+    git(work, "switch", "--quiet", "--create", "rotation")
+    with pytest.raises(OpsError, match="commit those files"):
+        rotate("livekit")
+    git(work, "add", "secrets", "environments")
+    git(work, "commit", "--quiet", "-m", "rotate livekit")
+    git(work, "switch", "--quiet", "main")
+    git(work, "merge", "--quiet", "--squash", "rotation")
+    git(work, "commit", "--quiet", "-m", "Rotate livekit (#1)")
+    git(work, "push", "--quiet", "origin", "main")
+    git(work, "switch", "--quiet", "rotation")  # the run's checkout is still the branch
+    assert rotate("livekit")[0].result == "succeeded"
 
 
 def test_what_secrets_rotate_cannot_change_on_linode_is_refused_before_anything(checkout, monkeypatch):
@@ -145,96 +181,117 @@ def test_what_secrets_rotate_cannot_change_on_linode_is_refused_before_anything(
         rotate("edge")
     assert not (work / "secrets" / "sealed").exists()
     # a value the server checks gets its first value, and is refused once readers depend on it
-    with pytest.raises(OpsError, match="commit those files"):
-        rotate("redis")
-    deliver(work)
-    assert rotate("redis")[0].result == "succeeded"
-    deliver(work)
-    with pytest.raises(
-        OpsError,
-        match=r"redis-auth .* is checked by a server whose credential .* does not change on linode",
-    ):
+    rotated_once(work, "redis")
+    with pytest.raises(OpsError, match=r"redis-auth .* is checked by a server whose credential .* on linode"):
         rotate("redis")
     monkeypatch.delenv("AWS_ENDPOINT_URL")  # a real bucket: the readers need Argo CD's sync and a rollout
     with pytest.raises(OpsError, match="shorter than Argo CD's sync plus a rollout"):
         rotate("livekit", grace=60)
 
 
-def test_the_messaging_bundle_gets_its_first_values_and_definitions(checkout):
-    work = checkout
-    with pytest.raises(OpsError, match="commit those files"):
-        rotate("messaging")
-    deliver(work)
-    assert rotate("messaging")[0].result == "succeeded"
-    store = sealed_rotation.store(environments.load(ENVIRONMENT))
-    admin = json.loads(store.get_secret_value(SecretId="rabbitmq-credentials")["SecretString"])
-    definitions = json.loads(
-        json.loads(store.get_secret_value(SecretId="rabbitmq-definitions")["SecretString"])[
-            "load_definition.json"
-        ]
+def test_a_value_sealed_in_part_by_hand_is_not_replaced_by_a_first_value(checkout):
+    environment = environments.load(ENVIRONMENT)
+    certificate = secret_bundles.sealing_certificate(environment).read_bytes()
+    secret_bundles.seal_values(
+        environment, "redis", "redis-auth", {"password": b"sealed-by-hand"}, certificate
     )
+    with pytest.raises(OpsError, match=r"redis-auth .* is checked by a server"):
+        rotate("redis")
+
+
+def test_the_messaging_bundle_gets_its_first_values_and_definitions(checkout):
+    rotated_once(checkout, "messaging")
+    store = sealed_rotation.store(environments.load(ENVIRONMENT))
+    admin = current(store, "rabbitmq-credentials")
+    definitions = json.loads(current(store, "rabbitmq-definitions")["load_definition.json"])
     assert [user["name"] for user in definitions["users"]] == ["user"]
     assert credential_servers.rabbit_hash_matches(
         definitions["users"][0]["password_hash"], admin["rabbitmq-password"]
     )
 
 
-def test_a_run_that_died_before_the_manifests_were_written_is_repaired_by_the_next(checkout):
-    work = checkout
-    store = sealed_rotation.store(environments.load(ENVIRONMENT))
-    namespace = store.read["livekit-api-keys"][0].namespace
-    with pytest.raises(OpsError, match="commit those files"):
-        rotate("livekit")
-    deliver(work)
-    assert rotate("livekit")[0].result == "succeeded"
-    deliver(work)
-    first = manifest(work, namespace, "livekit-api-keys")["metadata"]["annotations"][
-        secret_bundles.SEALED_VERSION
+def test_the_store_moves_stages_as_secrets_manager_does(checkout, livekit):
+    store, _ = livekit
+    first = store.put_secret_value(SecretId="livekit-api-keys", SecretString='{"keys.yaml": "a: b"}')[
+        "VersionId"
     ]
-    with pytest.raises(OpsError, match="commit those files"):
-        rotate("livekit")
-    second = manifest(work, namespace, "livekit-api-keys")["metadata"]["annotations"][
-        secret_bundles.SEALED_VERSION
+    second = store.put_secret_value(SecretId="livekit-api-keys", SecretString='{"keys.yaml": "c: d"}')[
+        "VersionId"
     ]
-    # as if the run died between the versions and the manifests: they still hold the first
-    git(
-        work,
-        "checkout",
-        "HEAD",
-        "--",
-        "secrets/sealed/staging/" + f"{namespace}.livekit-api-keys.yaml",
-        "environments",
-    )
-    assert store.describe_secret(SecretId="livekit-api-keys")["VersionIdsToStages"][second] == ["AWSCURRENT"]
+    assert store.describe_secret(SecretId="livekit-api-keys")["VersionIdsToStages"] == {
+        first: ["AWSPREVIOUS"], second: ["AWSCURRENT"],
+    }  # fmt: skip
+    pending = store.put_secret_value(
+        SecretId="livekit-api-keys", SecretString='{"keys.yaml": "e: f"}', ClientRequestToken="t1",
+        VersionStages=["AWSPENDING"],
+    )["VersionId"]  # fmt: skip
+    assert current(store, "livekit-api-keys") == {"keys.yaml": "c: d"}  # a pending value is not published
+    assert store.put_secret_value(
+        SecretId="livekit-api-keys", SecretString='{"keys.yaml": "e: f"}', ClientRequestToken="t1",
+        VersionStages=["AWSPENDING"],
+    )["VersionId"] == pending  # fmt: skip
+    with pytest.raises(OpsError, match="exists with another value"):
+        store.put_secret_value(
+            SecretId="livekit-api-keys", SecretString='{"keys.yaml": "x: y"}', ClientRequestToken="t1",
+            VersionStages=["AWSPENDING"],
+        )  # fmt: skip
+    # each version is sealed with a label no SealedSecret has: namespaces hold no colon
+    assert b":" in store._label("livekit-api-keys").split(b"/")[0]
+
+
+def test_a_run_that_died_before_the_manifests_and_resolved_file_were_written_is_repaired(checkout, livekit):
+    work, (store, namespace) = checkout, livekit
+    rotated_once(work)
     with pytest.raises(OpsError, match="commit those files"):
         rotate("livekit")
-    assert (
-        manifest(work, namespace, "livekit-api-keys")["metadata"]["annotations"][
-            secret_bundles.SEALED_VERSION
-        ]
-        == second
-        != first
-    )
+    second = current(store, "livekit-api-keys")
+    # as if the run died after the versions file: the manifests (or only the resolved file)
+    # still hold the first value
+    for reverted in (f"secrets/sealed/staging/{namespace}.livekit-api-keys.yaml", "environments"):
+        git(work, "checkout", "HEAD", "--", reverted)
+        assert current(store, "livekit-api-keys") == second  # the rotation in flight wins
+        with pytest.raises(OpsError, match="commit those files"):
+            rotate("livekit")
+        sealed = manifest(work, namespace, "livekit-api-keys")["spec"]["encryptedData"]
+        resolved = json.loads((work / "environments" / "resolved" / f"{ENVIRONMENT}.json").read_text())
+        assert [e["sealed"] for e in resolved["secrets"] if e["name"] == "livekit-api-keys"] == [sealed]
+        assert (
+            sealing.unseal(
+                private_key(), sealed["keys.yaml"], sealing.label(namespace, "livekit-api-keys")
+            ).decode()
+            == second["keys.yaml"]
+        )
     deliver(work)
     assert rotate("livekit")[0].result == "succeeded"
 
 
-def test_a_value_sealed_by_hand_since_is_the_current_one(checkout):
-    work = checkout
-    store = sealed_rotation.store(environments.load(ENVIRONMENT))
-    with pytest.raises(OpsError, match="commit those files"):
-        rotate("livekit")
-    deliver(work)
-    assert rotate("livekit")[0].result == "succeeded"
+def test_a_value_sealed_edited_or_rolled_back_by_hand_since_is_the_current_one(checkout, livekit):
+    work, (store, namespace) = checkout, livekit
+    rotated_once(work)
+    first = current(store, "livekit-api-keys")
+    rotated_once(work)
+    path = work / "secrets" / "sealed" / ENVIRONMENT / f"{namespace}.livekit-api-keys.yaml"
+    # rolled back: the manifest reverted to the previous value, no rotation in flight
+    git(work, "checkout", "HEAD~2", "--", str(path))
+    assert current(store, "livekit-api-keys") == first
+    store.settle(["livekit-api-keys"])
+    assert current(store, "livekit-api-keys") == first  # not resealed with the rotation's value
+    # edited in place, the rotation's annotations kept (kubeseal --merge-into)
+    document = yaml.safe_load(path.read_text())
     certificate = secret_bundles.sealing_certificate(store.environment).read_bytes()
+    document["spec"]["encryptedData"]["keys.yaml"] = sealing.seal(
+        certificate, b"edited: secret\n", sealing.label(namespace, "livekit-api-keys")
+    )
+    path.write_text(yaml.safe_dump(document))
+    assert current(store, "livekit-api-keys") == {"keys.yaml": "edited: secret\n"}
+    # sealed anew
     secret_bundles.seal_values(
         store.environment, "livekit", "livekit-api-keys", {"keys.yaml": b"by-hand: secret\n"}, certificate
     )
-    described = store.describe_secret(SecretId="livekit-api-keys")
-    assert list(described["VersionIdsToStages"].values()) == [["AWSCURRENT"]]
-    assert json.loads(store.get_secret_value(SecretId="livekit-api-keys")["SecretString"]) == {
-        "keys.yaml": "by-hand: secret\n"
-    }
+    assert list(store.describe_secret(SecretId="livekit-api-keys")["VersionIdsToStages"].values()) == [
+        ["AWSCURRENT"]
+    ]
+    assert current(store, "livekit-api-keys") == {"keys.yaml": "by-hand: secret\n"}
 
 
 @pytest.mark.parametrize("step", ["plan", "create", "set", "promote"])
@@ -253,10 +310,7 @@ def test_a_run_killed_after_a_step_is_completed_by_the_next(checkout, monkeypatc
     with pytest.raises(Killed):
         rotate("livekit")
     monkeypatch.delenv(secret_rotation.CRASH_VARIABLE)
-    with pytest.raises(OpsError, match="commit those files"):
-        rotate("livekit")
-    deliver(work)
-    assert rotate("livekit")[0].result == "succeeded"
+    rotated_once(work)
     store = sealed_rotation.store(environments.load(ENVIRONMENT))
     assert list(store.describe_secret(SecretId="livekit-api-keys")["VersionIdsToStages"].values()) == [
         ["AWSCURRENT"]

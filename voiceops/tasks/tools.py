@@ -1,9 +1,9 @@
-"""tools.check / tools.lock: the pinned toolchain."""
+"""tools.check / tools.lock: the pinned toolchain; tools.workflow-scripts: the CI's shell scripts."""
 
 from invoke import task
 from invoke.exceptions import Exit
 
-from voiceops import output, toolchain
+from voiceops import output, toolchain, workflow_scripts
 from voiceops.tasks import reports_errors
 
 
@@ -68,3 +68,14 @@ def lock(c, upgrade=False):
         output.console.print(f"resolving {toolchain.shown(source)} ...")
         count = toolchain.relock(source, lock_file, upgrade=upgrade)
         output.console.print(f"wrote {toolchain.shown(lock_file)} ({count} packages, with hashes)")
+
+
+@task(name="workflow-scripts")
+@reports_errors
+def scripts(c):
+    """shellcheck the run script of every step of .github/workflows and .github/actions, as
+    GitHub runs it (bash -e -o pipefail).
+    Example: invoke tools.workflow-scripts
+    """
+    checked = workflow_scripts.check(workflow_scripts.default_files())
+    output.console.print(f"{checked} workflow script(s): shellcheck finds nothing")
