@@ -18,6 +18,7 @@ rotates what only readers check and gives generated secrets their first values."
 from __future__ import annotations
 
 import base64
+import copy
 import datetime
 import hashlib
 import json
@@ -49,6 +50,7 @@ ARGOCD_SYNC_SECONDS = 180.0  # Argo CD's default reconciliation: how late it see
 # the seal label of a version: no SealedSecret unseals it, as no namespace may hold a colon
 VERSIONS_NAMESPACE = "voiceops:rotation"
 GIT_TIMEOUT_SECONDS = 120
+YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's, where PyYAML has it
 DELIVERED_TAG = "voiceops:delivered"  # the rotation whose promotion reached the synced branch
 
 
@@ -80,6 +82,7 @@ class SealedStore:
         self.private_key = private_key_pem
         self.sealed_dir = (sealed_dir or secret_bundles.SEALED_DIR) / environment.name
         self._plain: dict[tuple[str, bytes], bytes] = {}
+        self._parsed: dict[str, dict] = {}
         self.read: dict[str, list[secret_bundles.Materialized]] = {}
         for item in secret_bundles.for_environment(environment):
             if item.declared.store is Store.SEALED_SECRET:
@@ -114,7 +117,13 @@ class SealedStore:
     # --- the state of one secret ----------------------------------------------------------------
 
     def _manifest(self, path: Path) -> dict:
-        return (yaml.safe_load(path.read_text()) or {}) if path.is_file() else {}
+        """A file's document, parsed once per content: every call reads the state anew."""
+        if not path.is_file():
+            return {}
+        text = path.read_text()
+        if text not in self._parsed:
+            self._parsed[text] = yaml.load(text, Loader=YAML_LOADER) or {}  # noqa: S506 - a safe loader (libyaml)
+        return copy.deepcopy(self._parsed[text])
 
     def _sealed(self, name: str) -> list[dict[str, str]]:
         """Each namespace's manifest ciphertext, by key."""
@@ -153,7 +162,7 @@ class SealedStore:
         edited or rolled back) and their value is the only version."""
         path = self.versions_file(name)
         held = self._held(name)
-        state = yaml.safe_load(path.read_text()) if path.is_file() else None
+        state = self._manifest(path) or None
         if state and held is None:
             return state  # a first value not promoted yet
         if state and held is not None:

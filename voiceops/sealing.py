@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import copy
 import datetime
+import functools
 import os
 import struct
 from enum import StrEnum
@@ -74,8 +75,14 @@ def seal(certificate_pem: bytes, plaintext: bytes, label_bytes: bytes) -> str:
     return base64.b64encode(struct.pack(">H", len(wrapped)) + wrapped + body).decode()
 
 
+@functools.lru_cache(maxsize=8)
+def _private_key(private_key_pem: bytes) -> object:
+    """Loading checks the key (tens of milliseconds for RSA): once per key."""
+    return serialization.load_pem_private_key(private_key_pem, password=None)
+
+
 def unseal(private_key_pem: bytes, sealed: str, label_bytes: bytes) -> bytes:
-    key = serialization.load_pem_private_key(private_key_pem, password=None)
+    key = _private_key(private_key_pem)
     if not isinstance(key, rsa.RSAPrivateKey):
         raise SealingError("the sealing key is not an RSA key")
     data = base64.b64decode(sealed)
