@@ -14,6 +14,7 @@ import yaml
 from voiceops import (
     credential_servers,
     environments,
+    scan,
     sealed_rotation,
     sealing,
     sealing_keys,
@@ -216,6 +217,8 @@ def test_the_messaging_bundle_gets_its_first_values_and_definitions(checkout):
     admin = current(store, "rabbitmq-credentials")
     definitions = json.loads(current(store, "rabbitmq-definitions")["load_definition.json"])
     assert [user["name"] for user in definitions["users"]] == ["user"]
+    # what the rotation commits passes the gate's check for plaintext secrets
+    assert scan.plaintext_secrets(checkout) == []
     assert credential_servers.rabbit_hash_matches(
         definitions["users"][0]["password_hash"], admin["rabbitmq-password"]
     )
