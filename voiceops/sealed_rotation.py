@@ -136,50 +136,64 @@ class SealedStore:
         """Whether a value, even part of one, is sealed for the secret: readers may use it."""
         return any(self._sealed(name))
 
-    def _held(self, name: str) -> list[dict[str, str]] | None:
-        """The values each namespace's manifest holds; None until each has every key."""
-        keys = self._items(name)[0].declared.secret.keys
+    def _held(self, name: str) -> list[dict[str, str]]:
+        """The values each namespace's manifest holds, by key (empty where nothing is sealed)."""
         held = []
         for item, data in zip(self._items(name), self._sealed(name), strict=True):
-            if not set(keys) <= set(data):
-                return None
             bound = sealing.label(item.namespace, name)
-            held.append({key: self._unsealed(data[key], bound).decode() for key in keys})
+            held.append({key: self._unsealed(value, bound).decode() for key, value in data.items()})
         return held
 
     def _committed(self, name: str, held: list[dict[str, str]]) -> dict:
-        """The manifests' values as the only version: sealed by hand, or a change rolled back."""
+        """The manifests' value as the only version: sealed, edited or rolled back by hand. Every
+        namespace must hold the same one: which to keep is not for the rotation to guess."""
+        if differing := [item.namespace for item, values in zip(self._items(name), held, strict=True)
+                         if values != held[0]]:  # fmt: skip
+            raise OpsError(
+                f"{name}: {self._items(name)[0].namespace} and {', '.join(differing)} hold different "
+                "values: seal one value in every namespace (invoke secrets.seal), then rotate"
+            )
         digest = hashlib.sha256(json.dumps(self._sealed(name)[0], sort_keys=True).encode()).hexdigest()[:32]
         document = self._manifest(self.manifests(name)[0])
         stamp = ((document.get("metadata") or {}).get("annotations") or {}).get(SEALED_AT)
         version = {"id": f"sealed-{digest}", "stages": [CURRENT], "value": self._seal(name, held[0])}
-        return {"secret": name, "tags": {ROTATED_TAG: stamp} if stamp else {}, "versions": [version]}
+        return {
+            "secret": name, "tags": {ROTATED_TAG: stamp} if stamp else {},
+            "versions": [version | ({"sealed_at": stamp} if stamp else {})],
+        }  # fmt: skip
 
     def _state(self, name: str) -> dict:
-        """The secret's versions and tags. The rotation's file holds them while the manifests
-        hold its current value, or (a run died before it resealed them all) any of its values
-        with a rotation in flight; otherwise the manifests were changed by hand since (sealed,
-        edited or rolled back) and their value is the only version."""
+        """The secret's versions and tags. The rotation's file holds them while every manifest
+        holds its current value, or, until a rotation in flight reached main, any of its values
+        (a run died while resealing them). Otherwise the manifests were changed by hand since
+        (sealed, edited or rolled back) and their value is the only version."""
         path = self.versions_file(name)
         held = self._held(name)
         state = self._manifest(path) or None
-        if state and held is None:
-            return state  # a first value not promoted yet
-        if state and held is not None:
-            known = [self._unseal(name, version) for version in state["versions"]]
-            current = [self._unseal(name, v) for v in state["versions"] if _published(v)]
-            if all(values in current for values in held):
+        if not any(held):
+            return state or {"secret": name, "tags": {}, "versions": []}  # a first value, or none
+        if state:
+            values = [self._unseal(name, version) for version in state["versions"]]
+            current = [found for version, found in zip(state["versions"], values, strict=True)
+                       if _published(version)]  # fmt: skip
+            if current and all(_holds(namespace, current[0]) for namespace in held):
                 return state
-            if ROTATION_TAG in state["tags"] and all(values in known for values in held):
+            token = state["tags"].get(ROTATION_TAG)
+            undelivered = token and state["tags"].get(DELIVERED_TAG) != token
+            if undelivered and all(
+                not namespace or any(_holds(namespace, found) for found in values) for namespace in held
+            ):
                 return state
-        if held is None:
-            return {"secret": name, "tags": {}, "versions": []}
         return self._committed(name, held)
 
     def _save(self, name: str, state: dict) -> None:
         """The versions first, then the manifests from the current version, so a crash between
         the two is repaired by the next write (the manifests follow the versions)."""
         state["versions"] = [version for version in state["versions"] if version["stages"]]
+        now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+        for version in state["versions"]:
+            if _published(version):
+                version.setdefault("sealed_at", now)  # when it became the manifests' value
         path = self.versions_file(name)
         path.parent.mkdir(parents=True, exist_ok=True)
         staged = path.with_suffix(".new")
@@ -195,11 +209,11 @@ class SealedStore:
         if current is None:
             return  # a first version is published when it is promoted
         values = self._unseal(name, current)
-        if self._held(name) != [values] * len(self.manifests(name)):
+        if not all(_holds(namespace, values) for namespace in self._held(name)):
             encoded = {key: value.encode() for key, value in values.items()}
             secret_bundles.seal_values(
                 self.environment, self._items(name)[0].declared.bundle, name, encoded, self.certificate,
-                sealed_dir=self.sealed_dir.parent, version=current["id"],
+                sealed_dir=self.sealed_dir.parent, version=current["id"], sealed_at=current.get("sealed_at"),
             )  # fmt: skip
         resolved_file = self.root / "environments" / "resolved" / f"{self.environment.name}.json"
         listed = json.loads(resolved_file.read_text()) if resolved_file.is_file() else {}
@@ -314,6 +328,11 @@ class SealedStore:
         for key in TagKeys:
             state["tags"].pop(key, None)
         self._save(SecretId, state)
+
+
+def _holds(held: dict[str, str], values: dict[str, str]) -> bool:
+    """Whether a manifest holds these values (keys it holds besides them were sealed before)."""
+    return bool(values) and all(held.get(key) == value for key, value in values.items())
 
 
 def _published(version: dict) -> bool:

@@ -374,10 +374,11 @@ def seal_targets(
 def seal_values(
     environment: Environment, owner: str, name: str, values: dict[str, bytes], certificate_pem: bytes,
     directory: Path | None = None, sealed_dir: Path | None = None, version: str | None = None,
+    sealed_at: str | None = None,
 ) -> list[Path]:  # fmt: skip
     """Seal the values into the secret's SealedSecret manifest in every namespace the environment
     reads it in, keeping the keys sealed before; the files written. `version`: the rotation's
-    version the values are (sealed_rotation)."""
+    version the values are, `sealed_at`: when it became current (sealed_rotation; default now)."""
     targets = seal_targets(environment, owner, name, directory)
     written = []
     for target in targets:
@@ -391,7 +392,7 @@ def seal_values(
         # when the value changed: the audit's last rotation of a sealed secret
         sealed["metadata"]["annotations"] = {
             **sealed["metadata"].get("annotations", {}),
-            SEALED_AT: datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+            SEALED_AT: sealed_at or datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
             **({SEALED_VERSION: version} if version else {}),
         }
         path.parent.mkdir(parents=True, exist_ok=True)

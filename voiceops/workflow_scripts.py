@@ -1,6 +1,7 @@
 """The shell scripts of our GitHub workflows and composite actions (each step's `run`), checked
-with shellcheck as GitHub runs them: bash with -e and -o pipefail. Expressions (`${{ }}`) are
-evaluated before the shell sees the script, so each becomes a plain word here."""
+with shellcheck as GitHub runs them: bash -e, with -o pipefail where `shell: bash` is named (on
+the step, or as the job's or workflow's default). Expressions (`${{ }}`) are evaluated before
+the shell sees the script, so each becomes a plain word here."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from voiceops.toolchain import ROOT, shown
 WORKFLOWS_DIR = ROOT / ".github" / "workflows"
 ACTIONS_DIR = ROOT / ".github" / "actions"
 EXPRESSION = re.compile(r"\$\{\{.*?\}\}")
-HEADER = "#!/usr/bin/env bash\nset -eo pipefail\n"
+HEADER = "#!/usr/bin/env bash\nset -e\n"
+NAMED_BASH = "set -o pipefail\n"
 
 
 class ScriptProblems(OpsError):
@@ -35,10 +37,19 @@ class Script:
     text: str
 
 
-def _steps(document: dict) -> list[tuple[str, dict]]:
-    found = [(f"jobs.{job}", step) for job, body in (document.get("jobs") or {}).items()
-             for step in body.get("steps") or []]  # fmt: skip
-    found += [("runs", step) for step in (document.get("runs") or {}).get("steps") or []]
+def _default_shell(document: dict) -> str | None:
+    return ((document.get("defaults") or {}).get("run") or {}).get("shell")
+
+
+def _steps(document: dict) -> list[tuple[str, dict, str | None]]:
+    """Each step with where it is and the shell it runs in unless it names its own."""
+    workflow_shell = _default_shell(document)
+    found = [
+        (f"jobs.{job}", step, _default_shell(body) or workflow_shell)
+        for job, body in (document.get("jobs") or {}).items()
+        for step in body.get("steps") or []
+    ]
+    found += [("runs", step, None) for step in (document.get("runs") or {}).get("steps") or []]
     return found
 
 
@@ -47,12 +58,17 @@ def scripts(paths: list[Path]) -> list[Script]:
     found = []
     for path in paths:
         document = yaml.safe_load(path.read_text()) or {}
-        for place, step in _steps(document):
-            if "run" not in step or step.get("shell", "bash") != "bash":
+        for place, step, default in _steps(document):
+            shell = step.get("shell", default)
+            if "run" not in step or shell not in (None, "bash"):
                 continue
             name = step.get("name") or step.get("id") or step["run"].splitlines()[0]
-            text = EXPRESSION.sub("EXPRESSION", step["run"])
-            found.append(Script(f"{shown(path)} {place} step {name!r}", HEADER + text))
+            header = HEADER + (NAMED_BASH if shell == "bash" else "")
+            found.append(
+                Script(
+                    f"{shown(path)} {place} step {name!r}", header + EXPRESSION.sub("EXPRESSION", step["run"])
+                )
+            )
     return found
 
 

@@ -160,7 +160,14 @@ def test_rotation_workflow_runs_behind_the_environments_reviewers_and_never_besi
     assert proposed["env"]["GH_TOKEN"] == "${{ secrets.SECRET_ROTATION_TOKEN }}"
     assert rotate["permissions"]["contents"] == "read" and "x-access-token" not in proposed["run"]
     waiting = names.index("no rotation waiting on a pull request")
-    assert waiting < names.index("rotate") and "gh pr list --head" in rotate["steps"][waiting]["run"]
+    # one rotation of an environment at a time: they change the same resolved environment
+    assert (
+        waiting < names.index("rotate")
+        and 'startswith(\\"secret-rotation/$TARGET/\\")' in rotate["steps"][waiting]["run"]
+    )
+    assert 'branch="secret-rotation/$TARGET/$BUNDLE"' in proposed["run"]
+    assert 'GIT_CONFIG_GLOBAL="$RUNNER_TEMP/' in proposed["run"]  # the runner user's git config untouched
+    assert 'if [ "$GITHUB_REF" != "refs/heads/main" ]' in route["steps"][-1]["run"]  # from main only
     assert rotate["steps"][names.index("audit")]["if"] == "steps.rotate.outputs.paused != 'true'"
     kept = next(step for step in rotate["steps"] if "upload-artifact" in str(step.get("uses")))
     assert kept["if"] == "always()" and ".state/audit/" in kept["with"]["path"]

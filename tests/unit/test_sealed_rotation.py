@@ -170,6 +170,20 @@ def test_a_rotation_waits_for_main_and_then_completes_from_the_committed_state(c
     assert rows["livekit-api-keys"].rotated > datetime.datetime.fromisoformat(first_sealed)
 
 
+def test_values_are_delivered_only_with_the_resolved_environment_and_as_main_has_them(checkout):
+    work = checkout
+    with pytest.raises(OpsError, match="commit those files"):
+        rotate("livekit")
+    git(work, "add", "secrets")  # the manifests without the resolved environment that renders them
+    git(work, "commit", "--quiet", "-m", "rotate livekit, half")
+    git(work, "push", "--quiet", "origin", "main")
+    with pytest.raises(OpsError, match="commit those files"):
+        rotate("livekit")
+    deliver(work)
+    git(work, "update-ref", "refs/remotes/origin/main", "HEAD~1")  # this checkout's copy is behind
+    assert rotate("livekit")[0].result == "succeeded"  # it fetched main
+
+
 def test_values_brought_to_main_by_a_squashed_pull_request_are_delivered(checkout):
     work = checkout
     git(work, "switch", "--quiet", "--create", "rotation")
@@ -229,9 +243,9 @@ def test_the_store_moves_stages_as_secrets_manager_does(checkout, livekit):
     first = store.put_secret_value(SecretId="livekit-api-keys", SecretString='{"keys.yaml": "a: b"}')[
         "VersionId"
     ]
-    second = store.put_secret_value(SecretId="livekit-api-keys", SecretString='{"keys.yaml": "c: d"}')[
+    second = store.put_secret_value(SecretId="livekit-api-keys", SecretString='{"keys.yaml": "a: b"}')[
         "VersionId"
-    ]
+    ]  # the same value again is a new version, as in Secrets Manager
     assert store.describe_secret(SecretId="livekit-api-keys")["VersionIdsToStages"] == {
         first: ["AWSPREVIOUS"], second: ["AWSCURRENT"],
     }  # fmt: skip
@@ -239,7 +253,7 @@ def test_the_store_moves_stages_as_secrets_manager_does(checkout, livekit):
         SecretId="livekit-api-keys", SecretString='{"keys.yaml": "e: f"}', ClientRequestToken="t1",
         VersionStages=["AWSPENDING"],
     )["VersionId"]  # fmt: skip
-    assert current(store, "livekit-api-keys") == {"keys.yaml": "c: d"}  # a pending value is not published
+    assert current(store, "livekit-api-keys") == {"keys.yaml": "a: b"}  # a pending value is not published
     assert store.put_secret_value(
         SecretId="livekit-api-keys", SecretString='{"keys.yaml": "e: f"}', ClientRequestToken="t1",
         VersionStages=["AWSPENDING"],
@@ -320,6 +334,14 @@ def test_a_run_killed_after_any_step_is_completed_by_the_next(checkout, monkeypa
         raise Killed
 
     monkeypatch.setattr(secret_rotation.os, "kill", die)
+    monkeypatch.setenv(secret_rotation.CRASH_VARIABLE, "set")
+    with pytest.raises(Killed):
+        rotate("livekit")
+    # a first value is set and tested before it reaches a manifest
+    assert not store.any_sealed("livekit-api-keys")
+    assert list(store.describe_secret(SecretId="livekit-api-keys")["VersionIdsToStages"].values()) == [
+        ["AWSPENDING", "AWSCURRENT"]
+    ]
     for step in ("plan", "create", "set", "promote"):
         monkeypatch.setenv(secret_rotation.CRASH_VARIABLE, step)
         with pytest.raises(Killed):
@@ -332,3 +354,101 @@ def test_a_run_killed_after_any_step_is_completed_by_the_next(checkout, monkeypa
             [["AWSCURRENT"]],
             [["AWSCURRENT"], ["AWSPREVIOUS"]],
         ), step
+
+
+def held_values(store) -> list[str]:
+    """LiveKit's keys as each namespace's manifest holds them."""
+    read = store.read["livekit-api-keys"]
+    return [
+        sealing.unseal(
+            private_key(), yaml.safe_load(path.read_text())["spec"]["encryptedData"]["keys.yaml"],
+            sealing.label(item.namespace, "livekit-api-keys"),
+        ).decode()
+        for path, item in zip(store.manifests("livekit-api-keys"), read, strict=True)
+    ]  # fmt: skip
+
+
+@pytest.fixture
+def bundles(tmp_path, monkeypatch):
+    """A copy of the bundles to change: LiveKit's keys read in two namespaces (its own and the
+    platform's) on top of what is declared."""
+    directory = tmp_path / "bundles"
+    directory.mkdir()
+    for path in secret_bundles.BUNDLES_DIR.glob("*.yaml"):
+        (directory / path.name).write_text(path.read_text())
+    livekit = yaml.safe_load((directory / "livekit.yaml").read_text())
+    livekit["secrets"]["livekit-api-keys"]["consumers"].append(
+        {"release": "platform", "workloads": ["platform-api-rest"]}
+    )
+    (directory / "livekit.yaml").write_text(yaml.safe_dump(livekit, sort_keys=False))
+    monkeypatch.setattr(secret_bundles, "BUNDLES_DIR", directory)
+    secret_bundles.load_all.cache_clear()
+    yield directory
+    secret_bundles.load_all.cache_clear()
+
+
+def test_every_namespace_gets_the_value_and_one_sealed_apart_is_refused(checkout, bundles):
+    work = checkout
+    store = sealed_rotation.store(environments.load(ENVIRONMENT))
+    paths = store.manifests("livekit-api-keys")
+    assert len(paths) == 2
+    rotated_once(work)
+    assert held_values(store) == [current(store, "livekit-api-keys")["keys.yaml"]] * 2
+    # a run that died while resealing: one namespace still holds the previous value
+    with pytest.raises(OpsError, match="commit those files"):
+        rotate("livekit")
+    git(work, "checkout", "HEAD", "--", str(paths[1]))
+    with pytest.raises(OpsError, match="commit those files"):
+        rotate("livekit")
+    assert held_values(store) == [current(store, "livekit-api-keys")["keys.yaml"]] * 2
+    deliver(work)
+    assert rotate("livekit")[0].result == "succeeded"
+    deliver(work)
+    # one namespace sealed apart by hand: which value is meant is not guessed
+    document = yaml.safe_load(paths[1].read_text())
+    certificate = secret_bundles.sealing_certificate(store.environment).read_bytes()
+    document["spec"]["encryptedData"]["keys.yaml"] = sealing.seal(
+        certificate,
+        b"apart: secret\n",
+        sealing.label(store.read["livekit-api-keys"][1].namespace, "livekit-api-keys"),
+    )
+    paths[1].write_text(yaml.safe_dump(document))
+    with pytest.raises(OpsError, match="hold different values"):
+        rotate("livekit")
+
+
+def test_a_key_declared_while_a_rotation_waits_for_main_does_not_hold_it_up(checkout, bundles):
+    work = checkout
+    with pytest.raises(OpsError, match="commit those files"):
+        rotate("livekit")
+    deliver(work)
+    livekit = yaml.safe_load((bundles / "livekit.yaml").read_text())
+    livekit["secrets"]["livekit-api-keys"]["keys"].append("webhook-key")
+    (bundles / "livekit.yaml").write_text(yaml.safe_dump(livekit, sort_keys=False))
+    secret_bundles.load_all.cache_clear()
+    assert rotate("livekit")[0].result == "succeeded"
+
+
+def test_a_rollback_on_main_after_the_values_reached_it_is_kept(checkout, livekit, monkeypatch):
+    work, (store, namespace) = checkout, livekit
+    rotated_once(work)
+    first = current(store, "livekit-api-keys")
+    with pytest.raises(OpsError, match="commit those files"):
+        rotate("livekit")
+    deliver(work)
+
+    class Killed(BaseException):
+        pass
+
+    def die(pid, signal_number):
+        raise Killed
+
+    monkeypatch.setattr(secret_rotation.os, "kill", die)
+    monkeypatch.setenv(secret_rotation.CRASH_VARIABLE, "grace")  # delivered, not yet retired
+    with pytest.raises(Killed):
+        rotate("livekit")
+    path = work / "secrets" / "sealed" / ENVIRONMENT / f"{namespace}.livekit-api-keys.yaml"
+    git(work, "checkout", "HEAD~2", "--", str(path))  # the operator puts the first value back
+    assert current(store, "livekit-api-keys") == first
+    store.settle(["livekit-api-keys"])
+    assert current(store, "livekit-api-keys") == first
