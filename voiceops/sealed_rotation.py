@@ -23,7 +23,6 @@ import datetime
 import hashlib
 import json
 import subprocess
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +42,14 @@ from voiceops.environments import Environment
 from voiceops.errors import OpsError
 from voiceops.runs import RunIncomplete
 from voiceops.secret_bundles import SEALED_AT, Store
-from voiceops.secret_versions import CURRENT, PENDING, PREVIOUS, ROTATED_TAG, ROTATION_TAG
+from voiceops.secret_versions import (
+    CURRENT,
+    ROTATED_TAG,
+    ROTATION_TAG,
+    DocumentStore,
+    ResourceNotFoundException,
+    published,
+)
 from voiceops.toolchain import shown
 
 ARGOCD_SYNC_SECONDS = 180.0  # Argo CD's default reconciliation: how late it sees a pushed commit
@@ -54,24 +60,14 @@ YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's, where 
 DELIVERED_TAG = "voiceops:delivered"  # the rotation whose promotion reached the synced branch
 
 
-class ResourceNotFoundException(OpsError):
-    pass
-
-
-class _Exceptions:
-    ResourceNotFoundException = ResourceNotFoundException
-
-
 def minimum_grace() -> float:
     """After the push: Argo CD sees it, then Reloader rolls every reader."""
     return ARGOCD_SYNC_SECONDS + aws_rotation.ROLLOUT_SECONDS
 
 
-class SealedStore:
-    """A Linode environment's sealed secrets, with the calls of a Secrets Manager client the
-    rotation makes (describe, get, put, stage moves, tags); `entry` is the secret's name."""
-
-    exceptions = _Exceptions
+class SealedStore(DocumentStore):
+    """A Linode environment's sealed secrets as a store the rotation drives; an entry is the
+    secret's name, and its document is the rotation's file."""
 
     def __init__(
         self, environment: Environment, certificate_pem: bytes, private_key_pem: bytes,
@@ -156,7 +152,7 @@ class SealedStore:
         digest = hashlib.sha256(json.dumps(self._sealed(name)[0], sort_keys=True).encode()).hexdigest()[:32]
         document = self._manifest(self.manifests(name)[0])
         stamp = ((document.get("metadata") or {}).get("annotations") or {}).get(SEALED_AT)
-        version = {"id": f"sealed-{digest}", "stages": [CURRENT], "value": self._seal(name, held[0])}
+        version = {"id": f"sealed-{digest}", "stages": [CURRENT], "value": self._encode(name, held[0])}
         return {
             "secret": name, "tags": {ROTATED_TAG: stamp} if stamp else {},
             "versions": [version | ({"sealed_at": stamp} if stamp else {})],
@@ -173,9 +169,9 @@ class SealedStore:
         if not any(held):
             return state or {"secret": name, "tags": {}, "versions": []}  # a first value, or none
         if state:
-            values = [self._unseal(name, version) for version in state["versions"]]
+            values = [self._decode(name, version) for version in state["versions"]]
             current = [found for version, found in zip(state["versions"], values, strict=True)
-                       if _published(version)]  # fmt: skip
+                       if published(version)]  # fmt: skip
             if current and all(_holds(namespace, current[0]) for namespace in held):
                 return state
             token = state["tags"].get(ROTATION_TAG)
@@ -192,7 +188,7 @@ class SealedStore:
         state["versions"] = [version for version in state["versions"] if version["stages"]]
         now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
         for version in state["versions"]:
-            if _published(version):
+            if published(version):
                 version.setdefault("sealed_at", now)  # when it became the manifests' value
         path = self.versions_file(name)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -205,10 +201,10 @@ class SealedStore:
     def _publish(self, name: str, state: dict) -> None:
         """Every namespace's manifest reseals the current version unless it holds it, and the
         resolved environment, which carries the sealed data to the base chart, follows them."""
-        current = next((version for version in state["versions"] if _published(version)), None)
+        current = next((version for version in state["versions"] if published(version)), None)
         if current is None:
             return  # a first version is published when it is promoted
-        values = self._unseal(name, current)
+        values = self._decode(name, current)
         if not all(_holds(namespace, values) for namespace in self._held(name)):
             encoded = {key: value.encode() for key, value in values.items()}
             secret_bundles.seal_values(
@@ -231,10 +227,10 @@ class SealedStore:
         for name in names:
             self._publish(name, self._state(name))
 
-    def _seal(self, name: str, values: dict[str, str]) -> str:
+    def _encode(self, name: str, values: dict[str, str]) -> str:
         return sealing.seal(self.certificate, json.dumps(values).encode(), self._label(name))
 
-    def _unseal(self, name: str, version: dict) -> dict[str, str]:
+    def _decode(self, name: str, version: dict) -> dict[str, str]:
         return json.loads(self._unsealed(version["value"], self._label(name)))
 
     def _unsealed(self, sealed: str, bound: bytes) -> bytes:
@@ -243,101 +239,10 @@ class SealedStore:
             self._plain[sealed, bound] = sealing.unseal(self.private_key, sealed, bound)
         return self._plain[sealed, bound]
 
-    # --- the Secrets Manager calls the rotation makes -------------------------------------------
-
-    def describe_secret(self, SecretId: str) -> dict[str, Any]:
-        state = self._state(SecretId)
-        return {
-            "Name": SecretId,
-            "Tags": [{"Key": key, "Value": value} for key, value in state["tags"].items()],
-            "VersionIdsToStages": {version["id"]: list(version["stages"]) for version in state["versions"]},
-        }
-
-    def get_secret_value(
-        self,
-        SecretId: str,
-        VersionId: str | None = None,
-        VersionStage: str | None = None,
-    ) -> dict[str, str]:
-        state = self._state(SecretId)
-        stage = VersionStage or (None if VersionId else CURRENT)
-        wanted = [
-            version for version in state["versions"]
-            if VersionId in (None, version["id"]) and (stage is None or stage in version["stages"])
-        ]  # fmt: skip
-        if not wanted:
-            raise ResourceNotFoundException(
-                f"{SecretId}: no version {VersionId or stage} in {shown(self.sealed_dir)}"
-            )
-        return {"SecretString": json.dumps(self._unseal(SecretId, wanted[0])), "VersionId": wanted[0]["id"]}
-
-    def put_secret_value(
-        self, SecretId: str, SecretString: str, ClientRequestToken: str | None = None,
-        VersionStages: list[str] | None = None,
-    ) -> dict[str, str]:  # fmt: skip
-        state = self._state(SecretId)
-        version_id = ClientRequestToken or str(uuid.uuid4())
-        values = json.loads(SecretString)
-        same = [version for version in state["versions"] if version["id"] == version_id]
-        if same:  # the same request again is accepted; another value under its id is not
-            if self._unseal(SecretId, same[0]) != values:
-                raise OpsError(f"{SecretId}: version {version_id} exists with another value")
-            return {"VersionId": version_id}
-        stages = list(VersionStages or [CURRENT])
-        if not any(CURRENT in version["stages"] for version in state["versions"]):
-            stages.append(CURRENT)  # a first version is current from the start, as in Secrets Manager
-        state["versions"].append({"id": version_id, "stages": [], "value": self._seal(SecretId, values)})
-        for stage in dict.fromkeys(stages):
-            self._move(state, stage, version_id)
-        self._save(SecretId, state)
-        return {"VersionId": version_id}
-
-    def update_secret_version_stage(
-        self, SecretId: str, VersionStage: str, MoveToVersionId: str | None = None,
-        RemoveFromVersionId: str | None = None,
-    ) -> None:  # fmt: skip
-        state = self._state(SecretId)
-        self._move(state, VersionStage, MoveToVersionId)
-        self._save(SecretId, state)
-
-    @staticmethod
-    def _move(state: dict, stage: str, to: str | None) -> None:
-        """The stage leaves whichever version holds it (the current one becomes previous) and,
-        with `to`, goes to that version."""
-        if to is not None and not any(version["id"] == to for version in state["versions"]):
-            raise ResourceNotFoundException(f"{state['secret']}: no version {to}")
-        for version in state["versions"]:
-            if stage in version["stages"] and version["id"] != to:
-                version["stages"].remove(stage)
-                if stage == CURRENT and to is not None:
-                    for other in state["versions"]:
-                        if PREVIOUS in other["stages"]:
-                            other["stages"].remove(PREVIOUS)
-                    version["stages"].append(PREVIOUS)
-        for version in state["versions"]:
-            if version["id"] == to and stage not in version["stages"]:
-                version["stages"].append(stage)
-
-    def tag_resource(self, SecretId: str, Tags: list[dict[str, str]]) -> None:
-        state = self._state(SecretId)
-        state["tags"].update({tag["Key"]: tag["Value"] for tag in Tags})
-        self._save(SecretId, state)
-
-    def untag_resource(self, SecretId: str, TagKeys: list[str]) -> None:
-        state = self._state(SecretId)
-        for key in TagKeys:
-            state["tags"].pop(key, None)
-        self._save(SecretId, state)
-
 
 def _holds(held: dict[str, str], values: dict[str, str]) -> bool:
     """Whether a manifest holds these values (keys it holds besides them were sealed before)."""
     return bool(values) and all(held.get(key) == value for key, value in values.items())
-
-
-def _published(version: dict) -> bool:
-    """The version the manifests hold: current, and not a first value still being tested."""
-    return CURRENT in version["stages"] and PENDING not in version["stages"]
 
 
 def store(environment: Environment) -> SealedStore:

@@ -18,6 +18,9 @@ import json
 import uuid
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
+
+from voiceops.errors import OpsError
 
 PENDING, CURRENT, PREVIOUS = "AWSPENDING", "AWSCURRENT", "AWSPREVIOUS"
 ROTATION_TAG = "voiceops:rotation"  # the token of the rotation in flight on this entry
@@ -155,3 +158,119 @@ def valid_values(client, entry: str) -> list[dict[str, str]]:
     if token and CURRENT in stages.get(version_id(token, entry), []):  # promoted, not yet retired
         wanted += [version for version, labels in stages.items() if PREVIOUS in labels]
     return [value(client, entry, version) for version in wanted]
+
+
+class ResourceNotFoundException(OpsError):
+    pass
+
+
+class _Exceptions:
+    ResourceNotFoundException = ResourceNotFoundException
+
+
+def published(version: dict) -> bool:
+    """Whether a document's version is the one readers get: current, and not a first value
+    still being tested."""
+    return CURRENT in version["stages"] and PENDING not in version["stages"]
+
+
+class DocumentStore:
+    """A store without Secrets Manager's stages, made to answer the calls of a Secrets Manager
+    client the rotation makes (describe, get, put, stage moves, tags). Each entry's versions,
+    their stages and the rotation's tags are one document,
+    {"secret", "tags", "versions": [{"id", "stages", "value"}]}; a subclass reads it (`_state`),
+    writes it and gives readers its published version (`_save`), and keeps each value in it
+    (`_encode`, `_decode`)."""
+
+    exceptions = _Exceptions
+
+    def _state(self, entry: str) -> dict:
+        raise NotImplementedError
+
+    def _save(self, entry: str, state: dict) -> None:
+        raise NotImplementedError
+
+    def _encode(self, entry: str, values: dict[str, str]) -> Any:
+        raise NotImplementedError
+
+    def _decode(self, entry: str, version: dict) -> dict[str, str]:
+        raise NotImplementedError
+
+    def describe_secret(self, SecretId: str) -> dict[str, Any]:
+        state = self._state(SecretId)
+        return {
+            "Name": SecretId,
+            "Tags": [{"Key": key, "Value": value} for key, value in state["tags"].items()],
+            "VersionIdsToStages": {version["id"]: list(version["stages"]) for version in state["versions"]},
+        }
+
+    def get_secret_value(
+        self, SecretId: str, VersionId: str | None = None, VersionStage: str | None = None,
+    ) -> dict[str, str]:  # fmt: skip
+        state = self._state(SecretId)
+        stage = VersionStage or (None if VersionId else CURRENT)
+        wanted = [
+            version for version in state["versions"]
+            if VersionId in (None, version["id"]) and (stage is None or stage in version["stages"])
+        ]  # fmt: skip
+        if not wanted:
+            raise ResourceNotFoundException(f"{SecretId}: no version {VersionId or stage}")
+        return {"SecretString": json.dumps(self._decode(SecretId, wanted[0])), "VersionId": wanted[0]["id"]}
+
+    def put_secret_value(
+        self, SecretId: str, SecretString: str, ClientRequestToken: str | None = None,
+        VersionStages: list[str] | None = None,
+    ) -> dict[str, str]:  # fmt: skip
+        state = self._state(SecretId)
+        version_id = ClientRequestToken or str(uuid.uuid4())
+        values = json.loads(SecretString)
+        same = [version for version in state["versions"] if version["id"] == version_id]
+        if same:  # the same request again is accepted; another value under its id is not
+            if self._decode(SecretId, same[0]) != values:
+                raise OpsError(f"{SecretId}: version {version_id} exists with another value")
+            return {"VersionId": version_id}
+        stages = list(VersionStages or [CURRENT])
+        if not any(CURRENT in version["stages"] for version in state["versions"]):
+            stages.append(CURRENT)  # a first version is current from the start, as in Secrets Manager
+        state["versions"].append({"id": version_id, "stages": [], "value": self._encode(SecretId, values)})
+        for stage in dict.fromkeys(stages):
+            _move(state, stage, version_id)
+        self._save(SecretId, state)
+        return {"VersionId": version_id}
+
+    def update_secret_version_stage(
+        self, SecretId: str, VersionStage: str, MoveToVersionId: str | None = None,
+        RemoveFromVersionId: str | None = None,
+    ) -> None:  # fmt: skip
+        state = self._state(SecretId)
+        _move(state, VersionStage, MoveToVersionId)
+        self._save(SecretId, state)
+
+    def tag_resource(self, SecretId: str, Tags: list[dict[str, str]]) -> None:
+        state = self._state(SecretId)
+        state["tags"].update({tag["Key"]: tag["Value"] for tag in Tags})
+        self._save(SecretId, state)
+
+    def untag_resource(self, SecretId: str, TagKeys: list[str]) -> None:
+        state = self._state(SecretId)
+        for key in TagKeys:
+            state["tags"].pop(key, None)
+        self._save(SecretId, state)
+
+
+def _move(state: dict, stage: str, to: str | None) -> None:
+    """The stage leaves whichever version holds it (the current one becomes previous) and, with
+    `to`, goes to that version."""
+    if to is not None and not any(version["id"] == to for version in state["versions"]):
+        raise ResourceNotFoundException(f"{state['secret']}: no version {to}")
+    for version in state["versions"]:
+        if stage in version["stages"] and version["id"] != to:
+            version["stages"].remove(stage)
+            if stage == CURRENT and to is not None:
+                for other in state["versions"]:
+                    if PREVIOUS in other["stages"]:
+                        other["stages"].remove(PREVIOUS)
+                version["stages"].append(PREVIOUS)
+    for version in state["versions"]:
+        if version["id"] == to and stage not in version["stages"]:
+            version["stages"].append(stage)
