@@ -117,7 +117,7 @@ def answering(environment: Environment) -> Iterator[None]:
         raise RunIncomplete(f"{environment.name}: AWS: {error}; nothing was changed") from None
 
 
-def has_value(environment: Environment, store: Any) -> Callable[[str], bool]:
+def has_value(environment: Environment, store: Any, where: str = "Secrets Manager") -> Callable[[str], bool]:
     """Whether readers may depend on an entry's value: it has a current one, which no rotation
     in flight made (that rotation was allowed when it began, and a re-run completes it); an
     entry the stack did not make stops the run."""
@@ -130,7 +130,7 @@ def has_value(environment: Environment, store: Any) -> Callable[[str], bool]:
             stages = described.get("VersionIdsToStages") or {}
         except store.exceptions.ResourceNotFoundException:
             raise RunIncomplete(
-                f"{environment.name}: {entry} is not in Secrets Manager (stack applied?); nothing was changed"
+                f"{environment.name}: {entry} is not in {where} (stack applied?); nothing was changed"
             ) from None
         return any(secret_versions.CURRENT in labels for labels in stages.values())
 
@@ -237,6 +237,17 @@ def same_definitions(current: dict[str, Any], wanted: dict[str, Any], users: dic
     )
 
 
+def not_rotatable(environment: Environment, targets: list[Any]) -> list[str]:
+    """Where secrets.rotate sets no server's users (Linode, Azure): third parties' secrets, and
+    secrets holding server users."""
+    return unsafe(targets, lambda entry: False) + [
+        f"{target.declared.name} holds {', '.join(sorted(kinds))} users, which secrets.rotate does not set "
+        f"on {environment.cloud.value}"
+        for target in targets
+        if (kinds := servers_needed([target]))
+    ]
+
+
 def precheck(
     environment: Environment, targets: list[Any], grace: float | None, readers_followed: bool
 ) -> float:
@@ -248,6 +259,12 @@ def precheck(
     emulated = cloud_drills.emulated()
     if not emulated and (missing := terraform.missing_credentials(Cloud.AWS)):
         raise RunIncomplete(f"{environment.name}: {missing}; nothing was changed")
+    return grace_for(environment, grace, readers_followed, emulated)
+
+
+def grace_for(environment: Environment, grace: float | None, readers_followed: bool, emulated: bool) -> float:
+    """The grace External Secrets' readers need: a short one once the rotation saw every reader
+    move, else its refresh plus a rollout (no minimum under an emulator)."""
     least = 0.0 if readers_followed or emulated else minimum_grace(environment)
     if grace is None:
         return FOLLOWED_GRACE_SECONDS if readers_followed else minimum_grace(environment)

@@ -334,14 +334,7 @@ class Delivery:
 
 def precheck(environment: Environment, targets: list[Any], grace: float | None) -> float:
     """Before the store is read: what can rotate here at all, and the grace once delivered."""
-    reasons = aws_rotation.unsafe(targets, lambda entry: False)
-    reasons += [
-        f"{target.declared.name} holds {', '.join(sorted(kinds))} users, which secrets.rotate does not set "
-        f"on {environment.cloud.value}"
-        for target in targets
-        if (kinds := aws_rotation.servers_needed([target]))
-    ]
-    if reasons:
+    if reasons := aws_rotation.not_rotatable(environment, targets):
         raise OpsError(f"not rotated, nothing was changed: {'; '.join(reasons)}")
     least = 0.0 if cloud_drills.emulated() else minimum_grace()  # an emulated bucket: a test
     if grace is None:

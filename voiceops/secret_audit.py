@@ -6,6 +6,9 @@ read from where the value lives, and whether anything is overdue, not provisione
   date); an entry without a version is not provisioned, one that does not exist is missing.
 - Sealed secrets (Linode): the `voiceops.io/sealed-at` annotation `invoke secrets.seal`
   writes on the committed manifest; a secret with keys not sealed yet is not provisioned.
+- Key Vault (Azure): the entry's first version's date and its newest version's (the value
+  External Secrets reads); an entry whose newest value lacks a key (the stack creates each with
+  the empty object) is not provisioned.
 """
 
 from __future__ import annotations
@@ -16,11 +19,11 @@ from dataclasses import dataclass
 
 import yaml
 
-from voiceops import local, secret_bundles, terraform
+from voiceops import keyvault_rotation, local, secret_bundles, terraform
 from voiceops.environments import Cloud, Environment
 from voiceops.errors import OpsError
 from voiceops.secret_bundles import PERIOD_DAYS, SEALED_AT, Materialized, Store
-from voiceops.secret_versions import ROTATED_TAG
+from voiceops.secret_versions import ROTATED_TAG, ResourceNotFoundException
 
 
 class AuditUnavailable(OpsError):
@@ -84,6 +87,21 @@ def secrets_manager_reader(client) -> Reader:  # boto3's client type is generate
     return read
 
 
+def vault_reader(environment: Environment, store: keyvault_rotation.KeyVaultStore) -> Reader:
+    def read(item: Materialized, entry: str) -> Dates | None:
+        with keyvault_rotation.answering(environment, "not audited"):
+            try:
+                latest = store.latest(entry)
+            except ResourceNotFoundException:
+                return MISSING
+            versions = [found.created_on for found in store.secrets.list_properties_of_secret_versions(entry)]
+        created = min((when for when in versions if when), default=latest.properties.created_on)
+        complete = set(item.declared.secret.keys) <= set(keyvault_rotation.values(latest.value))
+        return Dates(created, latest.properties.created_on if complete else None)
+
+    return read
+
+
 def sealed_reader(environment: Environment) -> Reader:
     def read(item: Materialized, _entry: str) -> Dates | None:
         path = secret_bundles.sealed_file(environment, item.namespace, item.name)
@@ -137,10 +155,7 @@ def reader_for(environment: Environment) -> Reader:
         import boto3  # slow to import: only for the AWS store
 
         return secrets_manager_reader(boto3.client("secretsmanager", region_name=environment.regions.primary))
-    raise AuditUnavailable(
-        f"{environment.name}: reading Key Vault's secret versions is not built yet; "
-        "its entries expire at the rotation period (infra/terraform/stacks/azure/production/secrets.tf)"
-    )
+    return vault_reader(environment, keyvault_rotation.store(environment, "not audited"))
 
 
 def problems(rows: list[AuditRow]) -> list[AuditRow]:

@@ -14,8 +14,9 @@ servers and emulated Secrets Manager, whose consumers read the current version b
 connection; on AWS its RDS, ElastiCache, in-cluster RabbitMQ and Secrets Manager, whose readers
 get the new version through External Secrets and Reloader (`aws_rotation`); on Linode the
 sealed manifests in git, whose readers get a promoted version once it is on `main`
-(`sealed_rotation`). A new entry (no value yet) gets its first value the same way. Azure is
-not built (exit 5).
+(`sealed_rotation`); on Azure its Key Vault, read through External Secrets and Reloader as on
+AWS (`keyvault_rotation`). A new entry (no value yet) gets its first value the same way. On
+Linode and Azure no server's users are set: secrets holding them are refused.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from voiceops import (
     aws_rotation,
     credential_servers,
     environments,
+    keyvault_rotation,
     local,
     sealed_rotation,
     secret_bundles,
@@ -310,11 +312,8 @@ def _prepared(
             )  # fmt: skip
     if environment.cloud is Cloud.LINODE:
         return _sealed(environment, chosen, grace, report)
-    if environment.cloud is not Cloud.LOCAL:
-        raise RunIncomplete(
-            f"{environment.name}: secrets.rotate drives local, AWS and Linode; on {environment.cloud.value} "
-            "(Key Vault, the Flexible Server's roles) it is not built yet; nothing was changed"
-        )
+    if environment.cloud is Cloud.AZURE:
+        return _vault(environment, chosen, grace, report)
     layout = local.Layout.load()
     if layout is None or not local.moto_running():
         raise RunIncomplete("local: the servers are not running (invoke local.up); nothing was changed")
@@ -349,3 +348,26 @@ def _sealed(
         derived=frozenset({aws_rotation.DEFINITIONS_SECRET}), keep_derived=definitions.keep,
         pick_up=delivery.pick_up, left=delivery.remaining,
     )  # fmt: skip
+
+
+def _vault(
+    environment: Environment, chosen: list[Target], grace: float | None, report: Callable[[str], None]
+) -> Rotation:
+    """Azure: the Key Vault is the store; External Secrets and Reloader move the readers, whom
+    the rotation follows where the cluster answers (keyvault_rotation)."""
+    readers = aws_rotation.Readers(environment, chosen)
+    followed = readers.answer()
+    grace = keyvault_rotation.precheck(environment, chosen, grace, followed)
+    store = keyvault_rotation.store(environment)
+    with keyvault_rotation.answering(environment):
+        check = aws_rotation.has_value(environment, store, "the vault")
+        provisioned = {target.entry: check(target.entry) for target in chosen}  # every entry exists
+        if refused := aws_rotation.unsafe(chosen, provisioned.__getitem__, "Azure"):
+            raise OpsError(f"not rotated, nothing was changed: {'; '.join(refused)}")
+        definitions = aws_rotation.Definitions(environment, store)
+        report(f"    {aws_rotation.readers_line(followed, grace)}")
+        return Rotation(
+            store, chosen, grace, credential_servers.Servers(), report=report, fresh=definitions.fresh,
+            derived=frozenset({aws_rotation.DEFINITIONS_SECRET}), keep_derived=definitions.keep,
+            pick_up=readers.follow if followed else lambda: "",
+        )  # fmt: skip

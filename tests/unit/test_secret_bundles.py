@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from voiceops import environments, scan, sealing, secret_audit, secret_bundles
+from voiceops.errors import OpsError
 from voiceops.secret_bundles import InvalidBundle, NotSealed, Store
 
 
@@ -196,7 +197,12 @@ def test_the_audit_of_sealed_secrets_reads_when_each_was_sealed(tmp_path, monkey
     assert later["cloudflared-tunnel"] == "overdue"
 
 
-def test_the_audit_says_plainly_where_a_store_cannot_be_read():
-    with pytest.raises(secret_audit.AuditUnavailable) as problem:
+def test_the_audit_says_plainly_where_a_store_cannot_be_read(monkeypatch, tmp_path):
+    for variable in ("ARM_CLIENT_ID", "ARM_USE_MSI", "VOICEOPS_KEYVAULT_URL"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.azure either
+    with pytest.raises(OpsError) as problem:
         secret_audit.reader_for(environments.load("azure-production"))
-    assert problem.value.exit_code == 5 and "Key Vault" in str(problem.value)
+    assert problem.value.exit_code == 5
+    assert str(problem.value).startswith("azure-production: no azure credentials")
+    assert str(problem.value).endswith("Key Vault cannot be read; not audited")

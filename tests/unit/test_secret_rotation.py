@@ -157,10 +157,11 @@ def test_a_rotation_while_another_run_holds_the_environment_is_refused(isolated_
 
 @pytest.mark.parametrize(
     ("name", "bundle"),
-    [("local", "platform"), ("live", "platform"), ("staging", "livekit"), ("azure-production", "platform")],
+    [("local", "platform"), ("live", "platform"), ("staging", "livekit"), ("azure-production", "livekit")],
 )
 def test_without_servers_or_a_cloud_path_it_stops_with_exit_5(isolated_state, monkeypatch, name, bundle):
-    for variable in ("AWS_ACCESS_KEY_ID", "AWS_PROFILE", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ENDPOINT_URL"):
+    for variable in ("AWS_ACCESS_KEY_ID", "AWS_PROFILE", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ENDPOINT_URL",
+                     "ARM_CLIENT_ID", "ARM_USE_MSI"):  # fmt: skip
         monkeypatch.delenv(variable, raising=False)
     monkeypatch.setenv("HOME", str(isolated_state))  # no ~/.aws either
     with pytest.raises(OpsError) as stopped:

@@ -1,0 +1,239 @@
+"""secrets.rotate and secrets.audit on Azure, through the Key Vault SDK against the tests' Key
+Vault endpoint (keyvault_emulator), with the vault as the stack leaves it: each entry holding
+the empty object. Readers (External Secrets) read an entry's newest version, so what is checked
+is that nothing but a tested, promoted value ever becomes it."""
+
+import datetime
+import json
+
+import pytest
+
+from voiceops import (
+    environments,
+    keyvault_rotation,
+    secret_audit,
+    secret_bundles,
+    secret_rotation,
+    secret_versions,
+)
+from voiceops.errors import OpsError
+from voiceops.secret_bundles import Store
+
+from .conftest import free_port
+from .keyvault_emulator import TOKEN, KeyVaultEmulator
+
+ENVIRONMENT = "azure-production"
+LIVEKIT = f"{ENVIRONMENT}--livekit-api-keys"
+
+
+def ignore(line: str) -> None:
+    """Progress lines are not what these tests check."""
+
+
+def rotate(bundle: str, secret: str | None = None):
+    record, _ = secret_rotation.rotate(ENVIRONMENT, bundle, secret, 0, ENVIRONMENT, report=ignore)
+    return record
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with KeyVaultEmulator(tmp_path_factory.mktemp("vault")) as running:
+        yield running
+
+
+@pytest.fixture
+def vault(server, monkeypatch):
+    """The environment's vault after `terraform apply`: every entry, each with the empty object,
+    the stack's tags and an expiry at its rotation period (stacks/azure/production/secrets.tf)."""
+    server.vault.secrets.clear()
+    monkeypatch.setenv(keyvault_rotation.URL_VARIABLE, server.url)
+    monkeypatch.setenv(keyvault_rotation.TOKEN_VARIABLE, TOKEN)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(server.ca))
+    environment = environments.load(ENVIRONMENT)
+    client = keyvault_rotation.client(environment)
+    now = datetime.datetime.now(datetime.UTC)
+    for item in secret_bundles.for_environment(environment):
+        if item.declared.store is Store.KEY_VAULT:
+            client.set_secret(
+                secret_bundles.entry_name(environment, Store.KEY_VAULT, item.name), "{}",
+                content_type="application/json", expires_on=now + datetime.timedelta(days=90),
+                tags={"environment": ENVIRONMENT, "secret": item.name, "managed-by": "terraform"},
+            )  # fmt: skip
+    return client
+
+
+def newest(client, entry: str) -> dict:
+    """What External Secrets reads: the entry's newest version."""
+    return json.loads(client.get_secret(entry).value)
+
+
+def stages(store, entry: str) -> list[list[str]]:
+    described = store.describe_secret(SecretId=entry)
+    return sorted(sorted(labels) for labels in described["VersionIdsToStages"].values())
+
+
+def tags(store, entry: str) -> dict[str, str]:
+    return secret_versions.tags(store, entry)
+
+
+def test_a_rotation_writes_only_promoted_values_to_the_entry_and_keeps_the_previous(vault):
+    store = keyvault_rotation.store(environments.load(ENVIRONMENT))
+    assert rotate("livekit").result == "succeeded"  # the first value
+    first = newest(vault, LIVEKIT)
+    assert len(first["keys.yaml"].splitlines()) == 1
+    assert stages(store, LIVEKIT) == [["AWSCURRENT"]]
+    assert rotate("livekit").result == "succeeded"
+    second = newest(vault, LIVEKIT)
+    pairs = second["keys.yaml"].splitlines()
+    assert (
+        len(pairs) == 2 and pairs[1:] == first["keys.yaml"].splitlines()
+    )  # the previous pair kept beside the new
+    assert stages(store, LIVEKIT) == [["AWSCURRENT"], ["AWSPREVIOUS"]]
+    assert secret_versions.ROTATION_TAG not in tags(store, LIVEKIT)
+    written = vault.get_secret(LIVEKIT).properties
+    assert written.tags["managed-by"] == "terraform"  # the stack's tags follow every new version
+    assert (
+        written.tags[keyvault_rotation.VERSION_TAG]
+        in store.describe_secret(SecretId=LIVEKIT)["VersionIdsToStages"]
+    )
+    expiry = written.expires_on - written.created_on
+    assert datetime.timedelta(days=89) < expiry <= datetime.timedelta(days=90)  # quarterly
+    history = [json.loads(vault.get_secret(LIVEKIT, found.version).value)
+               for found in vault.list_properties_of_secret_versions(LIVEKIT)]  # fmt: skip
+    assert history == [{}, first, second]  # nothing pending ever became the newest version
+
+
+def test_a_run_killed_after_any_step_is_completed_by_the_next(vault, monkeypatch):
+    class Killed(BaseException):
+        pass
+
+    def die(pid, signal_number):
+        raise Killed
+
+    store = keyvault_rotation.store(environments.load(ENVIRONMENT))
+    monkeypatch.setattr(secret_rotation.os, "kill", die)
+    rotate("livekit")
+    for step in ("plan", "create", "test", "promote", "retire"):  # each leaves another state
+        before = newest(vault, LIVEKIT)
+        monkeypatch.setenv(secret_rotation.CRASH_VARIABLE, step)
+        with pytest.raises(Killed):
+            rotate("livekit")
+        if step in ("plan", "create", "set", "test"):
+            assert newest(vault, LIVEKIT) == before, step  # readers still get the current value
+        monkeypatch.delenv(secret_rotation.CRASH_VARIABLE)
+        assert rotate("livekit").result == "succeeded", step
+        assert newest(vault, LIVEKIT) != before, step
+        assert secret_versions.ROTATION_TAG not in tags(store, LIVEKIT), step
+        assert stages(store, LIVEKIT) == [["AWSCURRENT"], ["AWSPREVIOUS"]], step
+        current = json.loads(secret_versions.current_string(store, LIVEKIT))
+        assert current == newest(vault, LIVEKIT), step
+
+
+def test_a_run_that_died_between_the_document_and_the_entry_is_completed(vault, monkeypatch):
+    """The promotion is written to the rotation's document, and the process dies before the
+    entry: readers keep the previous value (still valid), and the next run writes the entry."""
+    rotate("livekit")
+    before = newest(vault, LIVEKIT)
+    written = keyvault_rotation.KeyVaultStore._save
+
+    def dies_before_the_entry(self, entry, state):
+        if any(secret_versions.PREVIOUS in version["stages"] for version in state["versions"]):
+            self.secrets.set_secret(
+                entry + keyvault_rotation.DOCUMENT_SUFFIX, json.dumps(state, sort_keys=True)
+            )
+            raise SystemExit("killed")
+        written(self, entry, state)
+
+    monkeypatch.setattr(keyvault_rotation.KeyVaultStore, "_save", dies_before_the_entry)
+    with pytest.raises(SystemExit):
+        rotate("livekit")
+    assert newest(vault, LIVEKIT) == before
+    monkeypatch.setattr(keyvault_rotation.KeyVaultStore, "_save", written)
+    assert rotate("livekit").result == "succeeded"
+    store = keyvault_rotation.store(environments.load(ENVIRONMENT))
+    assert newest(vault, LIVEKIT) == json.loads(secret_versions.current_string(store, LIVEKIT))
+    assert newest(vault, LIVEKIT)["keys.yaml"].splitlines()[1] == before["keys.yaml"].splitlines()[0]
+
+
+def test_a_value_written_or_rolled_back_by_hand_is_the_current_one(vault):
+    store = keyvault_rotation.store(environments.load(ENVIRONMENT))
+    rotate("livekit")
+    first = newest(vault, LIVEKIT)
+    rotate("livekit")
+    vault.set_secret(LIVEKIT, json.dumps(first))  # a rollback by hand: az keyvault secret set
+    assert json.loads(secret_versions.current_string(store, LIVEKIT)) == first
+    assert stages(store, LIVEKIT) == [["AWSCURRENT"]]
+    store.tag_resource(SecretId=LIVEKIT, Tags=[{"Key": "noted", "Value": "yes"}])
+    assert len(list(vault.list_properties_of_secret_versions(LIVEKIT))) == 4  # not written again
+    rotate("livekit")
+    assert newest(vault, LIVEKIT)["keys.yaml"].splitlines()[1:] == first["keys.yaml"].splitlines()[:1]
+
+
+def test_the_messaging_bundle_gets_its_first_values_and_then_is_refused(vault):
+    assert rotate("messaging").result == "succeeded"
+    admin = newest(vault, f"{ENVIRONMENT}--rabbitmq-credentials")
+    document = json.loads(newest(vault, f"{ENVIRONMENT}--rabbitmq-definitions")["load_definition.json"])
+    assert document["users"][0]["name"] == "user" and admin["rabbitmq-password"]
+    with pytest.raises(
+        OpsError, match=r"checked by a server whose credential secrets\.rotate does not change on Azure"
+    ):
+        rotate("messaging", "rabbitmq-credentials")
+
+
+@pytest.mark.parametrize(
+    ("bundle", "reason"),
+    [
+        (
+            "platform",
+            "api-rest-credentials holds postgres, rabbitmq, redis users, which secrets.rotate does not set "
+            "on azure",
+        ),
+        ("agent-service", "agent-service-credentials is issued by"),
+    ],
+)
+def test_what_secrets_rotate_does_not_change_on_azure_is_refused_before_anything(vault, bundle, reason):
+    with pytest.raises(OpsError, match=reason):
+        rotate(bundle)
+    assert all(
+        json.loads(vault.get_secret(found.name).value) == {} for found in vault.list_properties_of_secrets()
+    )  # nothing was written
+
+
+def test_the_audit_reads_each_entry_and_its_newest_value(vault, server):
+    environment = environments.load(ENVIRONMENT)
+    reader = secret_audit.reader_for(environment)
+    today = datetime.datetime.now(datetime.UTC).date()
+    rows = {row.secret: row for row in secret_audit.audit(environment, reader, today)}
+    assert {row.status for row in rows.values()} == {"not provisioned"}  # the stack's empty objects
+    rotate("livekit")
+    rotate("observability", "grafana-admin")
+    rows = {row.secret: row for row in secret_audit.audit(environment, reader, today)}
+    assert rows["livekit-api-keys"].status == "ok" and rows["grafana-admin"].status == "ok"
+    assert rows["livekit-api-keys"].due == today + datetime.timedelta(days=90)
+    # the value written a quarter and a day ago is overdue; an entry the vault lost is missing
+    aged = server.vault.secrets[LIVEKIT.lower()][-1]["attributes"]
+    aged["created"] -= 91 * 86400
+    del server.vault.secrets[f"{ENVIRONMENT}--grafana-admin"]
+    rows = {row.secret: row for row in secret_audit.audit(environment, reader, today)}
+    assert rows["livekit-api-keys"].status == "overdue"
+    assert rows["grafana-admin"].status == "missing"
+
+
+def test_a_vault_out_of_reach_or_without_credentials_is_one_line_and_exit_5(vault, monkeypatch):
+    monkeypatch.setenv(keyvault_rotation.URL_VARIABLE, f"https://127.0.0.1:{free_port()}")  # nothing there
+    environment = environments.load(ENVIRONMENT)
+    with pytest.raises(OpsError, match=rf"^{ENVIRONMENT}: Key Vault: .*; nothing was changed$") as stopped:
+        rotate("livekit")
+    assert stopped.value.exit_code == 5
+    with pytest.raises(OpsError, match=rf"^{ENVIRONMENT}: Key Vault: .*; not audited$") as stopped:
+        secret_audit.audit(environment, secret_audit.reader_for(environment), datetime.date.today())
+    assert stopped.value.exit_code == 5
+    monkeypatch.delenv(keyvault_rotation.URL_VARIABLE)
+    for name in ("ARM_CLIENT_ID", "ARM_USE_OIDC", "ARM_CLIENT_SECRET", "ARM_USE_MSI"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", "/nonexistent")
+    with pytest.raises(
+        OpsError, match=rf"^{ENVIRONMENT}: no azure credentials .*; nothing was changed$"
+    ) as stopped:
+        secret_rotation.rotate(ENVIRONMENT, "livekit", None, None, ENVIRONMENT, report=ignore)
+    assert stopped.value.exit_code == 5

@@ -1,0 +1,206 @@
+"""`secrets.rotate` and `secrets.audit` on Azure, whose store is the environment's Key Vault:
+External Secrets reads each entry's newest version and Reloader rolls the readers, as on AWS.
+
+Key Vault has no stages: every value written to an entry becomes its newest version, the one
+External Secrets reads at its next refresh. A pending value therefore cannot be a version of the
+entry. `KeyVaultStore` keeps each entry's versions, their stages and the rotation's tags in a
+companion entry, `<entry>--rotation` (one JSON document, encrypted by the vault like the entry,
+named by no ExternalSecret), and writes a version to the entry only once it is promoted, tagged
+with its id. A value written to the entry by anyone else (`az keyvault secret set`, a rollback
+by hand) is the entry's only version from then on. Nothing is ever deleted: purge protection
+keeps every name, and the vault keeps every old version.
+
+The vault answers only inside its virtual network (a private endpoint), so these run on the
+environment's runners. VOICEOPS_KEYVAULT_URL and VOICEOPS_KEYVAULT_TOKEN name another endpoint
+and its bearer token (an emulator)."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import json
+import os
+from collections.abc import Iterator
+from typing import Any
+
+from voiceops import aws_rotation, secret_bundles, state_backend, terraform
+from voiceops.environments import Cloud, Environment
+from voiceops.errors import OpsError
+from voiceops.runs import RunIncomplete
+from voiceops.secret_bundles import PERIOD_DAYS, Store
+from voiceops.secret_versions import CURRENT, ROTATED_TAG, DocumentStore, ResourceNotFoundException, published
+
+URL_VARIABLE, TOKEN_VARIABLE = "VOICEOPS_KEYVAULT_URL", "VOICEOPS_KEYVAULT_TOKEN"
+DOCUMENT_SUFFIX = "--rotation"
+VERSION_TAG = "voiceops-version"  # on an entry's version the rotation wrote: its id in the document
+CONTENT_TYPE = "application/json"
+
+
+def emulated() -> bool:
+    return bool(os.environ.get(URL_VARIABLE))
+
+
+def vault_url(environment: Environment) -> str:
+    """The vault the stack makes (modules/logic/naming: kv-<workload>-<stage>)."""
+    if url := os.environ.get(URL_VARIABLE):
+        return url
+    settings = environment.terraform
+    if settings is None:
+        raise OpsError(f"{environment.name} has no Terraform stack, so no vault")
+    return f"https://kv-{settings.workload}-{settings.stage}.vault.azure.net"
+
+
+class _BearerToken:
+    """An emulator's fixed token, as a credential the SDK asks before each call."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    def get_token(self, *scopes: str, **options: Any) -> Any:
+        from azure.core.credentials import AccessToken
+
+        return AccessToken(self.token, int(datetime.datetime.now(datetime.UTC).timestamp()) + 3600)
+
+
+def client(environment: Environment, outcome: str = "nothing was changed") -> Any:
+    """The vault's secrets client: Entra ID credentials from the ARM_* variables the azurerm
+    provider reads, or an emulator's token; one line and exit 5 without either."""
+    from azure.keyvault.secrets import SecretClient
+
+    if emulated():
+        credential: Any = _BearerToken(os.environ.get(TOKEN_VARIABLE, ""))
+    elif missing := terraform.missing_credentials(Cloud.AZURE):
+        raise RunIncomplete(f"{environment.name}: {missing}; Key Vault cannot be read; {outcome}")
+    else:
+        credential = state_backend.azure_credential()
+    # an emulator's address is not under vault.azure.net, the resource its challenge names, and
+    # it answers at once or not at all: no retries
+    options: dict[str, Any] = {"verify_challenge_resource": False, "retry_total": 0} if emulated() else {}
+    return SecretClient(vault_url(environment), credential, **options)
+
+
+@contextlib.contextmanager
+def answering(environment: Environment, outcome: str = "nothing was changed") -> Iterator[None]:
+    """The vault failing before anything changed (no route to its private endpoint, no
+    credentials, access denied): one line and exit 5."""
+    from azure.core.exceptions import AzureError
+
+    try:
+        yield
+    except AzureError as error:
+        line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise RunIncomplete(f"{environment.name}: Key Vault: {line}; {outcome}") from None
+
+
+def values(text: str | None) -> dict[str, str]:
+    """An entry's value as readers use it (a JSON object of strings); {} for none, such as the
+    empty object the stack creates each entry with."""
+    try:
+        found = json.loads(text or "{}")
+    except json.JSONDecodeError:
+        return {}
+    if not isinstance(found, dict) or not all(isinstance(value, str) for value in found.values()):
+        return {}
+    return found
+
+
+class KeyVaultStore(DocumentStore):
+    """An Azure environment's Key Vault entries as a store the rotation drives; an entry is a
+    Key Vault secret's name."""
+
+    def __init__(self, environment: Environment, secrets: Any) -> None:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        self.secrets = secrets
+        self.not_found = ResourceNotFoundError
+        self.expiry_days = {
+            secret_bundles.entry_name(environment, Store.KEY_VAULT, item.name):
+                PERIOD_DAYS[item.declared.secret.rotation.period]
+            for item in secret_bundles.for_environment(environment)
+            if item.declared.store is Store.KEY_VAULT
+        }  # fmt: skip
+        self._documents: dict[str, str] = {}  # each entry's document as last read or written
+
+    def latest(self, entry: str) -> Any:
+        """The entry's newest version (the one External Secrets reads)."""
+        try:
+            return self.secrets.get_secret(entry)
+        except self.not_found:
+            raise ResourceNotFoundException(f"{entry} is not in the vault") from None
+
+    def _document(self, entry: str) -> dict | None:
+        try:
+            text = self.secrets.get_secret(entry + DOCUMENT_SUFFIX).value or ""
+        except self.not_found:
+            return None
+        self._documents[entry] = text
+        return json.loads(text)
+
+    @staticmethod
+    def _holds(latest: Any, version: dict) -> bool:
+        """Whether the entry's newest version is this document version: written for it, or the
+        value found there when the document was started."""
+        tagged = (latest.properties.tags or {}).get(VERSION_TAG)
+        own = version["id"] in (tagged, f"vault-{latest.properties.version}")
+        return own and values(latest.value) == version["value"]
+
+    def _state(self, entry: str) -> dict:
+        """The document while the entry holds one of its versions (a run that died between the
+        document and the entry left the previous one: the next write completes it); otherwise
+        the entry's value, written by hand, is its only version."""
+        latest = self.latest(entry)
+        document = self._document(entry)
+        held = values(latest.value)
+        if not held:
+            return document or {"secret": entry, "tags": {}, "versions": []}  # a first value, or none
+        if document and any(self._holds(latest, version) for version in document["versions"]):
+            return document
+        created = latest.properties.created_on
+        return {
+            "secret": entry, "tags": {ROTATED_TAG: created.isoformat(timespec="seconds")} if created else {},
+            "versions": [{"id": f"vault-{latest.properties.version}", "stages": [CURRENT], "value": held}],
+        }  # fmt: skip
+
+    def _save(self, entry: str, state: dict) -> None:
+        """The document first, then the entry from its current version, so a crash between the
+        two is completed by the next write."""
+        state["versions"] = [version for version in state["versions"] if version["stages"]]
+        text = json.dumps(state, sort_keys=True)
+        if self._documents.get(entry) != text:
+            self.secrets.set_secret(entry + DOCUMENT_SUFFIX, text, content_type=CONTENT_TYPE)
+            self._documents[entry] = text
+        current = next((version for version in state["versions"] if published(version)), None)
+        if current is None:
+            return  # a first version reaches the entry when it is promoted
+        latest = self.latest(entry)
+        if self._holds(latest, current):
+            return
+        kept = {key: value for key, value in (latest.properties.tags or {}).items() if key != VERSION_TAG}
+        expires = datetime.datetime.now(datetime.UTC) + datetime.timedelta(
+            days=self.expiry_days.get(entry, 90)
+        )
+        self.secrets.set_secret(
+            entry, json.dumps(current["value"]), content_type=CONTENT_TYPE, expires_on=expires,
+            tags={**kept, VERSION_TAG: current["id"]},
+        )  # fmt: skip
+
+    def _encode(self, entry: str, values: dict[str, str]) -> dict[str, str]:
+        return dict(values)
+
+    def _decode(self, entry: str, version: dict) -> dict[str, str]:
+        return dict(version["value"])
+
+
+def store(environment: Environment, outcome: str = "nothing was changed") -> KeyVaultStore:
+    return KeyVaultStore(environment, client(environment, outcome))
+
+
+def precheck(
+    environment: Environment, targets: list[Any], grace: float | None, readers_followed: bool
+) -> float:
+    """Before the vault is read: what can rotate on Azure at all, and the grace. Its servers'
+    users are not set from here: the Flexible Server takes Entra ID tokens only, Azure Cache for
+    Redis its access keys, and the in-cluster RabbitMQ's users come with the platform's."""
+    if reasons := aws_rotation.not_rotatable(environment, targets):
+        raise OpsError(f"not rotated, nothing was changed: {'; '.join(reasons)}")
+    return aws_rotation.grace_for(environment, grace, readers_followed, emulated())
