@@ -183,8 +183,9 @@ def audit(c, env="local", json=False):
         "bundle": "the bundle whose secrets rotate (a file of secrets/bundles/, e.g. platform)",
         "secret": "only this secret of the bundle",
         "grace": f"seconds the previous credentials stay valid after the switch (local: default "
-        f"{secret_rotation.DEFAULT_GRACE_SECONDS:.0f}; AWS: External Secrets' refresh plus a rollout, "
-        "and no less; Linode: Argo CD's sync plus a rollout, from the run that finds the values on main)",
+        f"{secret_rotation.DEFAULT_GRACE_SECONDS:.0f}; AWS and Azure: External Secrets' refresh plus a "
+        "rollout, and no less; Linode: Argo CD's sync plus a rollout, from the run that finds the values "
+        "on main)",
         "confirm": "the environment's name, for one that needs approval",
         "via": "AWS: reach servers through tunnels, e.g. postgres=127.0.0.1:15432,rabbitmq=127.0.0.1:5672 "
         "(servers: postgres, redis, rabbitmq, rabbitmq-management)",
@@ -195,8 +196,8 @@ def rotate(c, env="local", bundle="", secret="", grace=None, confirm=None, via="
     """Rotate a bundle's secrets without downtime: pending version, set on the servers, test,
     promote, retire the previous credential after the grace period. Re-run after a crash: it
     completes the rotation in flight. On Linode it pauses (exit 5) after the promotion until the
-    sealed files are committed and on origin/main; run it again then. Approval, lock and audit
-    as for a deploy.
+    sealed files are committed and on origin/main; run it again then. On Azure the Key Vault gets
+    only promoted values. Approval, lock and audit as for a deploy.
     Example: invoke secrets.rotate --env local --bundle platform --secret api-rest-credentials
     """
     if not bundle:
