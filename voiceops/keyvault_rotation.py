@@ -5,9 +5,9 @@ Key Vault has no stages: every value written to an entry becomes its newest vers
 External Secrets reads at its next refresh. A pending value therefore cannot be a version of the
 entry. `KeyVaultStore` keeps each entry's versions, their stages and the rotation's tags in a
 companion entry, `<entry>--rotation` (one JSON document, encrypted by the vault like the entry,
-named by no ExternalSecret), and writes a version to the entry only once it is promoted, tagged
-with its id. A value written to the entry by anyone else (`az keyvault secret set`, a rollback
-by hand) is the entry's only version from then on. Nothing is ever deleted: purge protection
+named by no ExternalSecret), and writes a version to the entry only once it is promoted. A value
+written to the entry by anyone else (`az keyvault secret set`, a rollback by hand) is the
+entry's only version from then on. Nothing is ever deleted: purge protection
 keeps every name, and the vault keeps every old version.
 
 The vault answers only inside its virtual network (a private endpoint), so these run on the
@@ -28,12 +28,23 @@ from voiceops.environments import Cloud, Environment
 from voiceops.errors import OpsError
 from voiceops.runs import RunIncomplete
 from voiceops.secret_bundles import PERIOD_DAYS, Store
-from voiceops.secret_versions import CURRENT, ROTATED_TAG, DocumentStore, ResourceNotFoundException, published
+from voiceops.secret_versions import (
+    CURRENT,
+    PROMOTED_TAG,
+    ROTATION_TAG,
+    DocumentStore,
+    ResourceNotFoundException,
+    published,
+)
 
 URL_VARIABLE, TOKEN_VARIABLE = "VOICEOPS_KEYVAULT_URL", "VOICEOPS_KEYVAULT_TOKEN"
 DOCUMENT_SUFFIX = "--rotation"
-VERSION_TAG = "voiceops-version"  # on an entry's version the rotation wrote: its id in the document
+VAULT_VERSION = "vault_version"  # in a document version: the entry's Key Vault version holding it
 CONTENT_TYPE = "application/json"
+
+
+class VersionDisabled(OpsError):
+    pass
 
 
 def emulated() -> bool:
@@ -106,13 +117,16 @@ def values(text: str | None) -> dict[str, str]:
 
 class KeyVaultStore(DocumentStore):
     """An Azure environment's Key Vault entries as a store the rotation drives; an entry is a
-    Key Vault secret's name."""
+    Key Vault secret's name. Each document version the entry got records the Key Vault version
+    that holds it (`vault_version`): version ids are the vault's and cannot be copied, so a value
+    written by hand is told from one the store wrote, whatever its tags say."""
 
     def __init__(self, environment: Environment, secrets: Any) -> None:
-        from azure.core.exceptions import ResourceNotFoundError
+        from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
 
         self.secrets = secrets
-        self.not_found = ResourceNotFoundError
+        self.not_found, self.conflict = ResourceNotFoundError, ResourceExistsError
+        self.refused = HttpResponseError
         self.expiry_days = {
             secret_bundles.entry_name(environment, Store.KEY_VAULT, item.name):
                 PERIOD_DAYS[item.declared.secret.rotation.period]
@@ -127,68 +141,109 @@ class KeyVaultStore(DocumentStore):
             return self.secrets.get_secret(entry)
         except self.not_found:
             raise ResourceNotFoundException(f"{entry} is not in the vault") from None
+        except self.refused as error:
+            if error.status_code == 403 and "disabled" in str(error):
+                raise VersionDisabled(
+                    f"{entry}: its newest version is disabled, so External Secrets cannot read it: enable "
+                    "it or write a value (az keyvault secret set), then run again"
+                ) from None
+            raise
 
     def _document(self, entry: str) -> dict | None:
         try:
             text = self.secrets.get_secret(entry + DOCUMENT_SUFFIX).value or ""
         except self.not_found:
+            self._documents.pop(entry, None)
             return None
         self._documents[entry] = text
         return json.loads(text)
 
-    @staticmethod
-    def _holds(latest: Any, version: dict) -> bool:
-        """Whether the entry's newest version is this document version: written for it, or the
-        value found there when the document was started."""
-        tagged = (latest.properties.tags or {}).get(VERSION_TAG)
-        own = version["id"] in (tagged, f"vault-{latest.properties.version}")
-        return own and values(latest.value) == version["value"]
-
     def _state(self, entry: str) -> dict:
-        """The document while the entry holds one of its versions (a run that died between the
-        document and the entry left the previous one: the next write completes it); otherwise
-        the entry's value, written by hand, is its only version."""
+        """The document while the entry holds its current value, or a version the store wrote
+        for it (a run died between the document and the entry: the next write completes it);
+        otherwise the entry's value, written by hand, is its only version."""
         latest = self.latest(entry)
         document = self._document(entry)
         held = values(latest.value)
         if not held:
             return document or {"secret": entry, "tags": {}, "versions": []}  # a first value, or none
-        if document and any(self._holds(latest, version) for version in document["versions"]):
-            return document
-        created = latest.properties.created_on
-        return {
-            "secret": entry, "tags": {ROTATED_TAG: created.isoformat(timespec="seconds")} if created else {},
-            "versions": [{"id": f"vault-{latest.properties.version}", "stages": [CURRENT], "value": held}],
-        }  # fmt: skip
+        holder = latest.properties.version
+        if document:
+            current = _published(document)
+            if current is not None and current["value"] == held:
+                return document  # its tags may have been rewritten (a Terraform apply), not its value
+            if any(version.get(VAULT_VERSION) == holder for version in document["versions"]):
+                return document
+        version = {"id": f"vault-{holder}", "stages": [CURRENT], "value": held, VAULT_VERSION: holder}
+        return {"secret": entry, "tags": {}, "versions": [version]}
+
+    def _due(self, entry: str, state: dict) -> dict | None:
+        """The current version if the entry must get it; if it holds it, which Key Vault version
+        holds it is recorded."""
+        current = _published(state)
+        if current is None:
+            return None  # a first version reaches the entry when it is promoted
+        latest = self.latest(entry)
+        if values(latest.value) != current["value"]:
+            return current
+        current[VAULT_VERSION] = latest.properties.version
+        return None
 
     def _save(self, entry: str, state: dict) -> None:
-        """The document first, then the entry from its current version, so a crash between the
-        two is completed by the next write."""
+        """The document first, then the entry from its current version, then which version holds
+        it: a crash between any two is completed by the next write. While a rotation is in
+        flight, its promotion is dated when the entry gets the value, where readers see it."""
         state["versions"] = [version for version in state["versions"] if version["stages"]]
-        text = json.dumps(state, sort_keys=True)
-        if self._documents.get(entry) != text:
-            self.secrets.set_secret(entry + DOCUMENT_SUFFIX, text, content_type=CONTENT_TYPE)
-            self._documents[entry] = text
-        current = next((version for version in state["versions"] if published(version)), None)
-        if current is None:
-            return  # a first version reaches the entry when it is promoted
-        latest = self.latest(entry)
-        if self._holds(latest, current):
+        due = self._due(entry, state)
+        if due is not None and ROTATION_TAG in state["tags"]:
+            state["tags"][PROMOTED_TAG] = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+        self._write_document(entry, state)
+        if due is None:
             return
-        kept = {key: value for key, value in (latest.properties.tags or {}).items() if key != VERSION_TAG}
-        expires = datetime.datetime.now(datetime.UTC) + datetime.timedelta(
-            days=self.expiry_days.get(entry, 90)
+        kept = self.latest(entry).properties.tags or {}  # the stack's tags, on every version
+        expires = datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=self.expiry_days[entry])
+        written = self.secrets.set_secret(
+            entry, json.dumps(due["value"]), content_type=CONTENT_TYPE, expires_on=expires, tags=kept
         )
-        self.secrets.set_secret(
-            entry, json.dumps(current["value"]), content_type=CONTENT_TYPE, expires_on=expires,
-            tags={**kept, VERSION_TAG: current["id"]},
-        )  # fmt: skip
+        due[VAULT_VERSION] = written.properties.version
+        self._write_document(entry, state)
+
+    def _write_document(self, entry: str, state: dict) -> None:
+        text = json.dumps(state, sort_keys=True)
+        if self._documents.get(entry) == text:
+            return
+        name = entry + DOCUMENT_SUFFIX
+        try:
+            self.secrets.set_secret(name, text, content_type=CONTENT_TYPE)
+        except self.conflict:
+            raise OpsError(
+                f"{name} was deleted and purge protection keeps its name: recover it "
+                f"(az keyvault secret recover --name {name}), then run again"
+            ) from None
+        self._documents[entry] = text
+
+    def settle(self, entries: list[str]) -> str:
+        """Write the current version to each entry a run that died left without it."""
+        settled = []
+        for entry in entries:
+            try:
+                state = self._state(entry)
+            except ResourceNotFoundException:
+                continue  # the rotation says so for the entries it changes
+            if entry in self._documents and self._due(entry, state) is not None:
+                self._save(entry, state)
+                settled.append(entry)
+        return f"given their current value: {', '.join(settled)}" if settled else ""
 
     def _encode(self, entry: str, values: dict[str, str]) -> dict[str, str]:
         return dict(values)
 
     def _decode(self, entry: str, version: dict) -> dict[str, str]:
         return dict(version["value"])
+
+
+def _published(state: dict) -> dict | None:
+    return next((version for version in state["versions"] if published(version)), None)
 
 
 def store(environment: Environment, outcome: str = "nothing was changed") -> KeyVaultStore:

@@ -94,10 +94,15 @@ def vault_reader(environment: Environment, store: keyvault_rotation.KeyVaultStor
                 latest = store.latest(entry)
             except ResourceNotFoundException:
                 return MISSING
+            except keyvault_rotation.VersionDisabled:
+                latest = None  # readers cannot read it: not provisioned
             versions = [found.created_on for found in store.secrets.list_properties_of_secret_versions(entry)]
-        created = min((when for when in versions if when), default=latest.properties.created_on)
-        complete = set(item.declared.secret.keys) <= set(keyvault_rotation.values(latest.value))
-        return Dates(created, latest.properties.created_on if complete else None)
+        created = min((when for when in versions if when), default=None)
+        if latest is None or not set(item.declared.secret.keys) <= set(
+            keyvault_rotation.values(latest.value)
+        ):
+            return Dates(created, None)
+        return Dates(created, latest.properties.created_on)
 
     return read
 

@@ -8,7 +8,8 @@ bearer challenge the SDK answers, with the service's documented behaviour:
 - a disabled version cannot be read, an expired one can ("Date-time controlled operations");
 - names are letters, digits and dashes, case-insensitive, at most 127; at most 15 tags, each
   value at most 256 characters; a value at most 25 KiB;
-- nothing can be deleted here (purge protection keeps every name).
+- a deleted secret is kept (soft delete with purge protection): it reads as not found, and
+  writing its name again is refused (409) until it is recovered.
 """
 
 from __future__ import annotations
@@ -40,9 +41,9 @@ MAX_TAGS, MAX_TAG_VALUE, MAX_VALUE = 15, 256, 25 * 1024
 
 
 class VaultError(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, inner: str = "") -> None:
         super().__init__(message)
-        self.status, self.code, self.message = status, code, message
+        self.status, self.code, self.message, self.inner = status, code, message, inner
 
 
 class Vault:
@@ -50,7 +51,17 @@ class Vault:
 
     def __init__(self) -> None:
         self.secrets: dict[str, list[dict]] = {}
+        self.deleted: dict[str, list[dict]] = {}
         self.lock = threading.Lock()
+
+    def clear(self) -> None:
+        self.secrets.clear()
+        self.deleted.clear()
+
+    def delete(self, name: str) -> dict:
+        self.versions(name)
+        self.deleted[name.lower()] = self.secrets.pop(name.lower())
+        return self.deleted[name.lower()][-1]
 
     def versions(self, name: str) -> list[dict]:
         if not NAME.fullmatch(name):
@@ -89,6 +100,11 @@ class Vault:
         value = body.get("value")
         if not isinstance(value, str) or len(value.encode()) > MAX_VALUE:
             raise VaultError(400, "BadParameter", "a value is a string of at most 25 KiB")
+        if name.lower() in self.deleted:
+            raise VaultError(
+                409, "Conflict", f"Secret {name} is currently in a deleted but recoverable state, and its "
+                "name cannot be reused; in this state, the secret can only be recovered or purged.",
+            )  # fmt: skip
         now = int(time.time())
         attributes = {"enabled": True, **(body.get("attributes") or {}), "created": now, "updated": now,
                       "recoveryLevel": "Recoverable", "recoverableDays": 90}  # fmt: skip
@@ -151,9 +167,15 @@ class _Handler(BaseHTTPRequestHandler):
                 status, body = self._route(method, parts[1:], json.loads(raw) if raw else {})
         except VaultError as error:
             status, body = error.status, {"error": {"code": error.code, "message": error.message}}
+            if error.inner:
+                body["error"]["innererror"] = {"code": error.inner}
         self._send(status, body)
 
     def _route(self, method: str, parts: list[str], body: dict) -> tuple[int, dict]:
+        if parts[:1] == ["deletedsecrets"] and method == "GET" and len(parts) == 2:
+            if parts[1].lower() not in self.vault.deleted:
+                raise VaultError(404, "SecretNotFound", f"Deleted Secret not found: {parts[1]}")
+            return 200, self._bundle(parts[1], self.vault.deleted[parts[1].lower()][-1], False)
         if parts[:1] != ["secrets"]:
             raise VaultError(404, "NotFound", "no such operation")
         if method == "GET" and (len(parts) == 1 or parts[1] == ""):
@@ -173,10 +195,14 @@ class _Handler(BaseHTTPRequestHandler):
         if method == "GET":
             item = self.vault.version(name, rest)
             if not item["attributes"].get("enabled", True):
-                raise VaultError(403, "Forbidden", "Operation get is not allowed on a disabled secret.")
+                raise VaultError(
+                    403, "Forbidden", "Operation get is not allowed on a disabled secret.", "SecretDisabled"
+                )
             return 200, self._bundle(name, item, True)
         if method == "PATCH":
             return 200, self._bundle(name, self.vault.update(name, rest, body), False)
+        if method == "DELETE" and not rest:
+            return 200, self._bundle(name, self.vault.delete(name), False)
         raise VaultError(405, "MethodNotAllowed", f"{method} is not served here")
 
     def do_GET(self) -> None:  # the handler's names are http.server's
@@ -187,6 +213,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_PATCH(self) -> None:
         self._handle("PATCH")
+
+    def do_DELETE(self) -> None:
+        self._handle("DELETE")
 
 
 def _certificate(directory: Path) -> tuple[Path, Path]:

@@ -7,6 +7,7 @@ import datetime
 import json
 
 import pytest
+from azure.keyvault.secrets import SecretClient
 
 from voiceops import (
     environments,
@@ -45,7 +46,7 @@ def server(tmp_path_factory):
 def vault(server, monkeypatch):
     """The environment's vault after `terraform apply`: every entry, each with the empty object,
     the stack's tags and an expiry at its rotation period (stacks/azure/production/secrets.tf)."""
-    server.vault.secrets.clear()
+    server.vault.clear()
     monkeypatch.setenv(keyvault_rotation.URL_VARIABLE, server.url)
     monkeypatch.setenv(keyvault_rotation.TOKEN_VARIABLE, TOKEN)
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(server.ca))
@@ -92,12 +93,18 @@ def test_a_rotation_writes_only_promoted_values_to_the_entry_and_keeps_the_previ
     assert secret_versions.ROTATION_TAG not in tags(store, LIVEKIT)
     written = vault.get_secret(LIVEKIT).properties
     assert written.tags["managed-by"] == "terraform"  # the stack's tags follow every new version
-    assert (
-        written.tags[keyvault_rotation.VERSION_TAG]
-        in store.describe_secret(SecretId=LIVEKIT)["VersionIdsToStages"]
-    )
+    document = json.loads(vault.get_secret(LIVEKIT + keyvault_rotation.DOCUMENT_SUFFIX).value)
+    current = [version for version in document["versions"] if "AWSCURRENT" in version["stages"]]
+    assert current[0][keyvault_rotation.VAULT_VERSION] == written.version  # which version holds it
     expiry = written.expires_on - written.created_on
     assert datetime.timedelta(days=89) < expiry <= datetime.timedelta(days=90)  # quarterly
+    companions = [found.name for found in vault.list_properties_of_secrets()
+                  if found.name.endswith(keyvault_rotation.DOCUMENT_SUFFIX)]  # fmt: skip
+    assert companions == [LIVEKIT + keyvault_rotation.DOCUMENT_SUFFIX]  # only for what was rotated
+    documents = len(list(vault.list_properties_of_secret_versions(companions[0])))
+    store.tag_resource(SecretId=LIVEKIT, Tags=[{"Key": secret_versions.ROTATED_TAG, "Value": "x"}])
+    store.tag_resource(SecretId=LIVEKIT, Tags=[{"Key": secret_versions.ROTATED_TAG, "Value": "x"}])
+    assert len(list(vault.list_properties_of_secret_versions(companions[0]))) == documents + 1  # once
     history = [json.loads(vault.get_secret(LIVEKIT, found.version).value)
                for found in vault.list_properties_of_secret_versions(LIVEKIT)]  # fmt: skip
     assert history == [{}, first, second]  # nothing pending ever became the newest version
@@ -129,30 +136,85 @@ def test_a_run_killed_after_any_step_is_completed_by_the_next(vault, monkeypatch
         assert current == newest(vault, LIVEKIT), step
 
 
-def test_a_run_that_died_between_the_document_and_the_entry_is_completed(vault, monkeypatch):
-    """The promotion is written to the rotation's document, and the process dies before the
-    entry: readers keep the previous value (still valid), and the next run writes the entry."""
+class Killed(BaseException):
+    """The process dies."""
+
+
+def dying_on(monkeypatch, name: str, when=lambda value: True) -> None:
+    """The process dies as it writes `name` to the vault (when `when` says so of the value)."""
+    original = SecretClient.set_secret
+
+    def set_secret(self, secret_name, value, **options):
+        if secret_name == name and when(value):
+            raise Killed
+        return original(self, secret_name, value, **options)
+
+    monkeypatch.setattr(SecretClient, "set_secret", set_secret)
+
+
+def publishes_unheld(value: str) -> bool:
+    """A document whose current version no Key Vault version holds yet: the entry comes next."""
+    document = json.loads(value)
+    return any(
+        secret_versions.CURRENT in version["stages"] and secret_versions.PENDING not in version["stages"]
+        and keyvault_rotation.VAULT_VERSION not in version
+        for version in document["versions"]
+    )  # fmt: skip
+
+
+def test_the_entry_is_written_only_after_the_document_and_a_run_dying_between_is_completed(
+    vault, monkeypatch
+):
     rotate("livekit")
     before = newest(vault, LIVEKIT)
-    written = keyvault_rotation.KeyVaultStore._save
-
-    def dies_before_the_entry(self, entry, state):
-        if any(secret_versions.PREVIOUS in version["stages"] for version in state["versions"]):
-            self.secrets.set_secret(
-                entry + keyvault_rotation.DOCUMENT_SUFFIX, json.dumps(state, sort_keys=True)
-            )
-            raise SystemExit("killed")
-        written(self, entry, state)
-
-    monkeypatch.setattr(keyvault_rotation.KeyVaultStore, "_save", dies_before_the_entry)
-    with pytest.raises(SystemExit):
-        rotate("livekit")
-    assert newest(vault, LIVEKIT) == before
-    monkeypatch.setattr(keyvault_rotation.KeyVaultStore, "_save", written)
-    assert rotate("livekit").result == "succeeded"
+    with monkeypatch.context() as patched:  # dies as it writes the promotion to the document
+        dying_on(patched, LIVEKIT + keyvault_rotation.DOCUMENT_SUFFIX, publishes_unheld)
+        with pytest.raises(Killed):
+            rotate("livekit")
+    assert newest(vault, LIVEKIT) == before  # the entry is never ahead of the document
+    for _ in range(2):
+        with monkeypatch.context() as patched:  # dies as it writes the promoted value to the entry
+            dying_on(patched, LIVEKIT)
+            with pytest.raises(Killed):
+                rotate("livekit")
+        assert newest(vault, LIVEKIT) == before
+    lines: list[str] = []
+    record, _ = secret_rotation.rotate(ENVIRONMENT, "livekit", None, 0, ENVIRONMENT, report=lines.append)
+    assert record.result == "succeeded"
+    assert any(f"given their current value: {LIVEKIT}" in line for line in lines)  # before any step
     store = keyvault_rotation.store(environments.load(ENVIRONMENT))
     assert newest(vault, LIVEKIT) == json.loads(secret_versions.current_string(store, LIVEKIT))
-    assert newest(vault, LIVEKIT)["keys.yaml"].splitlines()[1] == before["keys.yaml"].splitlines()[0]
+    assert newest(vault, LIVEKIT)["keys.yaml"].splitlines()[1:] == before["keys.yaml"].splitlines()[:1]
+
+
+def test_a_first_value_reaches_the_entry_only_once_tested_and_promoted(vault, monkeypatch):
+    monkeypatch.setattr(secret_rotation.os, "kill", lambda pid, number: (_ for _ in ()).throw(Killed()))
+    for step in ("create", "set", "test"):
+        monkeypatch.setenv(secret_rotation.CRASH_VARIABLE, step)
+        with pytest.raises(Killed):
+            rotate("livekit")
+        assert newest(vault, LIVEKIT) == {}, step
+    monkeypatch.delenv(secret_rotation.CRASH_VARIABLE)
+    assert rotate("livekit").result == "succeeded"
+    assert newest(vault, LIVEKIT)["keys.yaml"]
+
+
+def test_definitions_rewritten_after_a_run_died_reach_the_brokers(vault, monkeypatch):
+    """A platform credential written by hand (Azure's are): the boot definitions must get its
+    RabbitMQ user, even when the run writing them dies before the entry."""
+    definitions = f"{ENVIRONMENT}--rabbitmq-definitions"
+    rotate("messaging")
+    service = {"rabbitmq-username": "platform-api-rest", "rabbitmq-password": "p" * 24,
+               "postgres-username": "platform-api-rest", "postgres-password": "q" * 24,
+               "redis-username": "platform-api-rest", "redis-password": "r" * 24}  # fmt: skip
+    vault.set_secret(f"{ENVIRONMENT}--api-rest-credentials", json.dumps(service))
+    with monkeypatch.context() as patched:
+        dying_on(patched, definitions)
+        with pytest.raises(Killed):
+            rotate("livekit")
+    rotate("livekit")
+    booted = json.loads(newest(vault, definitions)["load_definition.json"])
+    assert "platform-api-rest" in {user["name"] for user in booted["users"]}
 
 
 def test_a_value_written_or_rolled_back_by_hand_is_the_current_one(vault):
@@ -160,13 +222,57 @@ def test_a_value_written_or_rolled_back_by_hand_is_the_current_one(vault):
     rotate("livekit")
     first = newest(vault, LIVEKIT)
     rotate("livekit")
-    vault.set_secret(LIVEKIT, json.dumps(first))  # a rollback by hand: az keyvault secret set
+    kept = vault.get_secret(LIVEKIT).properties.tags
+    vault.set_secret(LIVEKIT, json.dumps(first), tags=kept)  # a rollback by hand, tags and all
     assert json.loads(secret_versions.current_string(store, LIVEKIT)) == first
     assert stages(store, LIVEKIT) == [["AWSCURRENT"]]
     store.tag_resource(SecretId=LIVEKIT, Tags=[{"Key": "noted", "Value": "yes"}])
     assert len(list(vault.list_properties_of_secret_versions(LIVEKIT))) == 4  # not written again
     rotate("livekit")
     assert newest(vault, LIVEKIT)["keys.yaml"].splitlines()[1:] == first["keys.yaml"].splitlines()[:1]
+
+
+def test_a_rotation_in_flight_survives_a_terraform_apply_and_yields_to_a_hand_write(vault, monkeypatch):
+    store = keyvault_rotation.store(environments.load(ENVIRONMENT))
+    rotate("livekit")
+    monkeypatch.setattr(secret_rotation.os, "kill", lambda pid, number: (_ for _ in ()).throw(Killed()))
+    monkeypatch.setenv(secret_rotation.CRASH_VARIABLE, "promote")
+    with pytest.raises(Killed):
+        rotate("livekit")
+    promoted = newest(vault, LIVEKIT)
+    # an apply of a plan made before the rotation sets the stack's tags on the newest version
+    vault.update_secret_properties(LIVEKIT, tags={"environment": ENVIRONMENT, "secret": "livekit-api-keys"})
+    assert secret_versions.ROTATION_TAG in tags(store, LIVEKIT)
+    assert stages(store, LIVEKIT) == [["AWSCURRENT"], ["AWSPREVIOUS"]]
+    # a value written by hand while the rotation waits is the current one: the rotation yields
+    by_hand = {"keys.yaml": "APIbyhand: written-by-the-operator\n"}
+    vault.set_secret(LIVEKIT, json.dumps(by_hand))
+    assert secret_versions.ROTATION_TAG not in tags(store, LIVEKIT)
+    assert stages(store, LIVEKIT) == [["AWSCURRENT"]] and newest(vault, LIVEKIT) != promoted
+    monkeypatch.delenv(secret_rotation.CRASH_VARIABLE)
+    rotate("livekit")
+    assert newest(vault, LIVEKIT)["keys.yaml"].splitlines()[1:] == by_hand["keys.yaml"].splitlines()
+
+
+def test_a_disabled_value_or_a_deleted_rotation_state_is_one_line(vault):
+    environment = environments.load(ENVIRONMENT)
+    rotate("livekit")
+    vault.begin_delete_secret(LIVEKIT + keyvault_rotation.DOCUMENT_SUFFIX).wait()
+    with pytest.raises(
+        OpsError, match=r"--rotation was deleted and purge protection keeps its name: recover it"
+    ):
+        rotate("livekit")
+    grafana = f"{ENVIRONMENT}--grafana-admin"
+    rotate("observability", "grafana-admin")
+    vault.update_secret_properties(grafana, enabled=False)  # an incident: the value disabled
+    with pytest.raises(OpsError, match=r"grafana-admin: its newest version is disabled"):
+        rotate("observability", "grafana-admin")
+    today = datetime.datetime.now(datetime.UTC).date()
+    rows = {
+        row.secret: row
+        for row in secret_audit.audit(environment, secret_audit.reader_for(environment), today)
+    }
+    assert rows["grafana-admin"].status == "not provisioned" and rows["livekit-api-keys"].status == "ok"
 
 
 def test_the_messaging_bundle_gets_its_first_values_and_then_is_refused(vault):
@@ -213,9 +319,12 @@ def test_the_audit_reads_each_entry_and_its_newest_value(vault, server):
     # the value written a quarter and a day ago is overdue; an entry the vault lost is missing
     aged = server.vault.secrets[LIVEKIT.lower()][-1]["attributes"]
     aged["created"] -= 91 * 86400
+    made = server.vault.secrets[LIVEKIT.lower()][0]["attributes"]
+    made["created"] -= 200 * 86400  # the stack made the entry long before
     del server.vault.secrets[f"{ENVIRONMENT}--grafana-admin"]
     rows = {row.secret: row for row in secret_audit.audit(environment, reader, today)}
     assert rows["livekit-api-keys"].status == "overdue"
+    assert rows["livekit-api-keys"].created.date() == today - datetime.timedelta(days=200)
     assert rows["grafana-admin"].status == "missing"
 
 

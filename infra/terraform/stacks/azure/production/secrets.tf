@@ -3,9 +3,6 @@
 # secret without a value: each entry starts as the empty JSON object, which no ExternalSecret
 # can use until the real value is written as a new version, and Terraform never looks at the
 # value again. Expiry starts at the bundle's rotation period; each new version sets its own.
-# `invoke secrets.rotate` tags each version it writes with its id in the rotation's state
-# (voiceops-version): a tag Terraform leaves alone, or an apply would make the rotated value look
-# written by hand.
 resource "azurerm_key_vault_secret" "bundle" {
   for_each = module.context.store_entries
 
@@ -17,6 +14,6 @@ resource "azurerm_key_vault_secret" "bundle" {
   tags            = merge(local.tags, { environment = each.value.environment, secret = each.value.name })
 
   lifecycle {
-    ignore_changes = [value, expiration_date, tags["voiceops-version"]]
+    ignore_changes = [value, expiration_date]
   }
 }
