@@ -190,9 +190,9 @@ class KeyVaultStore(DocumentStore):
         return None
 
     def _save(self, entry: str, state: dict) -> None:
-        """The document first, then the entry from its current version, then which version holds
-        it: a crash between any two is completed by the next write. While a rotation is in
-        flight, its promotion is dated when the entry gets the value, where readers see it."""
+        """The document first, then the entry from its current version: a crash between the two
+        is completed by the next write. While a rotation is in flight, its promotion is dated when
+        the entry gets the value, where readers see it."""
         state["versions"] = [version for version in state["versions"] if version["stages"]]
         due = self._due(entry, state)
         if due is not None and ROTATION_TAG in state["tags"]:
@@ -202,11 +202,10 @@ class KeyVaultStore(DocumentStore):
             return
         kept = self.latest(entry).properties.tags or {}  # the stack's tags, on every version
         expires = datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=self.expiry_days[entry])
-        written = self.secrets.set_secret(
+        # which version holds it is recorded by the next write (the promotion's own tags follow)
+        self.secrets.set_secret(
             entry, json.dumps(due["value"]), content_type=CONTENT_TYPE, expires_on=expires, tags=kept
         )
-        due[VAULT_VERSION] = written.properties.version
-        self._write_document(entry, state)
 
     def _write_document(self, entry: str, state: dict) -> None:
         text = json.dumps(state, sort_keys=True)

@@ -166,6 +166,9 @@ def test_the_entry_is_written_only_after_the_document_and_a_run_dying_between_is
     vault, monkeypatch
 ):
     rotate("livekit")
+    store = keyvault_rotation.store(environments.load(ENVIRONMENT))
+    aged = [{"Key": secret_versions.PROMOTED_TAG, "Value": "2020-01-01T00:00:00+00:00"}]
+    store.tag_resource(SecretId=LIVEKIT, Tags=aged)  # the last rotation's promotion, long ago
     before = newest(vault, LIVEKIT)
     with monkeypatch.context() as patched:  # dies as it writes the promotion to the document
         dying_on(patched, LIVEKIT + keyvault_rotation.DOCUMENT_SUFFIX, publishes_unheld)
@@ -179,12 +182,40 @@ def test_the_entry_is_written_only_after_the_document_and_a_run_dying_between_is
                 rotate("livekit")
         assert newest(vault, LIVEKIT) == before
     lines: list[str] = []
+    started = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
     record, _ = secret_rotation.rotate(ENVIRONMENT, "livekit", None, 0, ENVIRONMENT, report=lines.append)
     assert record.result == "succeeded"
     assert any(f"given their current value: {LIVEKIT}" in line for line in lines)  # before any step
-    store = keyvault_rotation.store(environments.load(ENVIRONMENT))
+    # the grace counts from when the entry got the value, not from the promotion readers never saw
+    assert datetime.datetime.fromisoformat(tags(store, LIVEKIT)[secret_versions.PROMOTED_TAG]) >= started
     assert newest(vault, LIVEKIT) == json.loads(secret_versions.current_string(store, LIVEKIT))
     assert newest(vault, LIVEKIT)["keys.yaml"].splitlines()[1:] == before["keys.yaml"].splitlines()[:1]
+
+
+def test_a_run_dying_right_after_the_entry_was_written_keeps_the_rotation(vault, monkeypatch):
+    """The entry got the promoted value; the process dies before the document says which Key
+    Vault version holds it. The value is the document's current one: the rotation goes on."""
+    rotate("livekit")
+    written: list[str] = []
+    original = SecretClient.set_secret
+
+    def set_secret(self, secret_name, value, **options):
+        if written and secret_name == LIVEKIT + keyvault_rotation.DOCUMENT_SUFFIX:
+            raise Killed
+        found = original(self, secret_name, value, **options)
+        if secret_name == LIVEKIT:
+            written.append(value)
+        return found
+
+    with monkeypatch.context() as patched:
+        patched.setattr(SecretClient, "set_secret", set_secret)
+        with pytest.raises(Killed):
+            rotate("livekit")
+    store = keyvault_rotation.store(environments.load(ENVIRONMENT))
+    assert secret_versions.ROTATION_TAG in tags(store, LIVEKIT)
+    assert stages(store, LIVEKIT) == [["AWSCURRENT"], ["AWSPREVIOUS"]]
+    assert rotate("livekit").result == "succeeded"
+    assert newest(vault, LIVEKIT) == json.loads(written[0])  # the same rotation completed
 
 
 def test_a_first_value_reaches_the_entry_only_once_tested_and_promoted(vault, monkeypatch):
