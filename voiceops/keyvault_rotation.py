@@ -221,10 +221,12 @@ class KeyVaultStore(DocumentStore):
             ) from None
         self._documents[entry] = text
 
-    def settle(self, entries: list[str]) -> str:
-        """Write the current version to each entry a run that died left without it."""
+    def settle(self) -> str:
+        """Write the current version to each entry a run that died left without it (an entry
+        the rotation never wrote has no document)."""
+        named = {found.name.lower() for found in self.secrets.list_properties_of_secrets()}
         settled = []
-        for entry in entries:
+        for entry in (entry for entry in self.expiry_days if f"{entry}{DOCUMENT_SUFFIX}".lower() in named):
             try:
                 state = self._state(entry)
             except ResourceNotFoundException:

@@ -360,7 +360,7 @@ def _vault(
     grace = keyvault_rotation.precheck(environment, chosen, grace, followed)
     store = keyvault_rotation.store(environment)
     with keyvault_rotation.answering(environment):
-        if settled := store.settle(list(store.expiry_days)):  # what a run that died left undone
+        if settled := store.settle():  # what a run that died left undone
             report(f"    {settled}")
         check = aws_rotation.has_value(environment, store, "the vault")
         provisioned = {target.entry: check(target.entry) for target in chosen}  # every entry exists

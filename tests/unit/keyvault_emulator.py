@@ -126,6 +126,8 @@ class Vault:
 
 class _Handler(BaseHTTPRequestHandler):
     vault: Vault
+    protocol_version = "HTTP/1.1"  # connections kept open, as the service does
+    disable_nagle_algorithm = True  # headers and body go out at once, not a delayed ACK apart
 
     def log_message(self, *args) -> None:  # quiet
         pass
