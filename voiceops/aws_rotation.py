@@ -41,6 +41,7 @@ RABBITMQ_RELEASE = "rabbitmq"
 RABBITMQ_ADMIN = "user"  # bitnami/rabbitmq's auth.username default, which our values keep
 RABBITMQ_PORTS = (5672, 15672)  # AMQP, management API
 ADMIN_SECRET, DEFINITIONS_SECRET = "rabbitmq-credentials", "rabbitmq-definitions"
+ISSUED_KEY = "livekit-api-key"  # a LiveKit pair issued from keys.yaml to another secret
 UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600}
 
 
@@ -156,8 +157,11 @@ class Definitions:
         self.user_entries = sorted({
             self.entries[item.name] for item in stored if "rabbitmq-username" in item.declared.secret.keys
         })  # fmt: skip
+        self.pair_holders = sorted({item.name for item in stored if ISSUED_KEY in item.declared.secret.keys})
 
     def _valid(self, entry: str) -> list[dict[str, str]]:
+        """The entry's valid values; none where it does not exist. An unreadable one stops what
+        needs it: the brokers keep the definitions they have."""
         try:
             return secret_versions.valid_values(self.store, entry)
         except self.store.exceptions.ResourceNotFoundException:
@@ -183,10 +187,18 @@ class Definitions:
         listed["users"][0]["tags"] = ["administrator"]
         return local.rabbitmq_topology() | listed
 
+    def issued_pairs(self) -> frozenset[str]:
+        """The LiveKit API keys other secrets hold (the agents', SIP's): keys.yaml keeps them."""
+        holders = [self.entries[item] for item in self.pair_holders]
+        return frozenset(
+            values[ISSUED_KEY] for entry in holders for values in self._valid(entry) if values.get(ISSUED_KEY)
+        )
+
     def fresh(self, declared: secret_bundles.Declared, current: dict[str, str] | None) -> dict[str, str]:
         """New values; the definitions are made from what the store holds as valid."""
         if declared.name != DEFINITIONS_SECRET:
-            return local.fresh_values(declared, current)
+            issued = self.issued_pairs() if "keys.yaml" in declared.secret.keys else frozenset()
+            return local.fresh_values(declared, current, issued)
         document = self.document()
         if document is None:
             raise OpsError(
@@ -206,7 +218,10 @@ class Definitions:
             return f"{DEFINITIONS_SECRET}: not provisioned (rotate the messaging bundle)"
         except (KeyError, json.JSONDecodeError, StopIteration):
             current = "{}"
-        wanted, users = self.document(), self._users()
+        try:
+            wanted, users = self.document(), self._users()
+        except secret_versions.ValueUnreadable as error:
+            return f"{DEFINITIONS_SECRET}: not rewritten, {error.message}"
         if wanted is None or users is None:
             return f"{DEFINITIONS_SECRET}: not written, {ADMIN_SECRET} has no value"
         if same_definitions(json.loads(current), wanted, users):

@@ -34,6 +34,7 @@ from voiceops.secret_versions import (
     ROTATION_TAG,
     DocumentStore,
     ResourceNotFoundException,
+    ValueUnreadable,
     published,
 )
 
@@ -41,10 +42,6 @@ URL_VARIABLE, TOKEN_VARIABLE = "VOICEOPS_KEYVAULT_URL", "VOICEOPS_KEYVAULT_TOKEN
 DOCUMENT_SUFFIX = "--rotation"
 VAULT_VERSION = "vault_version"  # in a document version: the entry's Key Vault version holding it
 CONTENT_TYPE = "application/json"
-
-
-class VersionDisabled(OpsError):
-    pass
 
 
 def emulated() -> bool:
@@ -138,20 +135,26 @@ class KeyVaultStore(DocumentStore):
     def latest(self, entry: str) -> Any:
         """The entry's newest version (the one External Secrets reads)."""
         try:
-            return self.secrets.get_secret(entry)
+            return self._read(entry)
         except self.not_found:
             raise ResourceNotFoundException(f"{entry} is not in the vault") from None
+
+    def _read(self, name: str) -> Any:
+        """A secret's newest version; a disabled one is one line naming it."""
+        try:
+            return self.secrets.get_secret(name)
         except self.refused as error:
-            if error.status_code == 403 and "disabled" in str(error):
-                raise VersionDisabled(
-                    f"{entry}: its newest version is disabled, so External Secrets cannot read it: enable "
-                    "it or write a value (az keyvault secret set), then run again"
+            inner = getattr(getattr(error, "error", None), "innererror", None) or {}
+            if error.status_code == 403 and inner.get("code") == "SecretDisabled":
+                raise ValueUnreadable(
+                    f"{name}: its newest version is disabled: enable it or write a value "
+                    "(az keyvault secret set), then run again"
                 ) from None
             raise
 
     def _document(self, entry: str) -> dict | None:
         try:
-            text = self.secrets.get_secret(entry + DOCUMENT_SUFFIX).value or ""
+            text = self._read(entry + DOCUMENT_SUFFIX).value or ""
         except self.not_found:
             self._documents.pop(entry, None)
             return None
@@ -166,6 +169,8 @@ class KeyVaultStore(DocumentStore):
         document = self._document(entry)
         held = values(latest.value)
         if not held:
+            if document and any(VAULT_VERSION in version for version in document["versions"]):
+                return {"secret": entry, "tags": {}, "versions": []}  # emptied by hand after a value
             return document or {"secret": entry, "tags": {}, "versions": []}  # a first value, or none
         holder = latest.properties.version
         if document:
@@ -187,6 +192,15 @@ class KeyVaultStore(DocumentStore):
         if values(latest.value) != current["value"]:
             return current
         current[VAULT_VERSION] = latest.properties.version
+        # the grace starts no earlier than the write that gave readers the value
+        written, stamp = latest.properties.created_on, state["tags"].get(PROMOTED_TAG)
+        if (
+            ROTATION_TAG in state["tags"]
+            and stamp
+            and written
+            and datetime.datetime.fromisoformat(stamp) < written
+        ):
+            state["tags"][PROMOTED_TAG] = written.isoformat(timespec="seconds")
         return None
 
     def _save(self, entry: str, state: dict) -> None:
@@ -229,8 +243,8 @@ class KeyVaultStore(DocumentStore):
         for entry in (entry for entry in self.expiry_days if f"{entry}{DOCUMENT_SUFFIX}".lower() in named):
             try:
                 state = self._state(entry)
-            except ResourceNotFoundException:
-                continue  # the rotation says so for the entries it changes
+            except (ResourceNotFoundException, ValueUnreadable):
+                continue  # a rotation of that entry says so
             if entry in self._documents and self._due(entry, state) is not None:
                 self._save(entry, state)
                 settled.append(entry)

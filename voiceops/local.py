@@ -792,14 +792,19 @@ def _keeps(declared: secret_bundles.Declared, key: str, value: str) -> bool:
     return server is None or value in account_names(server, _base_username(declared))
 
 
-def fresh_values(declared: secret_bundles.Declared, current: dict[str, str] | None) -> dict[str, str]:
+def fresh_values(
+    declared: secret_bundles.Declared, current: dict[str, str] | None, issued: frozenset[str] = frozenset()
+) -> dict[str, str]:
     """New values for every key of a secret. After `current`: the other user of an alternating
-    pair, the same Redis user, new passwords; a LiveKit key pair for keys.yaml."""
+    pair, the same Redis user, new passwords; a LiveKit key pair for keys.yaml, keeping the
+    pairs whose API keys are `issued` (held by other secrets)."""
     values = {}
     for key in declared.secret.keys:
         server = _username_server(key)
         if server is None:
-            values[key] = _livekit_keys((current or {}).get(key)) if key == "keys.yaml" else new_password()
+            values[key] = (
+                _livekit_keys((current or {}).get(key), issued) if key == "keys.yaml" else new_password()
+            )
             continue
         pair = account_names(server, _base_username(declared))
         now = (current or {}).get(key)
@@ -807,11 +812,13 @@ def fresh_values(declared: secret_bundles.Declared, current: dict[str, str] | No
     return values
 
 
-def _livekit_keys(current: str | None) -> str:
+def _livekit_keys(current: str | None, issued: frozenset[str] = frozenset()) -> str:
     """keys.yaml as livekit-server reads it (API key: secret), a new pair first. The newest pair
     of `current` stays, so the server accepts both while its clients move to the new one; the
-    pair before that goes (as ElastiCache keeps two passwords per user)."""
-    kept = (current or "").splitlines()[:1]
+    pair before that goes (as ElastiCache keeps two passwords per user), unless another secret
+    holds it (the agents' and SIP's pairs, issued from this file)."""
+    lines = (current or "").splitlines()
+    kept = lines[:1] + [line for line in lines[1:] if line.split(":", 1)[0].strip() in issued]
     return "\n".join([f"API{new_password(12)}: {new_password(40)}", *kept]) + "\n"
 
 

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 
 import yaml
 
-from voiceops import keyvault_rotation, local, secret_bundles, terraform
+from voiceops import keyvault_rotation, local, secret_bundles, secret_versions, terraform
 from voiceops.environments import Cloud, Environment
 from voiceops.errors import OpsError
 from voiceops.secret_bundles import PERIOD_DAYS, SEALED_AT, Materialized, Store
-from voiceops.secret_versions import ROTATED_TAG, ResourceNotFoundException
+from voiceops.secret_versions import ROTATED_TAG, ResourceNotFoundException, ValueUnreadable
 
 
 class AuditUnavailable(OpsError):
@@ -92,17 +92,20 @@ def vault_reader(environment: Environment, store: keyvault_rotation.KeyVaultStor
         with keyvault_rotation.answering(environment, "not audited"):
             try:
                 latest = store.latest(entry)
+                # the rotation's date while the entry holds its value, not a rewrite of the same
+                stamp = secret_versions.tags(store, entry).get(ROTATED_TAG)
             except ResourceNotFoundException:
                 return MISSING
-            except keyvault_rotation.VersionDisabled:
-                latest = None  # readers cannot read it: not provisioned
+            except ValueUnreadable:
+                latest, stamp = None, None  # readers cannot read it: not provisioned
             versions = [found.created_on for found in store.secrets.list_properties_of_secret_versions(entry)]
         created = min((when for when in versions if when), default=None)
-        if latest is None or not set(item.declared.secret.keys) <= set(
-            keyvault_rotation.values(latest.value)
-        ):
+        keys = set(keyvault_rotation.values(latest.value)) if latest is not None else set()
+        if not set(item.declared.secret.keys) <= keys:
             return Dates(created, None)
-        return Dates(created, latest.properties.created_on)
+        return Dates(
+            created, datetime.datetime.fromisoformat(stamp) if stamp else latest.properties.created_on
+        )
 
     return read
 

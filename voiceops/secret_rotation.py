@@ -360,12 +360,12 @@ def _vault(
     grace = keyvault_rotation.precheck(environment, chosen, grace, followed)
     store = keyvault_rotation.store(environment)
     with keyvault_rotation.answering(environment):
-        if settled := store.settle():  # what a run that died left undone
-            report(f"    {settled}")
         check = aws_rotation.has_value(environment, store, "the vault")
         provisioned = {target.entry: check(target.entry) for target in chosen}  # every entry exists
         if refused := aws_rotation.unsafe(chosen, provisioned.__getitem__, "Azure"):
             raise OpsError(f"not rotated, nothing was changed: {'; '.join(refused)}")
+        if settled := store.settle():  # what a run that died left undone
+            report(f"    {settled}")
         definitions = aws_rotation.Definitions(environment, store)
         report(f"    {aws_rotation.readers_line(followed, grace)}")
         return Rotation(

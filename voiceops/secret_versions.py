@@ -164,6 +164,10 @@ class ResourceNotFoundException(OpsError):
     pass
 
 
+class ValueUnreadable(OpsError):
+    """The entry exists, but its value cannot be read (a disabled Key Vault version)."""
+
+
 class _Exceptions:
     ResourceNotFoundException = ResourceNotFoundException
 

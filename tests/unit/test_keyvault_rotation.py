@@ -5,6 +5,7 @@ is that nothing but a tested, promoted value ever becomes it."""
 
 import datetime
 import json
+import time
 
 import pytest
 from azure.keyvault.secrets import SecretClient
@@ -306,6 +307,81 @@ def test_a_disabled_value_or_a_deleted_rotation_state_is_one_line(vault):
     assert rows["grafana-admin"].status == "not provisioned" and rows["livekit-api-keys"].status == "ok"
 
 
+def test_a_refused_run_settles_nothing_and_the_grace_starts_at_the_entry_write(vault, monkeypatch):
+    rotate("messaging")
+    rotate("livekit")
+    with monkeypatch.context() as patched:
+        dying_on(patched, LIVEKIT)
+        with pytest.raises(Killed):
+            rotate("livekit")
+    before = newest(vault, LIVEKIT)
+    with pytest.raises(OpsError, match="nothing was changed"):
+        rotate("messaging")  # refused: its values are set
+    assert newest(vault, LIVEKIT) == before
+    original = SecretClient.set_secret
+
+    def slow(self, name, value, **options):  # the entry write takes a while (throttled, retried)
+        if name == LIVEKIT:
+            time.sleep(1.1)
+        return original(self, name, value, **options)
+
+    monkeypatch.setattr(SecretClient, "set_secret", slow)
+    rotate("livekit")
+    store = keyvault_rotation.store(environments.load(ENVIRONMENT))
+    promoted = datetime.datetime.fromisoformat(tags(store, LIVEKIT)[secret_versions.PROMOTED_TAG])
+    assert promoted >= vault.get_secret(LIVEKIT).properties.created_on
+
+
+def test_the_pairs_other_secrets_hold_stay_in_livekits_keys(vault):
+    rotate("livekit")
+    agents_key = newest(vault, LIVEKIT)["keys.yaml"].split(":")[0]
+    issued = {"livekit-api-key": agents_key, "livekit-api-secret": "s", "llm-api-key": "k"}
+    vault.set_secret(f"{ENVIRONMENT}--agent-service-credentials", json.dumps(issued))
+    for _ in range(3):
+        rotate("livekit")
+    keys = [line.split(":")[0] for line in newest(vault, LIVEKIT)["keys.yaml"].splitlines()]
+    assert len(keys) == 3 and keys[2] == agents_key  # the new pair, the previous one, the agents'
+
+
+def test_a_value_rewritten_or_emptied_by_hand_is_audited_as_it_is(vault, server):
+    environment = environments.load(ENVIRONMENT)
+    grafana = f"{ENVIRONMENT}--grafana-admin"
+    rotate("observability", "grafana-admin")
+    store = keyvault_rotation.store(environment)
+    aged = (datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=200)).isoformat(timespec="seconds")
+    store.tag_resource(SecretId=grafana, Tags=[{"Key": secret_versions.ROTATED_TAG, "Value": aged}])
+    same = vault.get_secret(grafana)
+    vault.set_secret(grafana, same.value, tags=same.properties.tags)  # a provisioning script run again
+
+    def status() -> str:
+        today = datetime.datetime.now(datetime.UTC).date()
+        rows = secret_audit.audit(environment, secret_audit.reader_for(environment), today)
+        return next(row.status for row in rows if row.secret == "grafana-admin")
+
+    assert status() == "overdue"  # the same value again is no rotation
+    vault.set_secret(grafana, "{}")  # a leaked value emptied by hand
+    rotate("livekit")  # settles what runs left undone: not this
+    assert newest(vault, grafana) == {} and status() == "not provisioned"
+
+
+def test_unreadable_entries_of_other_bundles_do_not_stop_a_rotation(vault):
+    rotate("messaging")
+    rotate("observability", "grafana-admin")
+    service = {"rabbitmq-username": "platform-api-rest", "rabbitmq-password": "p" * 24,
+               "postgres-username": "platform-api-rest", "postgres-password": "q" * 24,
+               "redis-username": "platform-api-rest", "redis-password": "r" * 24}  # fmt: skip
+    credentials = f"{ENVIRONMENT}--api-rest-credentials"
+    vault.set_secret(credentials, json.dumps(service))
+    vault.update_secret_properties(credentials, enabled=False)  # an incident: disabled
+    vault.update_secret_properties(
+        f"{ENVIRONMENT}--grafana-admin{keyvault_rotation.DOCUMENT_SUFFIX}", enabled=False
+    )
+    record = rotate("livekit")
+    assert record.result == "succeeded"
+    stopped = f"rabbitmq-definitions: not rewritten, {credentials}: its newest version is disabled"
+    assert all(stopped in step.detail for step in record.steps if step.name.startswith("mark"))
+
+
 def test_the_messaging_bundle_gets_its_first_values_and_then_is_refused(vault):
     assert rotate("messaging").result == "succeeded"
     admin = newest(vault, f"{ENVIRONMENT}--rabbitmq-credentials")
@@ -347,9 +423,10 @@ def test_the_audit_reads_each_entry_and_its_newest_value(vault, server):
     rows = {row.secret: row for row in secret_audit.audit(environment, reader, today)}
     assert rows["livekit-api-keys"].status == "ok" and rows["grafana-admin"].status == "ok"
     assert rows["livekit-api-keys"].due == today + datetime.timedelta(days=90)
-    # the value written a quarter and a day ago is overdue; an entry the vault lost is missing
-    aged = server.vault.secrets[LIVEKIT.lower()][-1]["attributes"]
-    aged["created"] -= 91 * 86400
+    # a value rotated a quarter and a day ago is overdue; an entry the vault lost is missing
+    store = keyvault_rotation.store(environment)
+    aged = (datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=91)).isoformat(timespec="seconds")
+    store.tag_resource(SecretId=LIVEKIT, Tags=[{"Key": secret_versions.ROTATED_TAG, "Value": aged}])
     made = server.vault.secrets[LIVEKIT.lower()][0]["attributes"]
     made["created"] -= 200 * 86400  # the stack made the entry long before
     del server.vault.secrets[f"{ENVIRONMENT}--grafana-admin"]
