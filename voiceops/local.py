@@ -112,13 +112,16 @@ def port_listening(port: int) -> bool:
         return probe.connect_ex((HOST, port)) == 0
 
 
-def wait_for(check: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
+def wait_for(check: Callable[[], bool], what: str, timeout: float = 60.0, log: Path | None = None) -> None:
+    """Until `check` holds; else one line, with the last line of the server's `log` if given."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():
             return
         time.sleep(0.2)
-    raise LocalError(f"{what} did not come up within {timeout:.0f}s (see {local_dir()}/*/log)")
+    lines = log.read_text(errors="replace").strip().splitlines() if log and log.is_file() else []
+    said = f"; its log ends: {lines[-1].strip()}" if lines else ""
+    raise LocalError(f"{what} did not come up within {timeout:.0f}s (see {local_dir()}/*/log){said}")
 
 
 def server_env(extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -483,11 +486,11 @@ def start_redis(layout: Layout, accounts: dict[str, list[str]] | None = None) ->
         + "\n"
     )
     if redis_running():
-        wait_for(lambda: port_listening(layout.ports["redis"]), "redis-server", timeout=20)
+        wait_for(lambda: port_listening(layout.ports["redis"]), "redis-server", timeout=20, log=base / "log")
         _redis_admin(layout).acl_load()
         return "already running (ACL reloaded)"
     run([binary("redis-server"), str(config)], "redis-server", env=server_env(), detach=True)
-    wait_for(lambda: port_listening(layout.ports["redis"]), "redis-server", timeout=20)
+    wait_for(lambda: port_listening(layout.ports["redis"]), "redis-server", timeout=20, log=base / "log")
     return "started"
 
 

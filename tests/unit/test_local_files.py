@@ -4,6 +4,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import pytest
+
 from voiceops import local
 
 
@@ -27,3 +29,10 @@ def test_a_private_parent_directory_hides_the_state_from_other_users():
         assert local._reachable_by("nobody", state)
     finally:
         shutil.rmtree(root)
+
+
+def test_a_server_that_does_not_come_up_is_one_line_ending_with_its_log(tmp_path):
+    log = tmp_path / "log"
+    log.write_text("Server initialized\nCould not create server TCP listening socket: bind: in use\n\n")
+    with pytest.raises(local.LocalError, match=r"did not come up within 0s .*its log ends: Could not create"):
+        local.wait_for(lambda: False, "redis-server", timeout=0.05, log=log)
