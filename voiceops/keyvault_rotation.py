@@ -245,7 +245,7 @@ class KeyVaultStore(DocumentStore):
                 state = self._state(entry)
             except (ResourceNotFoundException, ValueUnreadable):
                 continue  # a rotation of that entry says so
-            if entry in self._documents and self._due(entry, state) is not None:
+            if self._due(entry, state) is not None:
                 self._save(entry, state)
                 settled.append(entry)
         return f"given their current value: {', '.join(settled)}" if settled else ""

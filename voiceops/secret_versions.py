@@ -13,6 +13,7 @@ Works against Secrets Manager and the local environment's emulator alike (a boto
 
 from __future__ import annotations
 
+import abc
 import datetime
 import json
 import uuid
@@ -178,7 +179,7 @@ def published(version: dict) -> bool:
     return CURRENT in version["stages"] and PENDING not in version["stages"]
 
 
-class DocumentStore:
+class DocumentStore(abc.ABC):
     """A store without Secrets Manager's stages, made to answer the calls of a Secrets Manager
     client the rotation makes (describe, get, put, stage moves, tags). Each entry's versions,
     their stages and the rotation's tags are one document,
@@ -188,17 +189,21 @@ class DocumentStore:
 
     exceptions = _Exceptions
 
+    @abc.abstractmethod
     def _state(self, entry: str) -> dict:
-        raise NotImplementedError
+        """The entry's document as it stands now."""
 
+    @abc.abstractmethod
     def _save(self, entry: str, state: dict) -> None:
-        raise NotImplementedError
+        """Write the document, and give readers its published version."""
 
+    @abc.abstractmethod
     def _encode(self, entry: str, values: dict[str, str]) -> Any:
-        raise NotImplementedError
+        """A value as the document keeps it."""
 
+    @abc.abstractmethod
     def _decode(self, entry: str, version: dict) -> dict[str, str]:
-        raise NotImplementedError
+        """A document version's value."""
 
     def describe_secret(self, SecretId: str) -> dict[str, Any]:
         state = self._state(SecretId)
