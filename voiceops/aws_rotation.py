@@ -422,7 +422,7 @@ class AwsServers:
         address = via or (endpoint.get("Address", ""), int(endpoint.get("Port", 5432)))
         return credential_servers.PostgresServer(
             address, (admin["username"], admin["password"]), local.PLATFORM_DATABASE,
-            sslmode="require" if self.tls else "prefer",
+            sslmode="require" if self.tls else "prefer", memberships=local.postgres_memberships(),
         )  # fmt: skip
 
     def redis(self, via: tuple[str, int] | None) -> credential_servers.ElastiCacheUsers:

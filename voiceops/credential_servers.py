@@ -15,7 +15,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Protocol
@@ -69,12 +69,14 @@ POSTGRES_REFUSALS = ("password authentication failed", "is not permitted to log 
 
 @dataclass(frozen=True)
 class PostgresServer:
-    """Roles of the platform database; the administrator creates the database on first use."""
+    """Roles of the platform database; the administrator creates the database on first use.
+    `memberships`: the roles a user is granted besides CONNECT (the exporter's pg_monitor)."""
 
     address: tuple[str, int]
     admin: tuple[str, str]
     database: str
     sslmode: str = "prefer"
+    memberships: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def probes(self) -> list[tuple[str, int]]:
@@ -106,6 +108,8 @@ class PostgresServer:
                         sql.SQL("{} {} LOGIN PASSWORD {}").format(verb, role, sql.Literal(passwords[-1]))
                     )
                     admin.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(database, role))
+                    for member_of in self.memberships.get(user, ()):
+                        admin.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(member_of), role))
                 elif exists:
                     admin.execute(sql.SQL("ALTER ROLE {} NOLOGIN PASSWORD NULL").format(role))
 

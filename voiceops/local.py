@@ -756,7 +756,7 @@ def bundle_values(layout: Layout) -> dict[str, dict[str, str]]:
 # users limited to their key prefix, RabbitMQ users of the platform vhost.
 PLATFORM_DATABASE = "platform"
 ACCOUNT_KEYS = {
-    "postgres": ("postgres-username", "postgres-password"),
+    "postgres": secret_bundles.POSTGRES_ACCOUNT_KEYS,
     "redis": ("redis-username", "redis-password"),
     "rabbitmq": ("rabbitmq-username", "rabbitmq-password"),
 }
@@ -783,6 +783,20 @@ def account_names(server: str, username: str) -> tuple[str, ...]:
 
 def _base_username(declared: secret_bundles.Declared) -> str:
     return f"{declared.bundle}-{declared.name.removesuffix('-credentials')}"
+
+
+def postgres_memberships() -> dict[str, tuple[str, ...]]:
+    """PostgreSQL user -> the roles it is granted (the exporter's pg_monitor), for both users
+    of each alternating pair."""
+    return {
+        user: secret.postgres_roles
+        for owner, bundle in secret_bundles.load_all().items()
+        for name, secret in bundle.secrets.items()
+        if secret.postgres_roles
+        for user in account_names(
+            "postgres", _base_username(secret_bundles.Declared(owner, name, secret, None))
+        )
+    }
 
 
 def _username_server(key: str) -> str | None:
@@ -868,7 +882,8 @@ def servers(layout: Layout) -> credential_servers.Servers:
     admin = layout.credentials
     return credential_servers.Servers({
         "postgres": credential_servers.PostgresServer(
-            (HOST, layout.ports["postgres"]), ("postgres", admin["postgres/admin"]), PLATFORM_DATABASE
+            (HOST, layout.ports["postgres"]), ("postgres", admin["postgres/admin"]), PLATFORM_DATABASE,
+            memberships=postgres_memberships(),
         ),
         "redis": credential_servers.RedisAclServer(
             (HOST, layout.ports["redis"]), ("admin", admin["redis/admin"])

@@ -120,6 +120,10 @@ class Source(Strict):
         return self
 
 
+PostgresRole = Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]{0,62}$")]
+POSTGRES_ACCOUNT_KEYS = ("postgres-username", "postgres-password")
+
+
 class Secret(Strict):
     description: str = Field(min_length=10, max_length=300)
     keys: tuple[Key, ...] = Field(min_length=1)
@@ -127,6 +131,17 @@ class Secret(Strict):
     source: Source
     rotation: Rotation
     stores: dict[Cloud, Store] | None = None  # the bundle's stores when absent
+    # roles the secret's PostgreSQL user is granted where the rotation sets it (pg_monitor)
+    postgres_roles: tuple[PostgresRole, ...] = ()
+
+    @model_validator(mode="after")
+    def roles_need_a_user(self) -> Secret:
+        if self.postgres_roles and not set(POSTGRES_ACCOUNT_KEYS) <= set(self.keys):
+            keys = " and ".join(POSTGRES_ACCOUNT_KEYS)
+            raise ValueError(
+                f"postgres_roles: only a secret holding {keys} has a PostgreSQL user to grant them to"
+            )
+        return self
 
 
 class Bundle(Strict):

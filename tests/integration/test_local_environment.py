@@ -374,6 +374,24 @@ def test_a_rotation_under_load_fails_no_operation_and_retires_the_old_credential
     assert new["redis"] == old["redis"]  # the same user, its other password
 
 
+def monitors(layout: local.Layout, values: dict[str, str]) -> bool:
+    """Whether the credential logs in to the database the exporter watches, as a pg_monitor member."""
+    with psycopg.connect(host=local.HOST, port=layout.ports["postgres"], user=values["postgres-username"],
+                         password=values["postgres-password"], dbname="postgres") as connection:  # fmt: skip
+        return connection.execute("SELECT pg_has_role('pg_monitor', 'MEMBER')").fetchone() == (True,)
+
+
+def test_the_exporters_login_is_a_monitoring_user_and_its_rotation_moves_it_to_the_other(environment):
+    secret = "postgres-exporter-credentials"
+    before = current(environment, secret)
+    assert monitors(environment, before)  # made by the deploy, from the store
+    secret_rotation.rotate("local", "observability", secret, 0, None, report=ignore)
+    after = current(environment, secret)
+    assert after["postgres-username"] != before["postgres-username"] and monitors(environment, after)
+    (retired,) = local.accounts(before)
+    assert not local.account_accepted(environment, retired)
+
+
 def fork_rotations(secret: str, steps: tuple[str, ...]) -> list[tuple[int, int]]:
     """One forked process per step (no interpreter start-up; forked before the load's threads
     exist), each waiting for a byte on its pipe, then rotating until it SIGKILLs itself after
@@ -495,6 +513,15 @@ def test_an_aws_rotation_gives_an_empty_entry_its_first_value_then_alternates_th
         assert not database.accepts(first["postgres-username"], first["postgres-password"]), "still works"
         (dates,) = [secret_audit.secrets_manager_reader(store)(item, entry)]
         assert dates.rotated is not None and secret_versions.token_in_flight(store, [entry]) is None
+
+        # the exporter's first login is made on RDS, with the role its bundle names
+        exporter = secret_bundles.entry_name(
+            emulated_aws, item.declared.store, "postgres-exporter-credentials"
+        )
+        store.create_secret(Name=exporter)
+        secret_rotation.rotate("sandbox", "observability", "postgres-exporter-credentials", 0, None,
+                               report=ignore, via=via)  # fmt: skip
+        assert monitors(environment, json.loads(secret_versions.current_string(store, exporter)))
 
         # unreachable without a tunnel (the emulated endpoint resolves nowhere): exit 5, nothing changed
         versions = store.describe_secret(SecretId=entry)["VersionIdsToStages"]
