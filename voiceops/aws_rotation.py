@@ -252,14 +252,16 @@ def same_definitions(current: dict[str, Any], wanted: dict[str, Any], users: dic
     )
 
 
-def not_rotatable(environment: Environment, targets: list[Any]) -> list[str]:
-    """Where secrets.rotate sets no server's users (Linode, Azure): third parties' secrets, and
-    secrets holding server users."""
+def not_rotatable(
+    environment: Environment, targets: list[Any], sets: frozenset[str] = frozenset()
+) -> list[str]:
+    """Where secrets.rotate sets only the users of the servers `sets` names (Azure: PostgreSQL)
+    or none (Linode): third parties' secrets, and secrets holding other servers' users."""
     return unsafe(targets, lambda entry: False) + [
         f"{target.declared.name} holds {', '.join(sorted(kinds))} users, which secrets.rotate does not set "
         f"on {environment.cloud.value}"
         for target in targets
-        if (kinds := servers_needed([target]))
+        if (kinds := servers_needed([target]) - sets)
     ]
 
 
@@ -469,13 +471,19 @@ class AwsServers:
             found["redis"] = self.redis(via.get("redis"))
         if "rabbitmq" in kinds:
             found["rabbitmq"] = self.rabbitmq(via.get("rabbitmq"), via.get("rabbitmq-management"))
-        servers = Servers(found, timeout=600.0)  # an ElastiCache user group takes minutes to change
-        if unreachable := servers.unreachable(found):
-            raise RunIncomplete(
-                f"{self.environment.name}: cannot reach {', '.join(unreachable)} from here; run on the "
-                "environment's runners, or through a tunnel given with --via; nothing was changed"
-            )
-        return servers
+        return ensure_reachable(
+            self.environment, Servers(found, timeout=600.0)
+        )  # ElastiCache: minutes per change
+
+
+def ensure_reachable(environment: Environment, servers: Servers) -> Servers:
+    """The servers, once each answers from here; else one line and exit 5."""
+    if unreachable := servers.unreachable(servers.by_kind):
+        raise RunIncomplete(
+            f"{environment.name}: cannot reach {', '.join(unreachable)} from here; run on the "
+            "environment's runners, or through a tunnel given with --via; nothing was changed"
+        )
+    return servers
 
 
 def clients(environment: Environment) -> tuple[Any, Callable[[str], Any]]:

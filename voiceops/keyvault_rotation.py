@@ -23,7 +23,15 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
-from voiceops import aws_rotation, secret_bundles, state_backend, terraform
+from voiceops import (
+    aws_rotation,
+    credential_servers,
+    local,
+    secret_bundles,
+    secret_versions,
+    state_backend,
+    terraform,
+)
 from voiceops.environments import Cloud, Environment
 from voiceops.errors import OpsError
 from voiceops.runs import RunIncomplete
@@ -268,9 +276,44 @@ def store(environment: Environment, outcome: str = "nothing was changed") -> Key
 def precheck(
     environment: Environment, targets: list[Any], grace: float | None, readers_followed: bool
 ) -> float:
-    """Before the vault is read: what can rotate on Azure at all, and the grace. Its servers'
-    users are not set from here: the Flexible Server takes Entra ID tokens only, Azure Cache for
-    Redis its access keys, and the in-cluster RabbitMQ's users come with the platform's."""
-    if reasons := aws_rotation.not_rotatable(environment, targets):
+    """Before the vault is read: what can rotate on Azure at all, and the grace. Of its servers'
+    users only PostgreSQL's are set from here: Azure Cache for Redis has access keys, not users,
+    and no secret holds RabbitMQ users without Redis ones."""
+    if reasons := aws_rotation.not_rotatable(environment, targets, sets=frozenset({"postgres"})):
         raise OpsError(f"not rotated, nothing was changed: {'; '.join(reasons)}")
     return aws_rotation.grace_for(environment, grace, readers_followed, emulated())
+
+
+class AzureServers:
+    """The Flexible Server, as the password administrator the stack writes to the vault
+    (modules/azure/postgresql), read only."""
+
+    ADMINISTRATOR = "postgres-administrator"  # the stack's administrator.vault_entry: <env>--this
+
+    def __init__(self, environment: Environment, store: KeyVaultStore) -> None:
+        settings = environment.terraform
+        if settings is None:
+            raise OpsError(f"{environment.name} has no Terraform stack")
+        self.environment = environment
+        self.store = store
+        # modules/logic/naming: psql-<workload>-<stage>; its address resolves in the virtual network
+        self.host = f"psql-{settings.workload}-{settings.stage}.postgres.database.azure.com"
+
+    def postgres(self, via: tuple[str, int] | None) -> credential_servers.PostgresServer:
+        entry = secret_bundles.entry_name(self.environment, Store.KEY_VAULT, self.ADMINISTRATOR)
+        try:
+            administrator = json.loads(secret_versions.current_string(self.store, entry))
+            login = (administrator["username"], administrator["password"])
+        except (ResourceNotFoundException, KeyError, TypeError, json.JSONDecodeError):
+            raise RunIncomplete(
+                f"{entry}: the server's administrator is not in the vault (is the stack applied?); "
+                "nothing was changed"
+            ) from None
+        return credential_servers.PostgresServer(
+            via or (self.host, 5432), login, local.PLATFORM_DATABASE,
+            sslmode="prefer" if emulated() else "require", memberships=local.postgres_memberships(),
+        )  # fmt: skip
+
+    def servers(self, kinds: set[str], via: dict[str, tuple[str, int]]) -> credential_servers.Servers:
+        found = {"postgres": self.postgres(via.get("postgres"))} if "postgres" in kinds else {}
+        return aws_rotation.ensure_reachable(self.environment, credential_servers.Servers(found))

@@ -277,8 +277,10 @@ def rotate(
     chosen = targets(environment, bundle, secret)
     if grace is not None and grace < 0:
         raise OpsError(f"--grace must be 0 or more seconds, not {grace}")
-    if via and environment.cloud is not Cloud.AWS:
-        raise OpsError(f"--via is for the servers of an AWS environment, not {environment.cloud.value}")
+    if via and environment.cloud not in (Cloud.AWS, Cloud.AZURE):
+        raise OpsError(
+            f"--via is for the servers of an AWS or Azure environment, not {environment.cloud.value}"
+        )
     arguments = {"bundle": bundle, "secret": secret, "grace": grace, "via": sorted(via or {})}
     with Run("secrets-rotate", environment, arguments, confirm) as run:
         rotation = _prepared(environment, chosen, grace, via or {}, report)
@@ -313,7 +315,7 @@ def _prepared(
     if environment.cloud is Cloud.LINODE:
         return _sealed(environment, chosen, grace, report)
     if environment.cloud is Cloud.AZURE:
-        return _vault(environment, chosen, grace, report)
+        return _vault(environment, chosen, grace, via, report)
     layout = local.Layout.load()
     if layout is None or not local.moto_running():
         raise RunIncomplete("local: the servers are not running (invoke local.up); nothing was changed")
@@ -351,10 +353,12 @@ def _sealed(
 
 
 def _vault(
-    environment: Environment, chosen: list[Target], grace: float | None, report: Callable[[str], None]
-) -> Rotation:
-    """Azure: the Key Vault is the store; External Secrets and Reloader move the readers, whom
-    the rotation follows where the cluster answers (keyvault_rotation)."""
+    environment: Environment, chosen: list[Target], grace: float | None, via: dict[str, tuple[str, int]],
+    report: Callable[[str], None],
+) -> Rotation:  # fmt: skip
+    """Azure: the Key Vault is the store, the Flexible Server's users are set as on AWS;
+    External Secrets and Reloader move the readers, whom the rotation follows where the cluster
+    answers (keyvault_rotation)."""
     readers = aws_rotation.Readers(environment, chosen)
     followed = readers.answer()
     grace = keyvault_rotation.precheck(environment, chosen, grace, followed)
@@ -364,12 +368,15 @@ def _vault(
         provisioned = {target.entry: check(target.entry) for target in chosen}  # every entry exists
         if refused := aws_rotation.unsafe(chosen, provisioned.__getitem__, "Azure"):
             raise OpsError(f"not rotated, nothing was changed: {'; '.join(refused)}")
+        servers = keyvault_rotation.AzureServers(environment, store).servers(
+            aws_rotation.servers_needed(chosen), via
+        )
         if settled := store.settle():  # what a run that died left undone
             report(f"    {settled}")
         definitions = aws_rotation.Definitions(environment, store)
         report(f"    {aws_rotation.readers_line(followed, grace)}")
         return Rotation(
-            store, chosen, grace, credential_servers.Servers(), report=report, fresh=definitions.fresh,
+            store, chosen, grace, servers, report=report, fresh=definitions.fresh,
             derived=frozenset({aws_rotation.DEFINITIONS_SECRET}), keep_derived=definitions.keep,
             pick_up=readers.follow if followed else lambda: "",
         )  # fmt: skip

@@ -30,6 +30,7 @@ from voiceops import (
     credential_load,
     drills,
     environments,
+    keyvault_rotation,
     local,
     protection,
     secret_audit,
@@ -38,6 +39,7 @@ from voiceops import (
     secret_versions,
 )
 from voiceops.errors import OpsError
+from voiceops.secret_bundles import Store
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -531,6 +533,48 @@ def test_an_aws_rotation_gives_an_empty_entry_its_first_value_then_alternates_th
         assert store.describe_secret(SecretId=entry)["VersionIdsToStages"] == versions
     finally:  # the shared environment's own users of these names, as its store has them
         local.converge_accounts(environment, {"postgres": local.valid_accounts(environment)["postgres"]})
+
+
+def test_an_azure_rotation_sets_the_flexible_servers_users_as_the_administrator_in_the_vault(
+    environment, tmp_path, monkeypatch
+):
+    """The Azure path against the tests' Key Vault endpoint, with this run's PostgreSQL standing in
+    for the Flexible Server behind a tunnel: the administrator is the one the stack writes to the
+    vault, and only PostgreSQL users are set there."""
+    from tests.unit.keyvault_emulator import TOKEN, KeyVaultEmulator
+
+    with KeyVaultEmulator(tmp_path) as vault:
+        monkeypatch.setenv(keyvault_rotation.URL_VARIABLE, vault.url)
+        monkeypatch.setenv(keyvault_rotation.TOKEN_VARIABLE, TOKEN)
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(vault.ca))
+        azure = environments.load("azure-production")
+        client = keyvault_rotation.client(azure)
+        secrets = ("analytics-credentials", "api-rest-credentials", "postgres-administrator")
+        names = {name: secret_bundles.entry_name(azure, Store.KEY_VAULT, name) for name in secrets}
+        via = {"postgres": ("127.0.0.1", environment.ports["postgres"])}
+
+        def rotate(secret: str) -> dict[str, str]:
+            secret_rotation.rotate(azure.name, "platform", secret, 0, azure.name, report=ignore, via=via)
+            return json.loads(client.get_secret(names[secret]).value)
+
+        client.set_secret(names["analytics-credentials"], "{}")  # as the stack makes it
+        with pytest.raises(OpsError, match="postgres-administrator: the server's administrator is not in"):
+            rotate("analytics-credentials")
+        administrator = {"username": "postgres", "password": environment.credentials["postgres/admin"]}
+        client.set_secret(names["postgres-administrator"], json.dumps(administrator))
+        database = local.servers(environment).by_kind["postgres"]
+        try:
+            first = rotate("analytics-credentials")
+            assert database.accepts(first["postgres-username"], first["postgres-password"])
+            second = rotate("analytics-credentials")
+            assert second["postgres-username"] == "platform-analytics-clone"
+            assert database.accepts(second["postgres-username"], second["postgres-password"])
+            assert not database.accepts(first["postgres-username"], first["postgres-password"])
+            # Azure Cache for Redis has access keys, not users: refused before anything is read
+            with pytest.raises(OpsError, match="api-rest-credentials holds rabbitmq, redis users"):
+                rotate("api-rest-credentials")
+        finally:  # the shared environment's own users of these names, as its store has them
+            local.converge_accounts(environment, {"postgres": local.valid_accounts(environment)["postgres"]})
 
 
 # --- disaster-recovery drills -------------------------------------------------------------

@@ -5,6 +5,7 @@ is that nothing but a tested, promoted value ever becomes it."""
 
 import datetime
 import json
+import re
 import time
 
 import pytest
@@ -20,6 +21,7 @@ from voiceops import (
 )
 from voiceops.errors import OpsError
 from voiceops.secret_bundles import Store
+from voiceops.toolchain import ROOT
 
 from .conftest import free_port
 from .keyvault_emulator import TOKEN, KeyVaultEmulator
@@ -398,8 +400,7 @@ def test_the_messaging_bundle_gets_its_first_values_and_then_is_refused(vault):
     [
         (
             "platform",
-            "api-rest-credentials holds postgres, rabbitmq, redis users, which secrets.rotate does not set "
-            "on azure",
+            "api-rest-credentials holds rabbitmq, redis users, which secrets.rotate does not set on azure",
         ),
         ("agent-service", "agent-service-credentials is issued by"),
     ],
@@ -454,3 +455,10 @@ def test_a_vault_out_of_reach_or_without_credentials_is_one_line_and_exit_5(vaul
     ) as stopped:
         secret_rotation.rotate(ENVIRONMENT, "livekit", None, None, ENVIRONMENT, report=ignore)
     assert stopped.value.exit_code == 5
+
+
+def test_the_administrator_is_read_from_the_entry_the_stack_writes():
+    """modules/azure/postgresql writes the administrator to the vault entry the stack names."""
+    stack = (ROOT / "infra/terraform/stacks/azure/production/main.tf").read_text()
+    entry = keyvault_rotation.AzureServers.ADMINISTRATOR
+    assert re.search(r'vault_entry\s*=\s*"\$\{local\.environment\}--' + re.escape(entry) + '"', stack)

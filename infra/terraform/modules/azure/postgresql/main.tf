@@ -15,6 +15,14 @@ resource "azurerm_private_dns_zone_virtual_network_link" "this" {
   tags                  = var.tags
 }
 
+# The services', Temporal's and the exporter's logins have passwords, which `invoke secrets.rotate`
+# sets as this administrator. Its password is made at apply time and written only to the server
+# and the vault (write-only arguments): never to the plan or the state.
+ephemeral "random_password" "administrator" {
+  length  = 40
+  special = false
+}
+
 resource "azurerm_postgresql_flexible_server" "primary" {
   # checkov:skip=CKV2_AZURE_57:VNet injection (delegated db subnet, public access off) is the server's private access; a private endpoint is the alternative for public-mode servers
   name                          = var.name
@@ -31,14 +39,19 @@ resource "azurerm_postgresql_flexible_server" "primary" {
   private_dns_zone_id           = azurerm_private_dns_zone.this.id
   public_network_access_enabled = false
 
+  administrator_login               = var.administrator.login
+  administrator_password_wo         = ephemeral.random_password.administrator.result
+  administrator_password_wo_version = var.administrator.password_version
+
   high_availability {
     mode                      = "ZoneRedundant"
     standby_availability_zone = "2"
   }
 
+  # Seed 004: Entra ID for people; passwords for the workloads' own logins (see above)
   authentication {
     active_directory_auth_enabled = true
-    password_auth_enabled         = false
+    password_auth_enabled         = true
     tenant_id                     = data.azurerm_client_config.current.tenant_id
   }
 
@@ -50,6 +63,25 @@ resource "azurerm_postgresql_flexible_server" "primary" {
 
   tags       = var.tags
   depends_on = [azurerm_private_dns_zone_virtual_network_link.this]
+}
+
+# Where secrets.rotate reads the administrator, as it reads RDS's from Secrets Manager on AWS
+resource "azurerm_key_vault_secret" "administrator" {
+  name         = var.administrator.vault_entry
+  key_vault_id = var.administrator.key_vault_id
+  value_wo = jsonencode({
+    username = var.administrator.login
+    password = ephemeral.random_password.administrator.result
+  })
+  value_wo_version = var.administrator.password_version
+  content_type     = "application/json"
+  # a reminder in the vault, not a lock: the server keeps the password until the version changes
+  expiration_date = timeadd(plantimestamp(), "${var.administrator.rotation_days * 24}h")
+  tags            = var.tags
+
+  lifecycle {
+    ignore_changes = [expiration_date]
+  }
 }
 
 resource "azurerm_postgresql_flexible_server_active_directory_administrator" "this" {

@@ -63,8 +63,24 @@ variable "vnet_id" {
   type        = string
 }
 
+variable "administrator" {
+  description = "The password administrator secrets.rotate sets the workloads' logins as: its login, the vault entry holding it (JSON username and password), and the version that, raised, makes a new password."
+  type = object({
+    login            = string
+    key_vault_id     = string
+    vault_entry      = string
+    password_version = optional(number, 1)
+    rotation_days    = optional(number, 90)
+  })
+
+  validation {
+    condition     = !contains(["azure_superuser", "azure_pg_admin", "admin", "administrator", "root", "guest", "public"], lower(var.administrator.login)) && can(regex("^[a-z][a-z0-9_]{0,62}$", var.administrator.login))
+    error_message = "administrator.login must be a lower-case PostgreSQL name that Azure does not reserve."
+  }
+}
+
 variable "entra_admin" {
-  description = "Entra ID group administering the server (password authentication is off)."
+  description = "Entra ID group administering the server (people sign in with Entra ID)."
   type = object({
     object_id = string
     name      = string

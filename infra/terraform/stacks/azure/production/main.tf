@@ -141,7 +141,12 @@ module "postgresql" {
   delegated_subnet_id = module.network.subnet_ids.db
   vnet_id             = module.network.vnet_id
   entra_admin         = var.admin_group
-  tags                = local.tags
+  administrator = {
+    login        = "voiceops_admin"
+    key_vault_id = module.key_vault.id
+    vault_entry  = "${local.environment}--postgres-administrator"
+  }
+  tags = local.tags
 }
 
 module "storage" {

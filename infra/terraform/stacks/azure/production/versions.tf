@@ -11,5 +11,9 @@ terraform {
       source  = "hashicorp/kubernetes"
       version = "2.38.0"
     }
+    random = {
+      source  = "hashicorp/random"
+      version = "3.7.2"
+    }
   }
 }
