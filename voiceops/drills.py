@@ -292,6 +292,8 @@ class DatabaseDrill(StoreDrill):
             for name in recovery:
                 admin.execute(f"ALTER SYSTEM RESET {name}")
             admin.execute("SELECT pg_reload_conf()")
+        # roles are data: credentials rotated after the recovery point come from the secret store
+        local.servers(self.layout).by_kind["postgres"].converge(local.valid_accounts(self.layout)["postgres"])
         self.throughput = size / 1e6 / max(copy_seconds, 1e-3)
         return (f"base backup ({size / 1e6:.0f} MB at {self.throughput:.0f} MB/s), then the streamed WAL "
                 f"replayed ({len(list(wal.glob('0*')))} segment(s) on hand)")  # fmt: skip

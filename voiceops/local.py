@@ -1013,10 +1013,10 @@ def up(report: Callable[[str], None] = print) -> Layout:
 
 
 def _rabbitmq_accounts(layout: Layout, users: dict[str, list[str]]) -> None:
-    """Import the bundles' users only when one of them does not log in."""
-    rabbitmq = servers(layout).by_kind["rabbitmq"]
-    if not all(rabbitmq.accepts(user, secret) for user, passwords in users.items() for secret in passwords):
-        converge_accounts(layout, {"rabbitmq": users})
+    """Import the bundles' users as the store has them, always: a user the store retired may
+    still log in with a password from older definitions (a restored backup), and only an import
+    takes it away."""
+    converge_accounts(layout, {"rabbitmq": users})
 
 
 @contextlib.contextmanager

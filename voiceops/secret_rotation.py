@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import math
 import os
 import signal
 import time
@@ -275,7 +276,7 @@ def rotate(
     spent on each server. `via`: tunnels to a cloud's servers (see aws_rotation)."""
     environment = environments.load(name)
     chosen = targets(environment, bundle, secret)
-    if grace is not None and grace < 0:
+    if grace is not None and not (math.isfinite(grace) and grace >= 0):
         raise OpsError(f"--grace must be 0 or more seconds, not {grace}")
     if via and environment.cloud not in (Cloud.AWS, Cloud.AZURE):
         raise OpsError(
@@ -319,6 +320,14 @@ def _prepared(
     layout = local.Layout.load()
     if layout is None or not local.moto_running():
         raise RunIncomplete("local: the servers are not running (invoke local.up); nothing was changed")
+    store = local.aws_client(layout, "secretsmanager")
+    for target in chosen:  # a secret declared since the last local.up, or an entry deleted by hand
+        try:
+            store.describe_secret(SecretId=target.entry)
+        except store.exceptions.ResourceNotFoundException:
+            raise RunIncomplete(
+                f"local: {target.entry} is not in the local store (invoke local.up); nothing was changed"
+            ) from None
 
     def keep(entry: str, values: dict[str, str], stamp: str) -> None:
         # the layout keeps the store's current values for an emulator that restarts
@@ -327,9 +336,8 @@ def _prepared(
         layout.save()
 
     return Rotation(
-        local.aws_client(layout, "secretsmanager"), chosen, DEFAULT_GRACE_SECONDS if grace is None else grace,
-        local.servers(layout), keep, report,
-    )  # fmt: skip
+        store, chosen, DEFAULT_GRACE_SECONDS if grace is None else grace, local.servers(layout), keep, report
+    )
 
 
 def _sealed(

@@ -374,6 +374,13 @@ def test_a_rotation_under_load_fails_no_operation_and_retires_the_old_credential
     old = {account.server: account.username for account in local.accounts(before)}
     assert new["postgres"] != old["postgres"] and new["rabbitmq"] != old["rabbitmq"]  # the other user
     assert new["redis"] == old["redis"]  # the same user, its other password
+    # older definitions giving the retired RabbitMQ user its password back (a restored backup):
+    # local.up takes it away again
+    (broker_user,) = [account for account in local.accounts(before) if account.server == "rabbitmq"]
+    local.servers(environment).by_kind["rabbitmq"].converge({broker_user.username: [broker_user.password]})
+    assert local.account_accepted(environment, broker_user)
+    protection.up(report=ignore)
+    assert not local.account_accepted(environment, broker_user)
 
 
 def monitors(layout: local.Layout, values: dict[str, str]) -> bool:
@@ -392,6 +399,22 @@ def test_the_exporters_login_is_a_monitoring_user_and_its_rotation_moves_it_to_t
     assert after["postgres-username"] != before["postgres-username"] and monitors(environment, after)
     (retired,) = local.accounts(before)
     assert not local.account_accepted(environment, retired)
+
+
+def test_a_secret_missing_from_the_store_stops_the_rotation_in_one_line(environment):
+    store = local.aws_client(environment, "secretsmanager")
+    entry = f"{local.PREFIX}/tts-credentials"
+    store.delete_secret(SecretId=entry, ForceDeleteWithoutRecovery=True)
+    rotation = subprocess.run(
+        [sys.executable, "-m", "invoke", "secrets.rotate", "--bundle", "ai-services", "--grace", "0"],
+        cwd=ROOT, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert rotation.returncode == 5, output_tail(rotation)
+    assert rotation.stderr.strip() == (
+        f"error: local: {entry} is not in the local store (invoke local.up); nothing was changed"
+    )
+    protection.up(report=ignore)  # puts the entry back with the layout's value
+    assert current(environment, "tts-credentials")
 
 
 def fork_rotations(secret: str, steps: tuple[str, ...]) -> list[tuple[int, int]]:
@@ -622,6 +645,10 @@ def test_lost_postgres_data_is_restored_to_a_point_in_time_and_up_never_hides_th
         target = datetime.datetime.now(datetime.UTC)
         time.sleep(0.3)
         admin.execute("INSERT INTO voiceops_drill.pitr VALUES (2)")
+    # a rotation after the recovery point: its roles are data the restore rewinds
+    retired = local.accounts(current(environment, "analytics-credentials"))
+    secret_rotation.rotate("local", "platform", "analytics-credentials", 0, None, report=ignore)
+    rotated = local.accounts(current(environment, "analytics-credentials"))
     with pytest.raises(OpsError, match="PostgreSQL is running: a restore replaces its data"):
         drills.restore("local", "postgres", target, force=False, confirm=None)
     assert states()["postgres"] == "running"
@@ -638,4 +665,7 @@ def test_lost_postgres_data_is_restored_to_a_point_in_time_and_up_never_hides_th
     with database._connect() as admin:
         assert admin.execute("SELECT n FROM voiceops_drill.pitr").fetchall() == [(1,)]
         admin.execute("DROP TABLE voiceops_drill.pitr")
-    assert_healthy(local.Layout.load())
+    layout = local.Layout.load()
+    assert all(local.account_accepted(layout, account) for account in rotated)
+    assert not any(local.account_accepted(layout, account) for account in retired)
+    assert_healthy(layout)

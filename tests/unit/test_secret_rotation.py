@@ -170,9 +170,10 @@ def test_without_servers_or_a_cloud_path_it_stops_with_exit_5(isolated_state, mo
     assert audit_results(isolated_state) == ["failed"]
 
 
-def test_a_negative_grace_is_refused():
+@pytest.mark.parametrize("grace", [-1, float("nan"), float("inf")])
+def test_a_grace_that_is_not_a_number_of_seconds_is_refused(grace):
     with pytest.raises(OpsError, match="--grace must be 0 or more seconds"):
-        secret_rotation.rotate("local", "platform", None, -1, None)
+        secret_rotation.rotate("local", "platform", None, grace, None)
 
 
 # --- the AWS path, before it calls anything ---------------------------------------------------
