@@ -182,13 +182,20 @@ class RabbitServer:
 
     def converge(self, users: USERS_ONLY) -> None:
         """One import, only when a user's hash is not of its newest password (or, retired, not
-        empty): a hash set again gets a new salt, so converging what the broker has changes nothing."""
+        empty) or it lacks its rights on the vhost: a hash set again gets a new salt, so
+        converging what the broker has changes nothing."""
         hashes = {user["name"]: user.get("password_hash", "") for user in self._call("GET", "/api/users")}
+        rights = {
+            grant["user"]: (grant["configure"], grant["write"], grant["read"])
+            for grant in self._call("GET", "/api/permissions")
+            if grant["vhost"] == self.vhost
+        }
 
         def settled(user: str, passwords: list[str]) -> bool:
             if not passwords:  # retired: no password login, or no such user
                 return not hashes.get(user)
-            return rabbit_hash_matches(hashes.get(user, ""), passwords[-1])
+            full = rights.get(user) == (".*", ".*", ".*")
+            return full and rabbit_hash_matches(hashes.get(user, ""), passwords[-1])
 
         if not all(settled(user, passwords) for user, passwords in users.items()):
             self.load(rabbit_definitions(users, self.vhost))

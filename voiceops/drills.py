@@ -56,6 +56,7 @@ CLOUD_PROTECTION = {
 CANARY_INTERVAL = 0.02  # 50 acknowledged writes a second
 CANARY_SECONDS = 1.0  # how long the canary writes before the failure
 DATASET_ROWS = 10_000
+RECOVERY_TIMEOUT_SECONDS = 3600.0  # a restore replays every archived WAL segment before it serves writes
 DATASET_KEYS = 1_000
 # the drill's own tables, in the admin database (the canary's rows are kept out of the checksums)
 CANARY_TABLE = "voiceops_drill.canary"
@@ -288,7 +289,14 @@ class DatabaseDrill(StoreDrill):
         with (data / "postgresql.auto.conf").open("a") as settings:
             settings.writelines(f"{name} = '{value}'\n" for name, value in recovery.items())
         local.start_postgres(self.layout)
+        # the server takes read-only connections while it replays: the recovery settings stay
+        # until it has promoted (reset earlier, replay would stop without the archived WAL)
         with self._connect() as admin:
+            deadline = time.monotonic() + RECOVERY_TIMEOUT_SECONDS
+            while admin.execute("SELECT pg_is_in_recovery()").fetchone() == (True,):
+                if time.monotonic() > deadline:
+                    raise DrillFailed(f"PostgreSQL still replays WAL after {RECOVERY_TIMEOUT_SECONDS:.0f}s")
+                time.sleep(0.2)
             for name in recovery:
                 admin.execute(f"ALTER SYSTEM RESET {name}")
             admin.execute("SELECT pg_reload_conf()")

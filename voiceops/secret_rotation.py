@@ -15,8 +15,9 @@ connection; on AWS its RDS, ElastiCache, in-cluster RabbitMQ and Secrets Manager
 get the new version through External Secrets and Reloader (`aws_rotation`); on Linode the
 sealed manifests in git, whose readers get a promoted version once it is on `main`
 (`sealed_rotation`); on Azure its Key Vault, read through External Secrets and Reloader as on
-AWS (`keyvault_rotation`). A new entry (no value yet) gets its first value the same way. On
-Linode and Azure no server's users are set: secrets holding them are refused.
+AWS, and its Flexible Server (`keyvault_rotation`). A new entry (no value yet) gets its first
+value the same way. Secrets holding users of servers whose users are not set from here (Redis
+on Azure, every server on Linode) are refused.
 """
 
 from __future__ import annotations

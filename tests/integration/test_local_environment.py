@@ -381,6 +381,13 @@ def test_a_rotation_under_load_fails_no_operation_and_retires_the_old_credential
     assert local.account_accepted(environment, broker_user)
     protection.up(report=ignore)
     assert not local.account_accepted(environment, broker_user)
+    # and a current user that lost its rights on the vhost gets them back
+    (current_user,) = [a for a in local.accounts(current(environment, secret)) if a.server == "rabbitmq"]
+    broker = local.servers(environment).by_kind["rabbitmq"]
+    broker._call("DELETE", f"/api/permissions/{local.RABBITMQ_VHOST}/{current_user.username}")
+    assert not local.account_accepted(environment, current_user)
+    protection.up(report=ignore)
+    assert local.account_accepted(environment, current_user)
 
 
 def monitors(layout: local.Layout, values: dict[str, str]) -> bool:
@@ -669,3 +676,28 @@ def test_lost_postgres_data_is_restored_to_a_point_in_time_and_up_never_hides_th
     assert all(local.account_accepted(layout, account) for account in rotated)
     assert not any(local.account_accepted(layout, account) for account in retired)
     assert_healthy(layout)
+
+
+def test_a_restore_replays_every_archived_segment_before_the_server_takes_writes(environment):
+    """Many WAL segments after the base backup: the restore ends only once all are replayed."""
+    database = drills.DatabaseDrill(environment, "replay")
+    rows = 300_000  # about 90 MB of WAL: segments the restore fetches from the archive
+    with database._connect() as admin:
+        admin.execute("CREATE SCHEMA IF NOT EXISTS voiceops_drill")
+        admin.execute("CREATE TABLE voiceops_drill.replay (n int, pad text)")
+        fill = "INSERT INTO voiceops_drill.replay SELECT g, repeat('x', 200) FROM generate_series(1, %s) g"
+        admin.execute(fill, (rows,))
+        admin.execute("SELECT pg_switch_wal()")
+        written = admin.execute("SELECT pg_current_wal_lsn()").fetchone()[0]
+        query = "SELECT bool_and(flush_lsn >= %s) FROM pg_stat_replication"
+        deadline = time.monotonic() + 60
+        while admin.execute(query, (written,)).fetchone() != (True,):  # the stream has all of it
+            assert time.monotonic() < deadline, "the WAL stream did not receive the inserts"
+            time.sleep(0.2)
+    kill("postgres")
+    shutil.rmtree(database.data_path())
+    assert drills.restore("local", "postgres", None, force=False, confirm=None).record.result == "succeeded"
+    with database._connect() as admin:
+        assert admin.execute("SELECT count(*) FROM voiceops_drill.replay").fetchone() == (rows,)
+        admin.execute("DROP TABLE voiceops_drill.replay")
+    assert_healthy(local.Layout.load())

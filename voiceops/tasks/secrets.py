@@ -187,8 +187,8 @@ def audit(c, env="local", json=False):
         "rollout, and no less; Linode: Argo CD's sync plus a rollout, from the run that finds the values "
         "on main)",
         "confirm": "the environment's name, for one that needs approval",
-        "via": "AWS and Azure: reach servers through tunnels, e.g. postgres=127.0.0.1:15432,"
-        "rabbitmq=127.0.0.1:5672 (servers: postgres, redis, rabbitmq, rabbitmq-management)",
+        "via": "reach servers through tunnels, e.g. postgres=127.0.0.1:15432,rabbitmq=127.0.0.1:5672 "
+        "(AWS: postgres, redis, rabbitmq, rabbitmq-management; Azure: postgres)",
     }
 )
 @reports_errors

@@ -16,11 +16,24 @@ resource "azurerm_private_dns_zone_virtual_network_link" "this" {
 }
 
 # The services', Temporal's and the exporter's logins have passwords, which `invoke secrets.rotate`
-# sets as this administrator. Its password is made at apply time and written only to the server
-# and the vault (write-only arguments): never to the plan or the state.
-ephemeral "random_password" "administrator" {
+# sets as this administrator. One value, kept until password_version is raised, goes to the
+# server and to the vault, so a failed or repeated apply, or a replaced server, cannot leave them
+# apart (the state holds it, as it holds every password the stacks generate; the server's and
+# the vault's arguments are write-only, so it is not kept twice).
+resource "random_password" "administrator" {
   length  = 40
   special = false
+  keepers = { version = var.administrator.password_version }
+}
+
+# When the current password was made: the vault entry's expiry counts from it
+resource "terraform_data" "administrator_password_made" {
+  input            = plantimestamp()
+  triggers_replace = [var.administrator.password_version]
+
+  lifecycle {
+    ignore_changes = [input]
+  }
 }
 
 resource "azurerm_postgresql_flexible_server" "primary" {
@@ -40,7 +53,7 @@ resource "azurerm_postgresql_flexible_server" "primary" {
   public_network_access_enabled = false
 
   administrator_login               = var.administrator.login
-  administrator_password_wo         = ephemeral.random_password.administrator.result
+  administrator_password_wo         = random_password.administrator.result
   administrator_password_wo_version = var.administrator.password_version
 
   high_availability {
@@ -71,17 +84,13 @@ resource "azurerm_key_vault_secret" "administrator" {
   key_vault_id = var.administrator.key_vault_id
   value_wo = jsonencode({
     username = var.administrator.login
-    password = ephemeral.random_password.administrator.result
+    password = random_password.administrator.result
   })
   value_wo_version = var.administrator.password_version
   content_type     = "application/json"
   # a reminder in the vault, not a lock: the server keeps the password until the version changes
-  expiration_date = timeadd(plantimestamp(), "${var.administrator.rotation_days * 24}h")
+  expiration_date = timeadd(terraform_data.administrator_password_made.output, "${var.administrator.rotation_days * 24}h")
   tags            = var.tags
-
-  lifecycle {
-    ignore_changes = [expiration_date]
-  }
 }
 
 resource "azurerm_postgresql_flexible_server_active_directory_administrator" "this" {

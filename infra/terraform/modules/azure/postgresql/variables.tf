@@ -64,7 +64,7 @@ variable "vnet_id" {
 }
 
 variable "administrator" {
-  description = "The password administrator secrets.rotate sets the workloads' logins as: its login, the vault entry holding it (JSON username and password), and the version that, raised, makes a new password."
+  description = "The password administrator secrets.rotate sets the workloads' logins as: its login (changing it replaces the server), the vault entry holding it (JSON username and password), and the version that, raised, makes a new password."
   type = object({
     login            = string
     key_vault_id     = string

@@ -8,7 +8,7 @@ terraform {
     }
     random = {
       source  = "hashicorp/random"
-      version = ">= 3.7" # ephemeral random_password
+      version = ">= 3.6"
     }
   }
 }
