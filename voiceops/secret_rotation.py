@@ -301,19 +301,10 @@ def _prepared(
         grace = aws_rotation.precheck(environment, chosen, grace, followed)
         store, client = aws_rotation.clients(environment)
         with aws_rotation.answering(environment):
-            check = aws_rotation.has_value(environment, store)
-            provisioned = {target.entry: check(target.entry) for target in chosen}  # every entry exists
-            if refused := aws_rotation.unsafe(chosen, provisioned.__getitem__):
-                raise OpsError(f"not rotated, nothing was changed: {'; '.join(refused)}")
+            _refuse_unsafe(environment, store, chosen, "Secrets Manager", "AWS")
             needed = aws_rotation.servers_needed(chosen)
             servers = aws_rotation.AwsServers(environment, store, client).servers(needed, via)
-            definitions = aws_rotation.Definitions(environment, store)
-            report(f"    {aws_rotation.readers_line(followed, grace)}")
-            return Rotation(
-                store, chosen, grace, servers, report=report, fresh=definitions.fresh,
-                derived=frozenset({aws_rotation.DEFINITIONS_SECRET}), keep_derived=definitions.keep,
-                pick_up=readers.follow if followed else lambda: "",
-            )  # fmt: skip
+            return _followed(environment, store, chosen, grace, servers, readers, followed, report)
     if environment.cloud is Cloud.LINODE:
         return _sealed(environment, chosen, grace, report)
     if environment.cloud is Cloud.AZURE:
@@ -373,19 +364,35 @@ def _vault(
     grace = keyvault_rotation.precheck(environment, chosen, grace, followed)
     store = keyvault_rotation.store(environment)
     with keyvault_rotation.answering(environment):
-        check = aws_rotation.has_value(environment, store, "the vault")
-        provisioned = {target.entry: check(target.entry) for target in chosen}  # every entry exists
-        if refused := aws_rotation.unsafe(chosen, provisioned.__getitem__, "Azure"):
-            raise OpsError(f"not rotated, nothing was changed: {'; '.join(refused)}")
-        servers = keyvault_rotation.AzureServers(environment, store).servers(
-            aws_rotation.servers_needed(chosen), via
-        )
+        _refuse_unsafe(environment, store, chosen, "the vault", "Azure")
+        needed = aws_rotation.servers_needed(chosen)
+        servers = keyvault_rotation.AzureServers(environment, store).servers(needed, via)
         if settled := store.settle():  # what a run that died left undone
             report(f"    {settled}")
-        definitions = aws_rotation.Definitions(environment, store)
-        report(f"    {aws_rotation.readers_line(followed, grace)}")
-        return Rotation(
-            store, chosen, grace, servers, report=report, fresh=definitions.fresh,
-            derived=frozenset({aws_rotation.DEFINITIONS_SECRET}), keep_derived=definitions.keep,
-            pick_up=readers.follow if followed else lambda: "",
-        )  # fmt: skip
+        return _followed(environment, store, chosen, grace, servers, readers, followed, report)
+
+
+def _refuse_unsafe(
+    environment: Environment, store: Any, chosen: list[Target], where: str, cloud: str
+) -> None:
+    """Every entry exists, and none is a secret the rotation would break readers of."""
+    check = aws_rotation.has_value(environment, store, where)
+    provisioned = {target.entry: check(target.entry) for target in chosen}
+    if refused := aws_rotation.unsafe(chosen, provisioned.__getitem__, cloud):
+        raise OpsError(f"not rotated, nothing was changed: {'; '.join(refused)}")
+
+
+def _followed(
+    environment: Environment, store: Any, chosen: list[Target], grace: float,
+    servers: credential_servers.Servers, readers: aws_rotation.Readers, followed: bool,
+    report: Callable[[str], None],
+) -> Rotation:  # fmt: skip
+    """A rotation whose readers External Secrets and Reloader move (AWS, Azure), followed on the
+    cluster where it answers; RabbitMQ's definitions derived from the users."""
+    definitions = aws_rotation.Definitions(environment, store)
+    report(f"    {aws_rotation.readers_line(followed, grace)}")
+    return Rotation(
+        store, chosen, grace, servers, report=report, fresh=definitions.fresh,
+        derived=frozenset({aws_rotation.DEFINITIONS_SECRET}), keep_derived=definitions.keep,
+        pick_up=readers.follow if followed else lambda: "",
+    )  # fmt: skip
