@@ -441,28 +441,6 @@ class AwsServers:
             address, self.client("elasticache"), user_groups[0], tunnelled=via is not None
         )
 
-    def rabbitmq(self, via: tuple[str, int] | None, management: tuple[str, int] | None) -> Any:
-        item = next(
-            (found for found in secret_bundles.for_environment(self.environment)
-             if found.name == ADMIN_SECRET and found.declared.store is not None),
-            None,
-        )  # fmt: skip
-        if item is None or item.declared.store is None:
-            raise OpsError(
-                f"{self.environment.name} reads no rabbitmq-credentials: RabbitMQ's administrator is unknown"
-            )
-        entry = secret_bundles.entry_name(self.environment, item.declared.store, item.name)
-        try:
-            password = json.loads(secret_versions.current_string(self.store, entry))["rabbitmq-password"]
-        except (KeyError, json.JSONDecodeError, self.store.exceptions.ResourceNotFoundException):
-            raise RunIncomplete(f"{entry}: RabbitMQ's administrator password is not provisioned") from None
-        service = f"{RABBITMQ_RELEASE}.{item.namespace}.svc.cluster.local"
-        address = via or (service, RABBITMQ_PORTS[0])
-        api_host, api_port = management or (service, RABBITMQ_PORTS[1])
-        return credential_servers.RabbitServer(
-            address, f"http://{api_host}:{api_port}", (RABBITMQ_ADMIN, password), local.RABBITMQ_VHOST
-        )
-
     def servers(self, kinds: set[str], via: dict[str, tuple[str, int]]) -> Servers:
         found: dict[str, Any] = {}
         if "postgres" in kinds:
@@ -470,10 +448,35 @@ class AwsServers:
         if "redis" in kinds:
             found["redis"] = self.redis(via.get("redis"))
         if "rabbitmq" in kinds:
-            found["rabbitmq"] = self.rabbitmq(via.get("rabbitmq"), via.get("rabbitmq-management"))
+            found["rabbitmq"] = in_cluster_rabbitmq(self.environment, self.store, via)
         return ensure_reachable(
             self.environment, Servers(found, timeout=600.0)
         )  # ElastiCache: minutes per change
+
+
+def in_cluster_rabbitmq(environment: Environment, store: Any, via: dict[str, tuple[str, int]]) -> Any:
+    """The cluster's RabbitMQ (AWS and Azure run it in the cluster), as its administrator in the
+    store; reached at its service's address, or through `via` (rabbitmq, rabbitmq-management)."""
+    item = next(
+        (found for found in secret_bundles.for_environment(environment)
+         if found.name == ADMIN_SECRET and found.declared.store is not None),
+        None,
+    )  # fmt: skip
+    if item is None or item.declared.store is None:
+        raise OpsError(
+            f"{environment.name} reads no rabbitmq-credentials: RabbitMQ's administrator is unknown"
+        )
+    entry = secret_bundles.entry_name(environment, item.declared.store, item.name)
+    try:
+        password = json.loads(secret_versions.current_string(store, entry))["rabbitmq-password"]
+    except (KeyError, json.JSONDecodeError, store.exceptions.ResourceNotFoundException):
+        raise RunIncomplete(f"{entry}: RabbitMQ's administrator password is not provisioned") from None
+    service = f"{RABBITMQ_RELEASE}.{item.namespace}.svc.cluster.local"
+    address = via.get("rabbitmq") or (service, RABBITMQ_PORTS[0])
+    api_host, api_port = via.get("rabbitmq-management") or (service, RABBITMQ_PORTS[1])
+    return credential_servers.RabbitServer(
+        address, f"http://{api_host}:{api_port}", (RABBITMQ_ADMIN, password), local.RABBITMQ_VHOST
+    )
 
 
 def ensure_reachable(environment: Environment, servers: Servers) -> Servers:

@@ -1,8 +1,9 @@
 """The servers whose users the bundle secrets hold, reached by address, each able to accept
 exactly a given set of passwords per user and to say whether a login works: PostgreSQL roles,
-RabbitMQ users (through the management API's definitions import), Redis ACL users, and
-ElastiCache's RBAC users, which stand in for Redis ACL commands on AWS. The local environment
-and the clouds share them; only the addresses and the administrators differ."""
+RabbitMQ users (through the management API's definitions import), Redis ACL users,
+ElastiCache's RBAC users, which stand in for Redis ACL commands on AWS, and Azure Cache for
+Redis's two access keys, the passwords of its one user. The local environment and the clouds
+share them; only the addresses and the administrators differ."""
 
 from __future__ import annotations
 
@@ -367,6 +368,79 @@ class ElastiCacheUsers:
 
     def accepts(self, username: str, password: str) -> bool:
         return _redis_login(self.address, username, password, tls=True, check_hostname=not self.tunnelled)
+
+
+ACCESS_KEY_USER = "default"  # Azure Cache for Redis: the user its access keys are the passwords of
+ACCESS_KEY_SLOTS = ("Secondary", "Primary")  # an unused key is taken in this order
+
+
+@dataclass(frozen=True)
+class AzureCacheKeys:
+    """Azure Cache for Redis's access keys: it has no users to set, but two keys, each a password
+    of its `default` user, and regenerating one leaves the other working. So the secrets that
+    hold it share one key, a rotation regenerates the key none of them holds and moves them all
+    to it, and the old key is regenerated once they have. The cache accepts exactly the keys
+    wanted: a key no secret holds is regenerated, so nobody keeps one."""
+
+    address: tuple[str, int]  # the cache's TLS port (6380)
+    client: Any  # an azure.mgmt.redis RedisManagementClient
+    resource_group: str
+    name: str
+    tls: bool = True
+    tunnelled: bool = False  # reached through a tunnel: the certificate names the cache, not it
+
+    @property
+    def probes(self) -> list[tuple[str, int]]:
+        return [self.address]
+
+    def _call(self, action: Callable[[], Any]) -> dict[str, str]:
+        from azure.core.exceptions import AzureError
+
+        try:
+            found = action()
+        except AzureError as error:
+            line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+            raise ServerError(f"Azure Cache for Redis {self.name}: {line}") from None
+        return {"Primary": found.primary_key, "Secondary": found.secondary_key}
+
+    def keys(self) -> dict[str, str]:
+        """Slot (Primary, Secondary) -> its key."""
+        return self._call(lambda: self.client.redis.list_keys(self.resource_group, self.name))
+
+    def regenerate(self, slot: str) -> str:
+        from azure.mgmt.redis.models import RedisRegenerateKeyParameters
+
+        parameters = RedisRegenerateKeyParameters(key_type=slot)
+        return self._call(
+            lambda: self.client.redis.regenerate_key(self.resource_group, self.name, parameters)
+        )[slot]
+
+    def unused_key(self, held: set[str]) -> str:
+        """A new key in a slot whose key no secret holds (`held`)."""
+        keys = self.keys()
+        slot = next((slot for slot in ACCESS_KEY_SLOTS if keys[slot] not in held), None)
+        if slot is None:
+            raise ServerError(f"Azure Cache for Redis {self.name}: secrets hold both access keys")
+        return self.regenerate(slot)
+
+    def converge(self, users: USERS_ONLY) -> None:
+        if other := sorted(set(users) - {ACCESS_KEY_USER}):
+            raise ServerError(f"Azure Cache for Redis {self.name} has no user {', '.join(other)}")
+        wanted = users.get(ACCESS_KEY_USER) or []
+        keys = self.keys()
+        if not wanted or any(key not in keys.values() for key in wanted):
+            raise ServerError(
+                f"Azure Cache for Redis {self.name}: the secrets' keys are not its access keys "
+                "(regenerated outside secrets.rotate?); set both holders' redis-password to a current key"
+            )
+        for slot, key in keys.items():
+            if key not in wanted:
+                self.regenerate(slot)
+
+    def accepts(self, username: str, password: str) -> bool:
+        return _redis_login(
+            self.address, username, password, tls=self.tls, check_hostname=self.tls and not self.tunnelled
+        )
 
 
 @dataclass

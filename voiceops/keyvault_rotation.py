@@ -10,9 +10,13 @@ written to the entry by anyone else (`az keyvault secret set`, a rollback by han
 entry's only version from then on. Nothing is ever deleted: purge protection
 keeps every name, and the vault keeps every old version.
 
-The vault answers only inside its virtual network (a private endpoint), so these run on the
-environment's runners. VOICEOPS_KEYVAULT_URL and VOICEOPS_KEYVAULT_TOKEN name another endpoint
-and its bearer token (an emulator)."""
+The servers: the Flexible Server's users are set as its password administrator, whom the stack
+writes to the vault; the in-cluster RabbitMQ's as on AWS; Azure Cache for Redis has no users but
+two access keys, which every secret holding a Redis user shares (`SharedAccessKey`).
+
+The vault and the servers answer only inside the virtual network (private endpoints), so these
+run on the environment's runners. VOICEOPS_KEYVAULT_URL and VOICEOPS_KEYVAULT_TOKEN name another
+endpoint and its bearer token (an emulator), VOICEOPS_ARM_URL the management API's."""
 
 from __future__ import annotations
 
@@ -20,7 +24,7 @@ import contextlib
 import datetime
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from voiceops import (
@@ -41,12 +45,16 @@ from voiceops.secret_versions import (
     PROMOTED_TAG,
     ROTATION_TAG,
     DocumentStore,
+    Phase,
     ResourceNotFoundException,
     ValueUnreadable,
     published,
 )
 
 URL_VARIABLE, TOKEN_VARIABLE = "VOICEOPS_KEYVAULT_URL", "VOICEOPS_KEYVAULT_TOKEN"
+MANAGEMENT_VARIABLE = "VOICEOPS_ARM_URL"
+EMULATED_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
+REDIS_TLS_PORT = 6380
 DOCUMENT_SUFFIX = "--rotation"
 VAULT_VERSION = "vault_version"  # in a document version: the entry's Key Vault version holding it
 CONTENT_TYPE = "application/json"
@@ -276,12 +284,79 @@ def store(environment: Environment, outcome: str = "nothing was changed") -> Key
 def precheck(
     environment: Environment, targets: list[Any], grace: float | None, readers_followed: bool
 ) -> float:
-    """Before the vault is read: what can rotate on Azure at all, and the grace. Of its servers'
-    users only PostgreSQL's are set from here: Azure Cache for Redis has access keys, not users,
-    and no secret holds RabbitMQ users without Redis ones."""
-    if reasons := aws_rotation.not_rotatable(environment, targets, sets=frozenset({"postgres"})):
+    """Before the vault is read: no third party's secret, no holder of Redis's shared access key
+    rotated without the others; the grace."""
+    if reasons := aws_rotation.not_rotatable(environment, targets, sets=AZURE_SERVERS):
         raise OpsError(f"not rotated, nothing was changed: {'; '.join(reasons)}")
+    chosen = {target.declared.name for target in targets}
+    located = secret_bundles.for_environment(environment)
+    holders = {item.name for item in located if holds_redis(item.declared)}
+    if chosen & holders and (left := sorted(holders - chosen)):
+        raise OpsError(
+            f"not rotated, nothing was changed: {', '.join(sorted(chosen & holders))} shares Azure Cache "
+            f"for Redis's access key with {', '.join(left)}: rotate them together (without --secret)"
+        )
     return aws_rotation.grace_for(environment, grace, readers_followed, emulated())
+
+
+AZURE_SERVERS = frozenset({"postgres", "redis", "rabbitmq"})
+
+
+def holds_redis(declared: secret_bundles.Declared) -> bool:
+    return local.ACCOUNT_KEYS["redis"][0] in declared.secret.keys
+
+
+def management(environment: Environment) -> Any:
+    """The management API's client for Azure Cache for Redis: Entra ID credentials from the
+    ARM_* variables, or an emulator's token; one line and exit 5 without either."""
+    from azure.mgmt.redis import RedisManagementClient
+
+    if emulated():
+        if not (url := os.environ.get(MANAGEMENT_VARIABLE)):
+            raise RunIncomplete(f"{environment.name}: no {MANAGEMENT_VARIABLE} beside the emulated vault")
+        subscription = os.environ.get("ARM_SUBSCRIPTION_ID") or EMULATED_SUBSCRIPTION
+        token = _BearerToken(os.environ.get(TOKEN_VARIABLE, ""))
+        return RedisManagementClient(token, subscription, base_url=url, retry_total=0)
+    if not (subscription := os.environ.get("ARM_SUBSCRIPTION_ID")):
+        raise RunIncomplete(f"{environment.name}: no ARM_SUBSCRIPTION_ID, so the Redis cache cannot be found")
+    return RedisManagementClient(state_backend.azure_credential(), subscription)
+
+
+class SharedAccessKey:
+    """The key every holder of a Redis user takes: the one a pending version of this rotation
+    already holds (a run that died while creating them), else a key no holder has, regenerated.
+    So all holders move to the same key, and the one they leave is regenerated at retirement."""
+
+    def __init__(self, cache: credential_servers.AzureCacheKeys, store: KeyVaultStore, holders: list[str]):
+        self.cache, self.store, self.holders = cache, store, holders
+        self.chosen: str | None = None
+
+    def fresh(
+        self, fresh: Callable[[secret_bundles.Declared, dict[str, str] | None], dict[str, str]]
+    ) -> Callable[[secret_bundles.Declared, dict[str, str] | None], dict[str, str]]:
+        def values(declared: secret_bundles.Declared, current: dict[str, str] | None) -> dict[str, str]:
+            made = fresh(declared, current)
+            if not holds_redis(declared):
+                return made
+            user, password = local.ACCOUNT_KEYS["redis"]
+            return {**made, user: credential_servers.ACCESS_KEY_USER, password: self.key()}
+
+        return values
+
+    def key(self) -> str:
+        if self.chosen is None:
+            password = local.ACCOUNT_KEYS["redis"][1]
+            token = secret_versions.token_in_flight(self.store, self.holders)
+            held, pending = set(), set()
+            for entry in self.holders:
+                item = secret_versions.state(self.store, entry, token)
+                if item.current:
+                    held.add(secret_versions.value(self.store, entry, item.current).get(password))
+                if item.phase is Phase.PENDING and item.version:
+                    pending.add(secret_versions.value(self.store, entry, item.version).get(password))
+            reused = sorted((pending & set(self.cache.keys().values())) - held)
+            self.chosen = reused[0] if reused else self.cache.unused_key({key for key in held if key})
+        return self.chosen
 
 
 class AzureServers:
@@ -295,6 +370,7 @@ class AzureServers:
         if settings is None:
             raise OpsError(f"{environment.name} has no Terraform stack")
         self.environment = environment
+        self.settings = settings
         self.store = store
         # modules/logic/naming: psql-<workload>-<stage>; its address resolves in the virtual network
         self.host = f"psql-{settings.workload}-{settings.stage}.postgres.database.azure.com"
@@ -314,6 +390,35 @@ class AzureServers:
             sslmode="prefer" if emulated() else "require", memberships=local.postgres_memberships(),
         )  # fmt: skip
 
+    def redis(self, via: tuple[str, int] | None) -> credential_servers.AzureCacheKeys:
+        """The cache the stack makes (modules/logic/naming: redis-<workload>-<stage>, in
+        rg-<workload>-<stage>-<primary region>), found, or one line and exit 5."""
+        from azure.core.exceptions import ResourceNotFoundError
+
+        settings = self.settings
+        name = f"redis-{settings.workload}-{settings.stage}"
+        group = f"rg-{settings.workload}-{settings.stage}-{self.environment.regions.primary}"
+        cache = credential_servers.AzureCacheKeys(
+            via or (f"{name}.redis.cache.windows.net", REDIS_TLS_PORT), management(self.environment),
+            group, name, tls=not emulated(), tunnelled=via is not None,
+        )  # fmt: skip
+        try:
+            cache.client.redis.list_keys(group, name)
+        except ResourceNotFoundError:
+            raise RunIncomplete(
+                f"{self.environment.name}: Azure Cache for Redis {name} not found in {group} "
+                "(is the stack applied?); nothing was changed"
+            ) from None
+        return cache
+
     def servers(self, kinds: set[str], via: dict[str, tuple[str, int]]) -> credential_servers.Servers:
-        found = {"postgres": self.postgres(via.get("postgres"))} if "postgres" in kinds else {}
-        return aws_rotation.ensure_reachable(self.environment, credential_servers.Servers(found))
+        found: dict[str, Any] = {}
+        if "postgres" in kinds:
+            found["postgres"] = self.postgres(via.get("postgres"))
+        if "redis" in kinds:
+            found["redis"] = self.redis(via.get("redis"))
+        if "rabbitmq" in kinds:
+            found["rabbitmq"] = aws_rotation.in_cluster_rabbitmq(self.environment, self.store, via)
+        # a regenerated key takes a while to reach every node of the cache
+        servers = credential_servers.Servers(found, timeout=300.0)
+        return aws_rotation.ensure_reachable(self.environment, servers)

@@ -15,9 +15,10 @@ connection; on AWS its RDS, ElastiCache, in-cluster RabbitMQ and Secrets Manager
 get the new version through External Secrets and Reloader (`aws_rotation`); on Linode the
 sealed manifests in git, whose readers get a promoted version once it is on `main`
 (`sealed_rotation`); on Azure its Key Vault, read through External Secrets and Reloader as on
-AWS, and its Flexible Server (`keyvault_rotation`). A new entry (no value yet) gets its first
-value the same way. Secrets holding users of servers whose users are not set from here (Redis
-on Azure, every server on Linode) are refused.
+AWS, its Flexible Server and in-cluster RabbitMQ, and Azure Cache for Redis's access keys,
+which its secrets share and move to together (`keyvault_rotation`). A new entry (no value yet)
+gets its first value the same way. Secrets holding users of servers whose users are not set
+from here (every server on Linode) are refused.
 """
 
 from __future__ import annotations
@@ -356,9 +357,10 @@ def _vault(
     environment: Environment, chosen: list[Target], grace: float | None, via: dict[str, tuple[str, int]],
     report: Callable[[str], None],
 ) -> Rotation:  # fmt: skip
-    """Azure: the Key Vault is the store, the Flexible Server's users are set as on AWS;
-    External Secrets and Reloader move the readers, whom the rotation follows where the cluster
-    answers (keyvault_rotation)."""
+    """Azure: the Key Vault is the store; the Flexible Server's and RabbitMQ's users are set as
+    on AWS, and the holders of Redis's access key move to a new one together; External Secrets
+    and Reloader move the readers, whom the rotation follows where the cluster answers
+    (keyvault_rotation)."""
     readers = aws_rotation.Readers(environment, chosen)
     followed = readers.answer()
     grace = keyvault_rotation.precheck(environment, chosen, grace, followed)
@@ -369,7 +371,12 @@ def _vault(
         servers = keyvault_rotation.AzureServers(environment, store).servers(needed, via)
         if settled := store.settle():  # what a run that died left undone
             report(f"    {settled}")
-        return _followed(environment, store, chosen, grace, servers, readers, followed, report)
+        rotation = _followed(environment, store, chosen, grace, servers, readers, followed, report)
+        if "redis" in needed:  # every holder of the cache's key moves to the same new one
+            holders = [target.entry for target in chosen if keyvault_rotation.holds_redis(target.declared)]
+            shared = keyvault_rotation.SharedAccessKey(servers.by_kind["redis"], store, holders)
+            rotation.fresh = shared.fresh(rotation.fresh)
+        return rotation
 
 
 def _refuse_unsafe(

@@ -27,7 +27,9 @@ import pytest
 import redis
 
 from voiceops import (
+    aws_rotation,
     credential_load,
+    credential_servers,
     drills,
     environments,
     keyvault_rotation,
@@ -565,46 +567,129 @@ def test_an_aws_rotation_gives_an_empty_entry_its_first_value_then_alternates_th
         local.converge_accounts(environment, {"postgres": local.valid_accounts(environment)["postgres"]})
 
 
-def test_an_azure_rotation_sets_the_flexible_servers_users_as_the_administrator_in_the_vault(
+def test_an_azure_rotation_sets_the_servers_users_and_moves_every_holder_to_a_new_cache_key(
     environment, tmp_path, monkeypatch
 ):
-    """The Azure path against the tests' Key Vault endpoint, with this run's PostgreSQL standing in
-    for the Flexible Server behind a tunnel: the administrator is the one the stack writes to the
-    vault, and only PostgreSQL users are set there."""
+    """The Azure path against the tests' Key Vault and Azure Cache endpoints, with this run's
+    PostgreSQL and RabbitMQ standing in for the Flexible Server and the cluster's RabbitMQ behind
+    tunnels: PostgreSQL's administrator is the one the stack writes to the vault, and the holders
+    of the cache's access key move to a new key together, also after a run that died while
+    creating their pending versions."""
+    from tests.unit.azure_cache_emulator import AzureCacheEmulator
     from tests.unit.keyvault_emulator import TOKEN, KeyVaultEmulator
 
-    with KeyVaultEmulator(tmp_path) as vault:
+    azure = environments.load("azure-production")
+    settings = azure.terraform
+    assert settings is not None
+    group = f"rg-{settings.workload}-{settings.stage}-{azure.regions.primary}"
+    cache_name = f"redis-{settings.workload}-{settings.stage}"
+    with (
+        KeyVaultEmulator(tmp_path) as vault,
+        AzureCacheEmulator(tmp_path, (vault.ca, vault.key), TOKEN, group, cache_name) as arm,
+    ):
         monkeypatch.setenv(keyvault_rotation.URL_VARIABLE, vault.url)
         monkeypatch.setenv(keyvault_rotation.TOKEN_VARIABLE, TOKEN)
+        monkeypatch.setenv(keyvault_rotation.MANAGEMENT_VARIABLE, arm.url)
         monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(vault.ca))
-        azure = environments.load("azure-production")
         client = keyvault_rotation.client(azure)
-        secrets = ("analytics-credentials", "api-rest-credentials", "postgres-administrator")
-        names = {name: secret_bundles.entry_name(azure, Store.KEY_VAULT, name) for name in secrets}
-        via = {"postgres": ("127.0.0.1", environment.ports["postgres"])}
+        platform = secret_bundles.load_all()["platform"].secrets
+        names = {name: secret_bundles.entry_name(azure, Store.KEY_VAULT, name)
+                 for name in [*platform, "postgres-administrator", "rabbitmq-credentials"]}  # fmt: skip
+        via = {
+            "postgres": ("127.0.0.1", environment.ports["postgres"]),
+            "redis": ("127.0.0.1", arm.cache.port),
+            "rabbitmq": ("127.0.0.1", environment.ports["rabbitmq"]),
+            "rabbitmq-management": ("127.0.0.1", environment.ports["rabbitmq_management"]),
+        }
 
-        def rotate(secret: str) -> dict[str, str]:
+        def rotate(secret: str | None = None) -> None:
             secret_rotation.rotate(azure.name, "platform", secret, 0, azure.name, report=ignore, via=via)
+
+        def current(secret: str) -> dict[str, str]:
             return json.loads(client.get_secret(names[secret]).value)
 
-        client.set_secret(names["analytics-credentials"], "{}")  # as the stack makes it
+        def cache_accepts(key: str) -> bool:
+            cache = credential_servers.AzureCacheKeys(via["redis"], None, group, cache_name, tls=False)
+            return cache.accepts(credential_servers.ACCESS_KEY_USER, key)
+
+        for name in platform:  # as the stack makes them
+            client.set_secret(names[name], "{}")
         with pytest.raises(OpsError, match="postgres-administrator: the server's administrator is not in"):
             rotate("analytics-credentials")
         administrator = {"username": "postgres", "password": environment.credentials["postgres/admin"]}
         client.set_secret(names["postgres-administrator"], json.dumps(administrator))
+        # the cluster's RabbitMQ administrator, as the chart names it, in the vault and the broker
+        rabbit_admin = local.new_password()
+        client.set_secret(names["rabbitmq-credentials"], json.dumps({"rabbitmq-password": rabbit_admin}))
+        broker = local.servers(environment).by_kind["rabbitmq"]
+        definitions = credential_servers.rabbit_definitions(
+            {aws_rotation.RABBITMQ_ADMIN: [rabbit_admin]}, local.RABBITMQ_VHOST
+        )
+        definitions["users"][0]["tags"] = ["administrator"]
+        broker.load(definitions)
         database = local.servers(environment).by_kind["postgres"]
         try:
-            first = rotate("analytics-credentials")
+            rotate("analytics-credentials")
+            first = current("analytics-credentials")
             assert database.accepts(first["postgres-username"], first["postgres-password"])
-            second = rotate("analytics-credentials")
+            rotate("analytics-credentials")
+            second = current("analytics-credentials")
             assert second["postgres-username"] == "platform-analytics-clone"
             assert database.accepts(second["postgres-username"], second["postgres-password"])
             assert not database.accepts(first["postgres-username"], first["postgres-password"])
-            # Azure Cache for Redis has access keys, not users: refused before anything is read
-            with pytest.raises(OpsError, match="api-rest-credentials holds rabbitmq, redis users"):
+
+            # one holder of the cache's key cannot move alone: the others would lose it at retirement
+            with pytest.raises(OpsError, match="api-rest-credentials shares Azure Cache for Redis's access"):
                 rotate("api-rest-credentials")
+
+            holders = [name for name in platform if "redis-password" in platform[name].keys]
+            rotate()  # first values: every holder takes one key, and the cache accepts no other
+            keys = {current(name)["redis-password"] for name in holders}
+            assert len(keys) == 1 and {current(name)["redis-username"] for name in holders} == {"default"}
+            (first_key,) = keys
+            assert set(arm.cache.keys.values()) & keys == keys and cache_accepts(first_key)
+            (other,) = set(arm.cache.keys.values()) - keys
+            assert not cache_accepts(other.swapcase())  # a wrong key is refused
+            for name in platform:
+                values = current(name)
+                assert database.accepts(values["postgres-username"], values["postgres-password"])
+                if "rabbitmq-username" in values:
+                    assert broker.accepts(values["rabbitmq-username"], values["rabbitmq-password"])
+
+            # a run dies after three holders got their pending version: the next one gives the
+            # others the same key, regenerating none but the old one at retirement
+            chosen = secret_rotation.targets(azure, "platform", None)
+            dying = secret_rotation._prepared(azure, chosen, 0, via, ignore)
+            made = dying.fresh
+
+            def dies_after_three(declared, values):
+                if len([item for item in dying.states(secret_versions.Phase.PENDING)]) == 3:
+                    raise Killed
+                return made(declared, values)
+
+            dying.fresh = dies_after_three
+            dying.plan()
+            with pytest.raises(Killed):
+                dying.create()
+            regenerated = len(arm.cache.regenerated)
+            rotate()
+            keys = {current(name)["redis-password"] for name in holders}
+            assert len(keys) == 1 and first_key not in keys
+            (second_key,) = keys
+            assert cache_accepts(second_key) and not cache_accepts(first_key), "the old key still works"
+            assert arm.cache.regenerated[regenerated:] == ["Secondary"], "the chosen key was replaced"
+            entries = [names[holder] for holder in holders]
+            assert secret_versions.token_in_flight(keyvault_rotation.store(azure), entries) is None
         finally:  # the shared environment's own users of these names, as its store has them
-            local.converge_accounts(environment, {"postgres": local.valid_accounts(environment)["postgres"]})
+            valid = local.valid_accounts(environment)
+            local.converge_accounts(
+                environment, {"postgres": valid["postgres"], "rabbitmq": valid["rabbitmq"]}
+            )
+            broker._call("DELETE", f"/api/users/{aws_rotation.RABBITMQ_ADMIN}")
+
+
+class Killed(Exception):
+    """A rotation run stopped between two of its store writes."""
 
 
 # --- disaster-recovery drills -------------------------------------------------------------

@@ -247,9 +247,9 @@ class KeyVaultEmulator:
         self.vault = Vault()
         handler = type("Handler", (_Handler,), {"vault": self.vault})
         self.server = ThreadingHTTPServer((HOST, 0), handler)
-        self.ca, key = _certificate(directory)
+        self.ca, self.key = _certificate(directory)  # other endpoints of the tests may serve it too
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(self.ca, key)
+        context.load_cert_chain(self.ca, self.key)
         self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
         self.url = f"https://{HOST}:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
