@@ -420,7 +420,7 @@ class AzureCacheKeys:
         keys = self.keys()
         slot = next((slot for slot in ACCESS_KEY_SLOTS if keys[slot] not in held), None)
         if slot is None:
-            raise ServerError(f"Azure Cache for Redis {self.name}: secrets hold both access keys")
+            raise ServerError(f"Azure Cache for Redis {self.name}: its secrets hold both access keys")
         return self.regenerate(slot)
 
     def converge(self, users: USERS_ONLY) -> None:
@@ -430,8 +430,8 @@ class AzureCacheKeys:
         keys = self.keys()
         if not wanted or any(key not in keys.values() for key in wanted):
             raise ServerError(
-                f"Azure Cache for Redis {self.name}: the secrets' keys are not its access keys "
-                "(regenerated outside secrets.rotate?); set both holders' redis-password to a current key"
+                f"Azure Cache for Redis {self.name}: a key its secrets hold is not one of its access keys "
+                "(regenerated outside secrets.rotate?)"
             )
         for slot, key in keys.items():
             if key not in wanted:

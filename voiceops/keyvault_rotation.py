@@ -313,12 +313,16 @@ def management(environment: Environment) -> Any:
 
     if emulated():
         if not (url := os.environ.get(MANAGEMENT_VARIABLE)):
-            raise RunIncomplete(f"{environment.name}: no {MANAGEMENT_VARIABLE} beside the emulated vault")
+            raise RunIncomplete(
+                f"{environment.name}: no {MANAGEMENT_VARIABLE} beside the emulated vault; nothing was changed"
+            )
         subscription = os.environ.get("ARM_SUBSCRIPTION_ID") or EMULATED_SUBSCRIPTION
         token = _BearerToken(os.environ.get(TOKEN_VARIABLE, ""))
         return RedisManagementClient(token, subscription, base_url=url, retry_total=0)
     if not (subscription := os.environ.get("ARM_SUBSCRIPTION_ID")):
-        raise RunIncomplete(f"{environment.name}: no ARM_SUBSCRIPTION_ID, so the Redis cache cannot be found")
+        raise RunIncomplete(
+            f"{environment.name}: no ARM_SUBSCRIPTION_ID, so the cache cannot be found; nothing was changed"
+        )
     return RedisManagementClient(state_backend.azure_credential(), subscription)
 
 
@@ -350,12 +354,18 @@ class SharedAccessKey:
             held, pending = set(), set()
             for entry in self.holders:
                 item = secret_versions.state(self.store, entry, token)
-                if item.current:
+                if item.current and item.current != item.version:  # a first value is not held yet
                     held.add(secret_versions.value(self.store, entry, item.current).get(password))
                 if item.phase is Phase.PENDING and item.version:
                     pending.add(secret_versions.value(self.store, entry, item.version).get(password))
+            held.discard(None)  # a holder without a value yet
+            if len(held) > 1:
+                raise OpsError(
+                    f"Azure Cache for Redis {self.cache.name}: its holders hold both access keys; write the "
+                    "one most of them hold to the others (az keyvault secret set), then run again"
+                )
             reused = sorted((pending & set(self.cache.keys().values())) - held)
-            self.chosen = reused[0] if reused else self.cache.unused_key({key for key in held if key})
+            self.chosen = reused[0] if reused else self.cache.unused_key(held)
         return self.chosen
 
 
@@ -393,7 +403,7 @@ class AzureServers:
     def redis(self, via: tuple[str, int] | None) -> credential_servers.AzureCacheKeys:
         """The cache the stack makes (modules/logic/naming: redis-<workload>-<stage>, in
         rg-<workload>-<stage>-<primary region>), found, or one line and exit 5."""
-        from azure.core.exceptions import ResourceNotFoundError
+        from azure.core.exceptions import AzureError, ResourceNotFoundError
 
         settings = self.settings
         name = f"redis-{settings.workload}-{settings.stage}"
@@ -408,6 +418,11 @@ class AzureServers:
             raise RunIncomplete(
                 f"{self.environment.name}: Azure Cache for Redis {name} not found in {group} "
                 "(is the stack applied?); nothing was changed"
+            ) from None
+        except AzureError as error:  # not the vault's: say whose
+            line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+            raise RunIncomplete(
+                f"{self.environment.name}: Azure Cache for Redis {name}: {line}; nothing was changed"
             ) from None
         return cache
 

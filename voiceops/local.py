@@ -853,10 +853,14 @@ def desired_accounts(versions: list[dict[str, str]]) -> dict[str, dict[str, list
 
 
 def merge_accounts(*parts: dict[str, dict[str, list[str]]]) -> dict[str, dict[str, list[str]]]:
+    """What several secrets' users must accept, together: a user several secrets hold (Azure
+    Cache for Redis's `default`, whose keys they share) accepts the passwords of each."""
     merged: dict[str, dict[str, list[str]]] = {server: {} for server in ACCOUNT_KEYS}
     for part in parts:
         for server, users in part.items():
-            merged[server].update(users)
+            for user, passwords in users.items():
+                kept = merged[server].setdefault(user, [])
+                kept += [password for password in passwords if password not in kept]
     return merged
 
 

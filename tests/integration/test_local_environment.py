@@ -643,12 +643,36 @@ def test_an_azure_rotation_sets_the_servers_users_and_moves_every_holder_to_a_ne
                 rotate("api-rest-credentials")
 
             holders = [name for name in platform if "redis-password" in platform[name].keys]
-            rotate()  # first values: every holder takes one key, and the cache accepts no other
-            keys = {current(name)["redis-password"] for name in holders}
-            assert len(keys) == 1 and {current(name)["redis-username"] for name in holders} == {"default"}
-            (first_key,) = keys
-            assert set(arm.cache.keys.values()) & keys == keys and cache_accepts(first_key)
-            (other,) = set(arm.cache.keys.values()) - keys
+            entries = [names[holder] for holder in holders]
+
+            def dies_creating(after: int) -> None:
+                """A run killed once `after` holders got their pending version."""
+                dying = secret_rotation._prepared(azure, secret_rotation.targets(azure, "platform", None), 0,
+                                                  via, ignore)  # fmt: skip
+                made = dying.fresh
+
+                def fresh(declared, values):
+                    if len(dying.states(secret_versions.Phase.PENDING)) == after:
+                        raise Killed
+                    return made(declared, values)
+
+                dying.fresh = fresh
+                dying.plan()
+                with pytest.raises(Killed):
+                    dying.create()
+
+            def shared_key() -> str:
+                keys = {current(name)["redis-password"] for name in holders}
+                assert len(keys) == 1 and {current(name)["redis-username"] for name in holders} == {"default"}
+                return keys.pop()
+
+            # first values, the first run killed after three holders: every holder takes one key,
+            # and the cache accepts no other
+            dies_creating(after=3)
+            rotate()
+            first_key = shared_key()
+            assert first_key in arm.cache.keys.values() and cache_accepts(first_key)
+            (other,) = set(arm.cache.keys.values()) - {first_key}
             assert not cache_accepts(other.swapcase())  # a wrong key is refused
             for name in platform:
                 values = current(name)
@@ -656,29 +680,26 @@ def test_an_azure_rotation_sets_the_servers_users_and_moves_every_holder_to_a_ne
                 if "rabbitmq-username" in values:
                     assert broker.accepts(values["rabbitmq-username"], values["rabbitmq-password"])
 
+            # a holder emptied by hand (or added since): the others keep their key until they move
+            client.set_secret(names["voice-credentials"], "{}")
+            stopped = secret_rotation._prepared(azure, secret_rotation.targets(azure, "platform", None), 0,
+                                                via, ignore)  # fmt: skip
+            for step in (stopped.plan, stopped.create, stopped.set):
+                step()
+            assert cache_accepts(first_key), "the holders' current key was regenerated before they moved"
+            rotate()
+            second_key = shared_key()
+            assert cache_accepts(second_key) and not cache_accepts(first_key), "the old key still works"
+
             # a run dies after three holders got their pending version: the next one gives the
             # others the same key, regenerating none but the old one at retirement
-            chosen = secret_rotation.targets(azure, "platform", None)
-            dying = secret_rotation._prepared(azure, chosen, 0, via, ignore)
-            made = dying.fresh
-
-            def dies_after_three(declared, values):
-                if len([item for item in dying.states(secret_versions.Phase.PENDING)]) == 3:
-                    raise Killed
-                return made(declared, values)
-
-            dying.fresh = dies_after_three
-            dying.plan()
-            with pytest.raises(Killed):
-                dying.create()
+            dies_creating(after=3)
             regenerated = len(arm.cache.regenerated)
             rotate()
-            keys = {current(name)["redis-password"] for name in holders}
-            assert len(keys) == 1 and first_key not in keys
-            (second_key,) = keys
-            assert cache_accepts(second_key) and not cache_accepts(first_key), "the old key still works"
-            assert arm.cache.regenerated[regenerated:] == ["Secondary"], "the chosen key was replaced"
-            entries = [names[holder] for holder in holders]
+            third_key = shared_key()
+            assert third_key != second_key
+            assert cache_accepts(third_key) and not cache_accepts(second_key), "the old key still works"
+            assert len(arm.cache.regenerated) == regenerated + 1, "the chosen key was replaced"
             assert secret_versions.token_in_flight(keyvault_rotation.store(azure), entries) is None
         finally:  # the shared environment's own users of these names, as its store has them
             valid = local.valid_accounts(environment)

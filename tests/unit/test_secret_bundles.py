@@ -9,7 +9,7 @@ import subprocess
 import pytest
 import yaml
 
-from voiceops import environments, local, scan, sealing, secret_audit, secret_bundles
+from voiceops import environments, keyvault_rotation, local, scan, sealing, secret_audit, secret_bundles
 from voiceops.errors import OpsError
 from voiceops.secret_bundles import InvalidBundle, NotSealed, Store
 
@@ -133,6 +133,16 @@ def test_unknown_bundle_or_secret_names_what_exists():
 def test_piped_values_are_checked_before_anything_is_sealed(text, key, message):
     with pytest.raises(NotSealed, match=message):
         secret_bundles.parse_values(text, ("password", "sentinel-password"), key)
+
+
+def test_on_azure_every_holder_of_the_caches_access_key_is_in_one_bundle():
+    """Azure Cache for Redis's access keys are shared: the secrets holding a Redis user move to a
+    new key together, and secrets.rotate rotates one bundle at a time."""
+    for environment in environments.load_all():
+        if environment.cloud is environments.Cloud.AZURE:
+            holders = {item.declared.bundle for item in secret_bundles.for_environment(environment)
+                       if keyvault_rotation.holds_redis(item.declared)}  # fmt: skip
+            assert len(holders) <= 1, f"{environment.name}: holders of the cache's key in {sorted(holders)}"
 
 
 def test_a_sealed_value_unseals_with_the_clusters_key_only(tmp_path):
