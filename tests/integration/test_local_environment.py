@@ -707,6 +707,8 @@ def test_an_azure_rotation_sets_the_servers_users_and_moves_every_holder_to_a_ne
                 environment, {"postgres": valid["postgres"], "rabbitmq": valid["rabbitmq"]}
             )
             broker._call("DELETE", f"/api/users/{aws_rotation.RABBITMQ_ADMIN}")
+            # a standing backup taken meanwhile holds that user, which a restore would bring back
+            protection.backup_rabbitmq(environment)
 
 
 class Killed(Exception):
