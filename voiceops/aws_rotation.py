@@ -10,6 +10,7 @@ With AWS_ENDPOINT_URL set (an emulator such as moto) the same calls go there."""
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import json
 import re
@@ -384,8 +385,35 @@ class Readers:
         return f"{len(self.secrets)} Secret(s) synced, {moved} reader(s) rolled onto them"
 
 
-class AwsServers:
-    """Finds the environment's servers and their administrators, read only."""
+class CloudServers(abc.ABC):
+    """A cloud environment's servers by kind, found with their administrators, read only: its
+    managed PostgreSQL and Redis, and the cluster's RabbitMQ."""
+
+    environment: Environment
+    store: Any
+    timeout: float  # how long a change may take to reach every node
+
+    @abc.abstractmethod
+    def postgres(self, via: tuple[str, int] | None) -> Any: ...
+
+    @abc.abstractmethod
+    def redis(self, via: tuple[str, int] | None) -> Any: ...
+
+    def servers(self, kinds: set[str], via: dict[str, tuple[str, int]]) -> Servers:
+        found: dict[str, Any] = {}
+        if "postgres" in kinds:
+            found["postgres"] = self.postgres(via.get("postgres"))
+        if "redis" in kinds:
+            found["redis"] = self.redis(via.get("redis"))
+        if "rabbitmq" in kinds:
+            found["rabbitmq"] = in_cluster_rabbitmq(self.environment, self.store, via)
+        return ensure_reachable(self.environment, Servers(found, timeout=self.timeout))
+
+
+class AwsServers(CloudServers):
+    """RDS, ElastiCache and the cluster's RabbitMQ."""
+
+    timeout = 600.0  # ElastiCache: minutes per change
 
     def __init__(self, environment: Environment, store: Any, client: Callable[[str], Any]) -> None:
         settings = environment.terraform
@@ -440,18 +468,6 @@ class AwsServers:
         return credential_servers.ElastiCacheUsers(
             address, self.client("elasticache"), user_groups[0], tunnelled=via is not None
         )
-
-    def servers(self, kinds: set[str], via: dict[str, tuple[str, int]]) -> Servers:
-        found: dict[str, Any] = {}
-        if "postgres" in kinds:
-            found["postgres"] = self.postgres(via.get("postgres"))
-        if "redis" in kinds:
-            found["redis"] = self.redis(via.get("redis"))
-        if "rabbitmq" in kinds:
-            found["rabbitmq"] = in_cluster_rabbitmq(self.environment, self.store, via)
-        return ensure_reachable(
-            self.environment, Servers(found, timeout=600.0)
-        )  # ElastiCache: minutes per change
 
 
 def in_cluster_rabbitmq(environment: Environment, store: Any, via: dict[str, tuple[str, int]]) -> Any:

@@ -369,9 +369,11 @@ class SharedAccessKey:
         return self.chosen
 
 
-class AzureServers:
+class AzureServers(aws_rotation.CloudServers):
     """The Flexible Server, as the password administrator the stack writes to the vault
-    (modules/azure/postgresql), read only."""
+    (modules/azure/postgresql); Azure Cache for Redis's access keys; the cluster's RabbitMQ."""
+
+    timeout = 300.0  # a regenerated key takes a while to reach every node of the cache
 
     ADMINISTRATOR = "postgres-administrator"  # the stack's administrator.vault_entry: <env>--this
 
@@ -425,15 +427,3 @@ class AzureServers:
                 f"{self.environment.name}: Azure Cache for Redis {name}: {line}; nothing was changed"
             ) from None
         return cache
-
-    def servers(self, kinds: set[str], via: dict[str, tuple[str, int]]) -> credential_servers.Servers:
-        found: dict[str, Any] = {}
-        if "postgres" in kinds:
-            found["postgres"] = self.postgres(via.get("postgres"))
-        if "redis" in kinds:
-            found["redis"] = self.redis(via.get("redis"))
-        if "rabbitmq" in kinds:
-            found["rabbitmq"] = aws_rotation.in_cluster_rabbitmq(self.environment, self.store, via)
-        # a regenerated key takes a while to reach every node of the cache
-        servers = credential_servers.Servers(found, timeout=300.0)
-        return aws_rotation.ensure_reachable(self.environment, servers)

@@ -16,15 +16,15 @@ import json
 import re
 import secrets
 import socket
-import ssl
 import subprocess
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import urlparse
 
 import redis
 
+from tests.unit.keyvault_emulator import TlsEndpoint
 from voiceops import local
 
 HOST = "127.0.0.1"
@@ -128,26 +128,14 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(200, cache.body())
 
 
-class AzureCacheEmulator:
-    """The management endpoint on a free port of 127.0.0.1 (`url`), serving `certificate` (a
-    certificate and key the clients trust), with one cache."""
+class AzureCacheEmulator(TlsEndpoint):
+    """The management endpoint (`url`), serving `certificate`, with one cache."""
 
     def __init__(self, directory: Path, certificate: tuple[Path, Path], token: str, group: str, name: str):
         self.cache = Cache(directory / "cache", group, name)
-        handler = type("Handler", (_Handler,), {"caches": {(group.lower(), name.lower()): self.cache},
-                                                "token": token})  # fmt: skip
-        self.server = ThreadingHTTPServer((HOST, 0), handler)
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(*certificate)
-        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
-        self.url = f"https://{HOST}:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> AzureCacheEmulator:
-        self.thread.start()
-        return self
+        caches = {(group.lower(), name.lower()): self.cache}
+        super().__init__(type("Handler", (_Handler,), {"caches": caches, "token": token}), certificate)
 
     def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__exit__(*exc)
         self.cache.stop()

@@ -240,24 +240,32 @@ def _certificate(directory: Path) -> tuple[Path, Path]:
     return cert_path, key_path
 
 
-class KeyVaultEmulator:
-    """The server on a free port of 127.0.0.1: `url`, and `ca` for the clients to trust."""
+class TlsEndpoint:
+    """An HTTPS server on a free port of 127.0.0.1 (`url`), serving `certificate` (a certificate
+    and its key, which the clients trust), in a thread while the context is open."""
 
-    def __init__(self, directory: Path) -> None:
-        self.vault = Vault()
-        handler = type("Handler", (_Handler,), {"vault": self.vault})
+    def __init__(self, handler: type[BaseHTTPRequestHandler], certificate: tuple[Path, Path]) -> None:
         self.server = ThreadingHTTPServer((HOST, 0), handler)
-        self.ca, self.key = _certificate(directory)  # other endpoints of the tests may serve it too
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(self.ca, self.key)
+        context.load_cert_chain(*certificate)
         self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
         self.url = f"https://{HOST}:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
-    def __enter__(self) -> KeyVaultEmulator:
+    def __enter__(self):
         self.thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class KeyVaultEmulator(TlsEndpoint):
+    """The vault: `url`, and `ca` (with `key`, which other endpoints of the tests may serve too)
+    for the clients to trust."""
+
+    def __init__(self, directory: Path) -> None:
+        self.vault = Vault()
+        self.ca, self.key = _certificate(directory)
+        super().__init__(type("Handler", (_Handler,), {"vault": self.vault}), (self.ca, self.key))
