@@ -102,6 +102,7 @@ class Rotation:
     derived: frozenset[str] = frozenset()  # names of secrets whose values follow the others
     keep_derived: Callable[[], str] = lambda: ""  # rewrite what follows the store's valid users
     pick_up: Callable[[], str] = lambda: ""  # the readers take the promoted versions (clusters)
+    grace_after_pick_up: bool = False  # the grace is for what pick_up does not see move (jobs)
     left: Callable[[], str] = lambda: ""  # what the operator still has to do after the run
     server_seconds: dict[str, float] = field(default_factory=dict)  # time spent on each server
 
@@ -197,10 +198,13 @@ class Rotation:
             return "nothing to wait for"
         if moved := self.pick_up():  # may date the promotion anew (Linode: when it reached main)
             self.report(f"    {moved}")
-        stamps = [item.promoted_at for item in self.states(Phase.PROMOTED) if item.promoted_at]
+        now = datetime.datetime.now(datetime.UTC)
+        stamps = [item.promoted_at or now for item in self.states(Phase.PROMOTED)]  # undated: from now
         if not stamps:
             return "nothing to wait for"
-        until = max(stamps) + datetime.timedelta(seconds=self.grace)
+        until = max(stamps + ([now] if self.grace_after_pick_up else [])) + datetime.timedelta(
+            seconds=self.grace
+        )
         remaining = (until - datetime.datetime.now(datetime.UTC)).total_seconds()
         if remaining > 0:
             self.report(f"    previous credentials stay valid for {remaining:.0f}s more (grace period)")
@@ -401,5 +405,5 @@ def _followed(
     return Rotation(
         store, chosen, grace, servers, report=report, fresh=definitions.fresh,
         derived=frozenset({aws_rotation.DEFINITIONS_SECRET}), keep_derived=definitions.keep,
-        pick_up=readers.follow if followed else lambda: "",
+        pick_up=readers.follow if followed else lambda: "", grace_after_pick_up=followed,
     )  # fmt: skip

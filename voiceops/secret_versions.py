@@ -122,9 +122,12 @@ def create(client, entry: str, token: str, values: dict[str, str]) -> None:
 
 def promote(client, item: State, now: datetime.datetime) -> None:
     """finishSecret: AWSCURRENT moves to the new version (the old one becomes AWSPREVIOUS), the
-    grace period starts. Each call is safe to repeat."""
+    grace period starts. Each call is safe to repeat. The grace's start is written first: an
+    entry is never promoted with an older rotation's date, which would end its grace at once."""
     if item.version is None:
         raise ValueError(f"{item.entry}: no rotation in flight to promote")
+    stamp = now.isoformat(timespec="seconds")
+    client.tag_resource(SecretId=item.entry, Tags=[{"Key": PROMOTED_TAG, "Value": stamp}])
     if item.current != item.version:  # an entry's first version is current already
         client.update_secret_version_stage(
             SecretId=item.entry, VersionStage=CURRENT, MoveToVersionId=item.version,
@@ -134,16 +137,16 @@ def promote(client, item: State, now: datetime.datetime) -> None:
         client.update_secret_version_stage(
             SecretId=item.entry, VersionStage=PENDING, RemoveFromVersionId=item.version
         )
-    stamp = now.isoformat(timespec="seconds")
-    client.tag_resource(
-        SecretId=item.entry,
-        Tags=[{"Key": PROMOTED_TAG, "Value": stamp}, {"Key": ROTATED_TAG, "Value": stamp}],
-    )
+    client.tag_resource(SecretId=item.entry, Tags=[{"Key": ROTATED_TAG, "Value": stamp}])
 
 
 def finish(client, item: State) -> None:
-    """The previous credential is retired: the rotation is over on this entry."""
-    client.tag_resource(SecretId=item.entry, Tags=[{"Key": RETIRED_TAG, "Value": item.previous or ""}])
+    """The previous credential is retired: the rotation is over on this entry. Its date is the
+    promotion's, also where a run died before the promotion wrote it."""
+    marks = [{"Key": RETIRED_TAG, "Value": item.previous or ""}]
+    if item.promoted_at:
+        marks.append({"Key": ROTATED_TAG, "Value": item.promoted_at.isoformat(timespec="seconds")})
+    client.tag_resource(SecretId=item.entry, Tags=marks)
     client.untag_resource(SecretId=item.entry, TagKeys=[ROTATION_TAG])
 
 

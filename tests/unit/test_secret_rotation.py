@@ -65,6 +65,62 @@ def test_a_rotation_moves_through_its_phases_and_the_valid_versions_follow(store
     assert secret_versions.tags(store, ENTRY)[secret_versions.RETIRED_TAG] == promoted.previous
 
 
+class DiesTagging:
+    """The store, as a run sees it that is killed when it writes the tag `key`."""
+
+    def __init__(self, client, key: str) -> None:
+        self.client, self.key = client, key
+
+    def __getattr__(self, name: str):
+        return getattr(self.client, name)
+
+    def tag_resource(self, SecretId: str, Tags: list[dict[str, str]]) -> None:
+        if any(tag["Key"] == self.key for tag in Tags):
+            raise KeyboardInterrupt("killed")
+        self.client.tag_resource(SecretId=SecretId, Tags=Tags)
+
+
+def test_a_promotion_killed_after_its_stages_moved_is_dated_by_this_rotation_not_the_last(store):
+    """Else the grace would count from the previous rotation's date and be over at once."""
+    last_quarter = datetime.datetime(2026, 9, 1, tzinfo=datetime.UTC)
+    for date, password in (
+        (last_quarter, "two"),
+        (datetime.datetime(2026, 12, 1, tzinfo=datetime.UTC), "three"),
+    ):
+        token = secret_versions.new_token()
+        secret_versions.begin(store, ENTRY, token)
+        secret_versions.create(store, ENTRY, token, {"password": password})
+        pending = secret_versions.state(store, ENTRY, token)
+        if date == last_quarter:
+            secret_versions.promote(store, pending, date)
+            secret_versions.finish(store, secret_versions.state(store, ENTRY, token))
+            continue
+        with pytest.raises(KeyboardInterrupt):  # the stages moved; the run dies dating the rotation
+            secret_versions.promote(DiesTagging(store, secret_versions.ROTATED_TAG), pending, date)
+        promoted = secret_versions.state(store, ENTRY, token)
+        assert promoted.phase is Phase.PROMOTED and promoted.promoted_at == date
+        secret_versions.finish(store, promoted)  # the resumed run retires after the grace
+        assert secret_versions.tags(store, ENTRY)[secret_versions.ROTATED_TAG] == date.isoformat()
+
+
+def test_where_the_readers_are_followed_the_grace_counts_from_when_they_moved(store):
+    """The grace is for what the cluster does not show moving (jobs): from the promotion, it
+    would be over by the time slow rollouts ended."""
+    token = secret_versions.new_token()
+    secret_versions.begin(store, ENTRY, token)
+    secret_versions.create(store, ENTRY, token, {"password": "two"})
+    an_hour_ago = datetime.datetime.now(datetime.UTC) - datetime.timedelta(hours=1)
+    secret_versions.promote(store, secret_versions.state(store, ENTRY, token), an_hour_ago)
+    lines: list[str] = []
+    rotation = secret_rotation.Rotation(
+        store, [secret_rotation.Target(ENTRY, declared("api-rest-credentials"))], 0.5,
+        credential_servers.Servers(), report=lines.append, pick_up=lambda: "readers moved",
+        grace_after_pick_up=True,
+    )  # fmt: skip
+    assert rotation.wait_grace() == "grace period of 0s over"
+    assert lines[0] == "    readers moved" and lines[1].startswith("    previous credentials stay valid for")
+
+
 def test_a_version_id_is_the_same_on_every_run_and_differs_per_entry():
     token = str(uuid.uuid4())
     assert secret_versions.version_id(token, ENTRY) == secret_versions.version_id(token, ENTRY)
