@@ -351,8 +351,12 @@ class ElastiCacheUsers:
                 continue  # nothing to retire
             state = "on" if passwords else "off"
             settings: dict[str, Any] = {"AccessString": f"{state} ~{username}:* +@all -@dangerous"}
+            if len(passwords) > 2:  # the readers' credential would be cut without a word
+                raise ServerError(
+                    f"ElastiCache keeps two passwords per user; {username} needs {len(passwords)}"
+                )
             if passwords:
-                settings["Passwords"] = passwords[-2:]  # ElastiCache keeps two at most
+                settings["Passwords"] = passwords
             if found is None:
                 self.client.create_user(UserId=user_id, UserName=username, Engine="redis", **settings)
             else:

@@ -202,9 +202,8 @@ class Rotation:
         stamps = [item.promoted_at or now for item in self.states(Phase.PROMOTED)]  # undated: from now
         if not stamps:
             return "nothing to wait for"
-        until = max(stamps + ([now] if self.grace_after_pick_up else [])) + datetime.timedelta(
-            seconds=self.grace
-        )
+        started = max(stamps + ([now] if self.grace_after_pick_up else []))
+        until = started + datetime.timedelta(seconds=self.grace)
         remaining = (until - datetime.datetime.now(datetime.UTC)).total_seconds()
         if remaining > 0:
             self.report(f"    previous credentials stay valid for {remaining:.0f}s more (grace period)")
@@ -222,7 +221,15 @@ class Rotation:
                     a for a in local.accounts(self._value(item.entry, item.previous)) if a not in kept
                 ]
             parts.append(local.desired_accounts([current]))
-        self._converge(local.merge_accounts(*parts), tuple(refused))
+        wanted = local.merge_accounts(*parts)
+        for account in refused:  # a user the current value does not hold (written by hand) logs in no more
+            if account.server not in self.servers.by_kind:
+                raise RotationFailed(
+                    f"the previous value holds a {account.server} user, {account.username}, on a server this "
+                    "run does not reach; nothing was retired"
+                )
+            wanted[account.server].setdefault(account.username, [])
+        self._converge(wanted, tuple(refused))
         for item in promoted:
             secret_versions.finish(self.client, item)
         return self._with_derived(

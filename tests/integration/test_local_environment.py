@@ -410,6 +410,24 @@ def test_the_exporters_login_is_a_monitoring_user_and_its_rotation_moves_it_to_t
     assert not local.account_accepted(environment, retired)
 
 
+def test_a_user_written_by_hand_outside_the_pair_is_retired_by_the_next_rotation(environment):
+    """A value written by hand names a user the rotation never made: it must log in no more once
+    the rotation moved the readers to its own user."""
+    secret = "analytics-credentials"
+    store = local.aws_client(environment, "secretsmanager")
+    entry = f"{local.PREFIX}/{secret}"
+    legacy = {"postgres-username": "platform-analytics-legacy", "postgres-password": local.new_password()}
+    local.converge_accounts(
+        environment, {"postgres": {legacy["postgres-username"]: [legacy["postgres-password"]]}}
+    )
+    store.put_secret_value(SecretId=entry, SecretString=json.dumps(legacy))
+    (account,) = local.accounts(legacy)
+    assert local.account_accepted(environment, account)
+    secret_rotation.rotate("local", "platform", secret, 0, None, report=ignore)
+    assert current(environment, secret)["postgres-username"] == "platform-analytics"
+    assert not local.account_accepted(environment, account), "the hand-written user still logs in"
+
+
 def test_a_secret_missing_from_the_store_stops_the_rotation_in_one_line(environment):
     store = local.aws_client(environment, "secretsmanager")
     entry = f"{local.PREFIX}/tts-credentials"
