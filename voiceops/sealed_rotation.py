@@ -60,6 +60,17 @@ YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's, where 
 DELIVERED_TAG = "voiceops:delivered"  # the rotation whose promotion reached the synced branch
 
 
+def _git(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["git", *args], cwd=root, capture_output=True, text=True, timeout=GIT_TIMEOUT_SECONDS, check=False
+    )
+
+
+def synced_ref(branch: str = gitops.TARGET_REVISION) -> str:
+    """The remote's branch Argo CD syncs, as last fetched (a local branch of that name is not it)."""
+    return f"refs/remotes/origin/{branch}"
+
+
 def minimum_grace() -> float:
     """After the push: Argo CD sees it, then Reloader rolls every reader."""
     return ARGOCD_SYNC_SECONDS + aws_rotation.ROLLOUT_SECONDS
@@ -176,11 +187,20 @@ class SealedStore(DocumentStore):
                 return state
             token = state["tags"].get(ROTATION_TAG)
             undelivered = token and state["tags"].get(DELIVERED_TAG) != token
+            if undelivered and current and self._reached_main(name, _published_id(state)):
+                undelivered = False  # readers had it: the manifests were changed on main since (a rollback)
             if undelivered and all(
                 not namespace or any(_holds(namespace, found) for found in values) for namespace in held
             ):
                 return state
         return self._committed(name, held)
+
+    def _reached_main(self, name: str, version: str) -> bool:
+        """Whether a manifest holding this version was ever on the synced branch: the delivered
+        tag is written by the run that saw it there, which a rollback on main may come before."""
+        paths = [path.relative_to(self.root).as_posix() for path in self.manifests(name)]
+        found = _git(self.root, "log", "--format=%H", "-S", version, synced_ref(), "--", *paths)
+        return found.returncode == 0 and bool(found.stdout.strip())
 
     def _save(self, name: str, state: dict) -> None:
         """The versions first, then the manifests from the current version, so a crash between
@@ -240,6 +260,10 @@ class SealedStore(DocumentStore):
         return self._plain[sealed, bound]
 
 
+def _published_id(state: dict) -> str:
+    return next(version["id"] for version in state["versions"] if published(version))
+
+
 def _holds(held: dict[str, str], values: dict[str, str]) -> bool:
     """Whether a manifest holds these values (keys it holds besides them were sealed before)."""
     return bool(values) and all(held.get(key) == value for key, value in values.items())
@@ -269,10 +293,7 @@ class Delivery:
         self.branch = branch
 
     def _git(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            ["git", *args], cwd=self.store.root, capture_output=True, text=True,
-            timeout=GIT_TIMEOUT_SECONDS, check=False,
-        )  # fmt: skip
+        return _git(self.store.root, *args)
 
     def where(self) -> str:
         """The line that says what the operator commits and pushes."""
@@ -284,19 +305,23 @@ class Delivery:
         paths = [path for path in self.store.delivered_files(self.names) if path.exists()]
         if not paths:
             return "nothing promoted to deliver"
-        if not self._on_branch(paths):  # the checkout's copy of the remote may be behind: fetch it
-            fetched = self._git("fetch", "--quiet", "origin", self.branch)
-            if fetched.returncode != 0:
-                line = (fetched.stderr.strip().splitlines() or ["no answer"])[-1]
-                raise RunIncomplete(
-                    f"cannot read origin/{self.branch} ({line}); the previous values stay valid"
-                )
-            if not self._on_branch(paths):
-                raise RunIncomplete(
-                    f"promoted in {self.where()}: commit those files and bring them to {self.branch} (push, "
-                    "or merge the pull request), then run secrets.rotate again; the previous values stay "
-                    "valid until then"
-                )
+        origin = self._git("remote", "get-url", "origin").stdout.strip()
+        if not cloud_drills.emulated() and _repository(origin) != _repository(gitops.REPO_URL):
+            raise RunIncomplete(
+                f"origin is {origin or 'not set'}, not {gitops.REPO_URL}, the repository Argo CD syncs: "
+                "run from its checkout; the previous values stay valid"
+            )
+        # what is there now, not what was last fetched: main may have been reverted or force-pushed
+        fetched = self._git("fetch", "--quiet", "origin", f"+{self.branch}:{synced_ref(self.branch)}")
+        if fetched.returncode != 0:
+            line = (fetched.stderr.strip().splitlines() or ["no answer"])[-1]
+            raise RunIncomplete(f"cannot read origin/{self.branch} ({line}); the previous values stay valid")
+        if not self._on_branch(paths):
+            raise RunIncomplete(
+                f"promoted in {self.where()}: commit those files and bring them to {self.branch} (push, "
+                "or merge the pull request), then run secrets.rotate again; the previous values stay "
+                "valid until then"
+            )
         return (
             f"the promoted files are on origin/{self.branch}: Argo CD syncs them, Reloader rolls the readers"
         )
@@ -304,7 +329,7 @@ class Delivery:
     def _on_branch(self, paths: list[Path]) -> bool:
         for path in paths:
             relative = path.relative_to(self.store.root).as_posix()
-            there = self._git("show", f"origin/{self.branch}:{relative}")
+            there = self._git("show", f"{synced_ref(self.branch)}:{relative}")
             if there.returncode != 0 or there.stdout != path.read_text():
                 return False
         return True
@@ -330,6 +355,15 @@ class Delivery:
         if not paths or not self._git("status", "--porcelain", "--", *paths).stdout.strip():
             return ""
         return f"commit {shown(self.store.sealed_dir / 'rotation')} (the rotation's state)"
+
+
+def _repository(url: str) -> str:
+    """host/owner/name of a git remote, however it is written (https, ssh, scp-like)."""
+    address = url.strip().removesuffix("/").removesuffix(".git")
+    for scheme in ("https://", "http://", "ssh://", "git://"):
+        address = address.removeprefix(scheme)
+    address = address.split("@", 1)[-1]  # a user part (git@)
+    return address.replace(":", "/", 1).lower() if "/" in address else address.lower()
 
 
 def precheck(environment: Environment, targets: list[Any], grace: float | None) -> float:

@@ -404,10 +404,15 @@ def seal_values(
         sealed["spec"]["encryptedData"] = dict(sorted({**kept, **sealed["spec"]["encryptedData"]}.items()))
         for metadata in (sealed["metadata"], sealed["spec"]["template"]["metadata"]):
             metadata["labels"] = {"voiceops.io/bundle": owner}
-        # when the value changed: the audit's last rotation of a sealed secret
+        # when the value changed: the audit's last rotation of a sealed secret. Keys kept from
+        # before are as old as the manifest's date: resealing some keys does not make them new.
+        before = ((previous or {}).get("metadata") or {}).get("annotations") or {}
+        partial = set(kept) - set(values) and before.get(SEALED_AT)
         sealed["metadata"]["annotations"] = {
             **sealed["metadata"].get("annotations", {}),
-            SEALED_AT: sealed_at or datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+            SEALED_AT: partial
+            or sealed_at
+            or datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
             **({SEALED_VERSION: version} if version else {}),
         }
         path.parent.mkdir(parents=True, exist_ok=True)

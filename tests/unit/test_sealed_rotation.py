@@ -452,3 +452,110 @@ def test_a_rollback_on_main_after_the_values_reached_it_is_kept(checkout, liveki
     assert current(store, "livekit-api-keys") == first
     store.settle(["livekit-api-keys"])
     assert current(store, "livekit-api-keys") == first
+
+
+def fresh_checkout(work) -> None:
+    """What the workflow's next runner has: main as the remote has it, nothing else."""
+    git(work, "fetch", "--quiet", "origin")
+    git(work, "reset", "--quiet", "--hard", "origin/main")
+    git(work, "clean", "--quiet", "-fdx")
+
+
+def test_a_rollback_on_main_before_the_next_run_saw_the_values_there_is_kept(checkout, livekit):
+    """The run that finds the values on main tags them delivered; a rollback may come first,
+    and is no half-resealed state to repair: the values had reached the readers."""
+    work, (store, namespace) = checkout, livekit
+    rotated_once(work)
+    first = current(store, "livekit-api-keys")
+    with pytest.raises(OpsError, match="commit those files"):
+        rotate("livekit")
+    second = current(store, "livekit-api-keys")
+    deliver(work, "rotate livekit (the pull request merged)")
+    manifest_path = f"secrets/sealed/{ENVIRONMENT}/{namespace}.livekit-api-keys.yaml"
+    git(work, "checkout", "HEAD~1", "--", manifest_path, f"environments/resolved/{ENVIRONMENT}.json")
+    git(work, "commit", "--quiet", "-m", "roll livekit back")
+    git(work, "push", "--quiet", "origin", "main")
+    fresh_checkout(work)
+    assert current(store, "livekit-api-keys") == first
+    with pytest.raises(OpsError, match="commit those files"):  # a new rotation, from the rolled-back value
+        rotate("livekit")
+    assert current(store, "livekit-api-keys") not in (first, second)
+
+
+def test_values_taken_off_main_since_the_last_fetch_are_not_delivered(checkout, livekit, tmp_path):
+    work, (store, _) = checkout, livekit
+    rotated_once(work)
+    with pytest.raises(OpsError, match="commit those files"):
+        rotate("livekit")
+    deliver(work)  # this checkout's copy of main has the files
+    other = tmp_path / "other"
+    git(tmp_path, "clone", "--quiet", str(tmp_path / "remote.git"), str(other))
+    git(other, "reset", "--quiet", "--hard", "HEAD~1")
+    git(other, "push", "--quiet", "--force", "origin", "main")  # someone takes them off main
+    with pytest.raises(OpsError, match="commit those files"):
+        rotate("livekit")
+    assert secret_versions.ROTATION_TAG in secret_versions.tags(store, "livekit-api-keys")
+
+
+def test_only_the_repository_argo_cd_syncs_delivers(checkout, livekit, monkeypatch):
+    work, (store, _) = checkout, livekit
+    with pytest.raises(OpsError, match="commit those files"):
+        rotate("livekit")
+    deliver(work)
+    monkeypatch.setattr(sealed_rotation.cloud_drills, "emulated", lambda: False)
+    with pytest.raises(OpsError, match=r"origin is .*remote\.git, not https://github\.com/voiceops/platform"):
+        sealed_rotation.Delivery(store, ["livekit-api-keys"]).check()
+    for url in ("git@github.com:voiceops/platform.git", "https://github.com/voiceops/platform",
+                "ssh://git@github.com/VoiceOps/platform.git/"):  # fmt: skip
+        assert sealed_rotation._repository(url) == sealed_rotation._repository(
+            sealed_rotation.gitops.REPO_URL
+        )
+    assert (
+        sealed_rotation._repository("https://github.com/someone/platform.git")
+        != "github.com/voiceops/platform"
+    )
+
+
+def test_a_run_killed_while_promoting_waits_out_the_grace_once_delivered(checkout, livekit, monkeypatch):
+    """The first rotation of a secret: no earlier promotion date to fall back on."""
+    work = checkout
+    tag = sealed_rotation.SealedStore.tag_resource
+
+    class Killed(BaseException):
+        pass
+
+    def dies_dating(self, SecretId: str, Tags: list[dict[str, str]]) -> None:
+        if any(item["Key"] == secret_versions.PROMOTED_TAG for item in Tags):
+            raise Killed
+        tag(self, SecretId=SecretId, Tags=Tags)
+
+    monkeypatch.setattr(sealed_rotation.SealedStore, "tag_resource", dies_dating)
+    with pytest.raises(Killed):
+        rotate("livekit", grace=3600)
+    monkeypatch.setattr(sealed_rotation.SealedStore, "tag_resource", tag)
+    with pytest.raises(OpsError, match="commit those files"):
+        rotate("livekit", grace=3600)
+    deliver(work)
+
+    def stop_at_the_grace(line: str) -> None:
+        if "stay valid for" in line:
+            raise Killed  # it would wait: enough for this test
+
+    with pytest.raises(Killed):
+        secret_rotation.rotate(ENVIRONMENT, "livekit", None, 3600, ENVIRONMENT, report=stop_at_the_grace)
+
+
+def test_resealing_some_keys_by_hand_keeps_the_date_of_the_others(checkout):
+    environment = environments.load(ENVIRONMENT)
+    certificate = secret_bundles.sealing_certificate(environment).read_bytes()
+    old = {"password": b"old", "sentinel-password": b"old-sentinel"}
+    secret_bundles.seal_values(
+        environment, "redis", "redis-auth", old, certificate, sealed_at="2020-01-01T00:00:00+00:00"
+    )
+    secret_bundles.seal_values(environment, "redis", "redis-auth", {"sentinel-password": b"new"}, certificate)
+    today = datetime.datetime.now(datetime.UTC).date()
+    rows = {
+        row.secret: row
+        for row in secret_audit.audit(environment, secret_audit.sealed_reader(environment), today)
+    }
+    assert rows["redis-auth"].status == "overdue"  # its password is from 2020
