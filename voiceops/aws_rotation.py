@@ -147,6 +147,7 @@ class Definitions:
 
     def __init__(self, environment: Environment, store: Any) -> None:
         self.store = store
+        self.rewrites = 0  # how often this run wrote the definitions
         stored = [
             item for item in secret_bundles.for_environment(environment) if item.declared.store is not None
         ]
@@ -230,6 +231,7 @@ class Definitions:
         self.store.put_secret_value(
             SecretId=entry, SecretString=json.dumps({"load_definition.json": json.dumps(wanted)})
         )
+        self.rewrites += 1
         return f"{DEFINITIONS_SECRET}: rewritten with {len(wanted['users'])} user(s)"
 
 
@@ -339,6 +341,39 @@ class Readers:
             raise OpsError(f"the reader {workload} is not in {namespace}")
         return None if items[0]["kind"] == "CronJob" else items[0]
 
+    def _refreshed_at(self, namespace: str, name: str) -> str:
+        """When External Secrets last synced the ExternalSecret (RFC 3339; "" never)."""
+        return (self._get("externalsecret", name, "-n", namespace).get("status") or {}).get("refreshTime", "")
+
+    def _force_sync(self, secrets: list[tuple[str, str]], timeout: float) -> None:
+        """External Secrets re-reads each entry now (the `force-sync` annotation changes), and the
+        sync waited for is that one: Ready alone is already true from the last one."""
+        before = {secret: self._refreshed_at(*secret) for secret in secrets}
+        stamp = str(time.time_ns())  # differs from any earlier run's, or nothing changes
+        for namespace, name in secrets:
+            self._kubectl(
+                "annotate", "externalsecret", name, "-n", namespace, f"force-sync={stamp}", "--overwrite"
+            )
+        deadline = time.monotonic() + timeout
+        for namespace, name in secrets:
+            while self._refreshed_at(namespace, name) <= before[namespace, name]:
+                if time.monotonic() > deadline:
+                    raise OpsError(
+                        f"External Secrets did not sync {name} in {namespace} in {timeout:.0f}s: is it up?"
+                    )
+                time.sleep(2)
+            self._kubectl("wait", f"externalsecret/{name}", "-n", namespace, "--for=condition=Ready",
+                          "--timeout=300s", timeout=330)  # fmt: skip
+
+    def sync(self, name: str) -> str:
+        """Another secret of the environment to the cluster now (RabbitMQ's boot definitions,
+        rewritten by the rotation: a node booting on the old ones would undo its users)."""
+        found = secret_bundles.for_environment(self.environment)
+        located = sorted({(item.namespace, item.name) for item in found
+                          if item.name == name and item.declared.store is not None})  # fmt: skip
+        self._force_sync(located, READERS_TIMEOUT_SECONDS)
+        return f"{name} synced to the cluster"
+
     def _written_at(self, namespace: str, secret: str) -> str:
         """When the Secret last changed (its managed fields' newest time, RFC 3339)."""
         metadata = self._get("secret", secret, "-n", namespace)["metadata"]
@@ -360,14 +395,7 @@ class Readers:
         """Force-sync the Secrets, then wait until every pod of every reader started after its
         Secrets last changed (Reloader rolls them). Safe to repeat: a reader that moved already
         passes at once."""
-        stamp = str(int(time.time()))
-        for namespace, name in self.secrets:
-            self._kubectl(
-                "annotate", "externalsecret", name, "-n", namespace, f"force-sync={stamp}", "--overwrite"
-            )
-        for namespace, name in self.secrets:
-            self._kubectl("wait", f"externalsecret/{name}", "-n", namespace, "--for=condition=Ready",
-                          "--timeout=300s", timeout=330)  # fmt: skip
+        self._force_sync(self.secrets, timeout)
         written = {secret: self._written_at(*secret) for secret in self.secrets}
         deadline, moved = time.monotonic() + timeout, 0
         for (namespace, workload), read in self.reads.items():

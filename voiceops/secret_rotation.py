@@ -409,8 +409,17 @@ def _followed(
     cluster where it answers; RabbitMQ's definitions derived from the users."""
     definitions = aws_rotation.Definitions(environment, store)
     report(f"    {aws_rotation.readers_line(followed, grace)}")
+
+    def keep_definitions() -> str:
+        """Rewritten definitions reach the cluster at once where it answers: RabbitMQ loads them
+        at every boot, and a node booting on the old ones would undo the users just set."""
+        rewrites, line = definitions.rewrites, definitions.keep()
+        if followed and definitions.rewrites > rewrites:
+            line += f", {readers.sync(aws_rotation.DEFINITIONS_SECRET)}"
+        return line
+
     return Rotation(
         store, chosen, grace, servers, report=report, fresh=definitions.fresh,
-        derived=frozenset({aws_rotation.DEFINITIONS_SECRET}), keep_derived=definitions.keep,
+        derived=frozenset({aws_rotation.DEFINITIONS_SECRET}), keep_derived=keep_definitions,
         pick_up=readers.follow if followed else lambda: "", grace_after_pick_up=followed,
     )  # fmt: skip
