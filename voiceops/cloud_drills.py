@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 import time
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -74,8 +75,14 @@ def guard(params: dict[str, Any], model: Any, **_: Any) -> None:
         )
 
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
 def emulated() -> bool:
-    return bool(os.environ.get(EMULATOR_VARIABLE))
+    """An emulator answers for AWS (moto, on this machine): its safeguards (the grace's minimum,
+    TLS to the servers) are for AWS itself, which another endpoint (a VPC endpoint) still is."""
+    url = os.environ.get(EMULATOR_VARIABLE)
+    return bool(url) and urllib.parse.urlparse(url).hostname in LOOPBACK
 
 
 @dataclass

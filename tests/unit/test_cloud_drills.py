@@ -250,6 +250,17 @@ def test_what_aws_cannot_drill_from_here_stops_with_exit_5_before_anything(aws, 
     assert production_state() == before and drill_resources() == []
 
 
+@pytest.mark.parametrize(
+    ("endpoint", "emulated"),
+    [("http://127.0.0.1:5000", True), ("http://localhost:5000", True),
+     ("https://vpce-0a1b.secretsmanager.us-west-2.vpce.amazonaws.com", False), ("", False)],
+)  # fmt: skip
+def test_only_an_endpoint_on_this_machine_is_an_emulator(monkeypatch, endpoint, emulated):
+    """A VPC endpoint is AWS: the grace's minimum and TLS to the servers stay."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    assert cloud_drills.emulated() is emulated
+
+
 def test_without_credentials_or_an_emulator_nothing_is_called(monkeypatch, tmp_path):
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"):
