@@ -198,6 +198,11 @@ class SealedStore(DocumentStore):
     def _reached_main(self, name: str, version: str) -> bool:
         """Whether a manifest holding this version was ever on the synced branch: the delivered
         tag is written by the run that saw it there, which a rollback on main may come before."""
+        if _git(self.root, "rev-parse", "--is-shallow-repository").stdout.strip() == "true":
+            raise RunIncomplete(
+                f"{name}: this checkout is shallow, so whether its values reached main cannot be read "
+                "(git fetch --unshallow origin); nothing was changed"
+            )
         paths = [path.relative_to(self.root).as_posix() for path in self.manifests(name)]
         found = _git(self.root, "log", "--format=%H", "-S", version, synced_ref(), "--", *paths)
         return found.returncode == 0 and bool(found.stdout.strip())

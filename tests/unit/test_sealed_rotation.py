@@ -476,6 +476,10 @@ def test_a_rollback_on_main_before_the_next_run_saw_the_values_there_is_kept(che
     git(work, "commit", "--quiet", "-m", "roll livekit back")
     git(work, "push", "--quiet", "origin", "main")
     fresh_checkout(work)
+    git(work, "fetch", "--quiet", "--depth=1", "origin", "main")  # a shallow checkout cannot tell
+    with pytest.raises(OpsError, match="this checkout is shallow"):
+        current(store, "livekit-api-keys")
+    git(work, "fetch", "--quiet", "--unshallow", "origin")
     assert current(store, "livekit-api-keys") == first
     with pytest.raises(OpsError, match="commit those files"):  # a new rotation, from the rolled-back value
         rotate("livekit")
