@@ -147,7 +147,7 @@ class Definitions:
 
     def __init__(self, environment: Environment, store: Any) -> None:
         self.store = store
-        self.rewrites = 0  # how often this run wrote the definitions
+        self.kept = False  # the store's definitions say what the valid users are
         stored = [
             item for item in secret_bundles.for_environment(environment) if item.declared.store is not None
         ]
@@ -227,11 +227,12 @@ class Definitions:
         if wanted is None or users is None:
             return f"{DEFINITIONS_SECRET}: not written, {ADMIN_SECRET} has no value"
         if same_definitions(json.loads(current), wanted, users):
+            self.kept = True
             return f"{DEFINITIONS_SECRET}: current"
         self.store.put_secret_value(
             SecretId=entry, SecretString=json.dumps({"load_definition.json": json.dumps(wanted)})
         )
-        self.rewrites += 1
+        self.kept = True
         return f"{DEFINITIONS_SECRET}: rewritten with {len(wanted['users'])} user(s)"
 
 
@@ -341,14 +342,17 @@ class Readers:
             raise OpsError(f"the reader {workload} is not in {namespace}")
         return None if items[0]["kind"] == "CronJob" else items[0]
 
-    def _refreshed_at(self, namespace: str, name: str) -> str:
-        """When External Secrets last synced the ExternalSecret (RFC 3339; "" never)."""
-        return (self._get("externalsecret", name, "-n", namespace).get("status") or {}).get("refreshTime", "")
+    def _synced(self, namespace: str, name: str) -> str:
+        """What External Secrets last synced: its `syncedResourceVersion` names the object's
+        generation and a hash of its annotations, so it changes once the force-sync is done
+        (refreshTime, in whole seconds, may not)."""
+        found = self._get("externalsecret", name, "-n", namespace).get("status") or {}
+        return found.get("syncedResourceVersion", "")
 
     def _force_sync(self, secrets: list[tuple[str, str]], timeout: float) -> None:
         """External Secrets re-reads each entry now (the `force-sync` annotation changes), and the
         sync waited for is that one: Ready alone is already true from the last one."""
-        before = {secret: self._refreshed_at(*secret) for secret in secrets}
+        before = {secret: self._synced(*secret) for secret in secrets}
         stamp = str(time.time_ns())  # differs from any earlier run's, or nothing changes
         for namespace, name in secrets:
             self._kubectl(
@@ -356,7 +360,7 @@ class Readers:
             )
         deadline = time.monotonic() + timeout
         for namespace, name in secrets:
-            while self._refreshed_at(namespace, name) <= before[namespace, name]:
+            while self._synced(namespace, name) == before[namespace, name]:
                 if time.monotonic() > deadline:
                     raise OpsError(
                         f"External Secrets did not sync {name} in {namespace} in {timeout:.0f}s: is it up?"

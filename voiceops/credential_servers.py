@@ -342,6 +342,9 @@ class ElastiCacheUsers:
         """Each user's passwords (the newest two) and its key prefix; a user outside the group
         joins it, also when a run that created it died before. Waits until ElastiCache applied
         all of it, since a login answered by one node says nothing of the others."""
+        if crowded := sorted(user for user, passwords in users.items() if len(passwords) > 2):
+            # cutting one would lock out the readers holding it
+            raise ServerError(f"ElastiCache keeps two passwords per user; {', '.join(crowded)} need more")
         self._wait([], "a change in progress on the user group")
         touched, joining = [], []
         for username, passwords in users.items():
@@ -351,10 +354,6 @@ class ElastiCacheUsers:
                 continue  # nothing to retire
             state = "on" if passwords else "off"
             settings: dict[str, Any] = {"AccessString": f"{state} ~{username}:* +@all -@dangerous"}
-            if len(passwords) > 2:  # the readers' credential would be cut without a word
-                raise ServerError(
-                    f"ElastiCache keeps two passwords per user; {username} needs {len(passwords)}"
-                )
             if passwords:
                 settings["Passwords"] = passwords
             if found is None:

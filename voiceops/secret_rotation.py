@@ -411,10 +411,12 @@ def _followed(
     report(f"    {aws_rotation.readers_line(followed, grace)}")
 
     def keep_definitions() -> str:
-        """Rewritten definitions reach the cluster at once where it answers: RabbitMQ loads them
-        at every boot, and a node booting on the old ones would undo the users just set."""
-        rewrites, line = definitions.rewrites, definitions.keep()
-        if followed and definitions.rewrites > rewrites:
+        """Where the cluster answers, the definitions reach it at once whenever this rotation
+        changes RabbitMQ's users (also when a run that died wrote them): RabbitMQ loads them at
+        every boot, and a node booting on older ones would undo the users just set."""
+        definitions.kept = False
+        line = definitions.keep()
+        if followed and definitions.kept and "rabbitmq" in servers.by_kind:
             line += f", {readers.sync(aws_rotation.DEFINITIONS_SECRET)}"
         return line
 

@@ -261,6 +261,13 @@ def test_on_aws_the_grace_covers_external_secrets_refresh_and_a_rollout(isolated
     assert aws_rotation.precheck(sandbox, [], 0, False) == 0
 
 
+def test_elasticache_refuses_a_third_password_before_changing_anything():
+    """It keeps two: cutting one would lock out the readers holding it."""
+    users = credential_servers.ElastiCacheUsers(("127.0.0.1", 1), client=None, group="voiceops-live")
+    with pytest.raises(credential_servers.ServerError, match="platform-voice need more"):
+        users.converge({"platform-voice": ["one", "two", "three"], "platform-text": ["one", "two"]})
+
+
 def test_elasticache_user_ids_fit_the_limit_and_stay_apart_per_group_and_user():
     users = [local.fresh_values(declared(name), None)["redis-username"]
              for name in ("api-rest-credentials", "media-processing-credentials")]  # fmt: skip
