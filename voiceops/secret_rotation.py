@@ -105,6 +105,7 @@ class Rotation:
     grace_after_pick_up: bool = False  # the grace is for what pick_up does not see move (jobs)
     left: Callable[[], str] = lambda: ""  # what the operator still has to do after the run
     server_seconds: dict[str, float] = field(default_factory=dict)  # time spent on each server
+    entries: list[str] = field(default_factory=list)  # every entry of the store: who else holds a user
 
     def __post_init__(self) -> None:
         self.declared = {target.entry: target.declared for target in self.targets}
@@ -222,7 +223,15 @@ class Rotation:
                 ]
             parts.append(local.desired_accounts([current]))
         wanted = local.merge_accounts(*parts)
-        for account in refused:  # a user the current value does not hold (written by hand) logs in no more
+        # a user the current value does not hold (written by hand) logs in no more, unless another
+        # secret or the server's administrator is that user
+        outside = [account for account in refused if account.username not in wanted[account.server]]
+        kept = self._held_elsewhere() if outside else set()
+        left = [account for account in outside if kept is None or (account.server, account.username) in kept]
+        refused = [account for account in refused if account not in left]
+        for account in outside:
+            if account in left:
+                continue
             if account.server not in self.servers.by_kind:
                 raise RotationFailed(
                     f"the previous value holds a {account.server} user, {account.username}, on a server this "
@@ -232,9 +241,33 @@ class Rotation:
         self._converge(wanted, tuple(refused))
         for item in promoted:
             secret_versions.finish(self.client, item)
-        return self._with_derived(
-            f"{len(promoted)} secret(s): {len(refused)} previous credential(s) now refused"
-        )
+        detail = f"{len(promoted)} secret(s): {len(refused)} previous credential(s) now refused"
+        if left:
+            users = ", ".join(sorted({account.username for account in left}))
+            detail += f"; left to another secret or an administrator: {users}"
+        return self._with_derived(detail)
+
+    def _held_elsewhere(self) -> set[tuple[str, str]] | None:
+        """(server, user) of every administrator and every valid value of the store's other
+        entries; None when one cannot be read (then nobody is logged out)."""
+        held = {
+            (kind, server.admin[0])
+            for kind, server in self.servers.by_kind.items()
+            if hasattr(server, "admin")
+        }
+        for entry in (entry for entry in self.entries if entry not in self.declared):
+            try:
+                versions = secret_versions.valid_values(self.client, entry)
+            except self.client.exceptions.ResourceNotFoundException:
+                continue
+            except secret_versions.ValueUnreadable:
+                return None
+            held |= {
+                (account.server, account.username)
+                for values in versions
+                for account in local.accounts(values)
+            }
+        return held
 
     def verify(self) -> str:
         """Post-rotation verification (seed 002): every current credential logs in."""
@@ -340,8 +373,9 @@ def _prepared(
         layout.save()
 
     return Rotation(
-        store, chosen, DEFAULT_GRACE_SECONDS if grace is None else grace, local.servers(layout), keep, report
-    )
+        store, chosen, DEFAULT_GRACE_SECONDS if grace is None else grace, local.servers(layout), keep, report,
+        entries=store_entries(environment),
+    )  # fmt: skip
 
 
 def _sealed(
@@ -424,4 +458,12 @@ def _followed(
         store, chosen, grace, servers, report=report, fresh=definitions.fresh,
         derived=frozenset({aws_rotation.DEFINITIONS_SECRET}), keep_derived=keep_definitions,
         pick_up=readers.follow if followed else lambda: "", grace_after_pick_up=followed,
+        entries=store_entries(environment),
     )  # fmt: skip
+
+
+def store_entries(environment: Environment) -> list[str]:
+    """Every entry of the environment's stores."""
+    found = secret_bundles.for_environment(environment)
+    return sorted({secret_bundles.entry_name(environment, item.declared.store, item.name)
+                   for item in found if item.declared.store is not None})  # fmt: skip

@@ -410,9 +410,23 @@ def test_the_exporters_login_is_a_monitoring_user_and_its_rotation_moves_it_to_t
     assert not local.account_accepted(environment, retired)
 
 
+def write_by_hand(store, entry: str, values: dict[str, str]) -> None:
+    """A new current value, as Secrets Manager makes one: the emulator, once a rotation moved
+    AWSCURRENT, leaves it on that version too when a value is put plainly."""
+    current = store.describe_secret(SecretId=entry)["VersionIdsToStages"]
+    (before,) = [version for version, stages in current.items() if "AWSCURRENT" in stages]
+    made = store.put_secret_value(SecretId=entry, SecretString=json.dumps(values), VersionStages=["by-hand"])
+    store.update_secret_version_stage(
+        SecretId=entry,
+        VersionStage="AWSCURRENT",
+        MoveToVersionId=made["VersionId"],
+        RemoveFromVersionId=before,
+    )
+
+
 def test_a_user_written_by_hand_outside_the_pair_is_retired_by_the_next_rotation(environment):
     """A value written by hand names a user the rotation never made: it must log in no more once
-    the rotation moved the readers to its own user."""
+    the rotation moved the readers to its own user, unless another secret's readers use it."""
     secret = "analytics-credentials"
     store = local.aws_client(environment, "secretsmanager")
     entry = f"{local.PREFIX}/{secret}"
@@ -420,12 +434,23 @@ def test_a_user_written_by_hand_outside_the_pair_is_retired_by_the_next_rotation
     local.converge_accounts(
         environment, {"postgres": {legacy["postgres-username"]: [legacy["postgres-password"]]}}
     )
-    store.put_secret_value(SecretId=entry, SecretString=json.dumps(legacy))
+    write_by_hand(store, entry, legacy)
     (account,) = local.accounts(legacy)
     assert local.account_accepted(environment, account)
     secret_rotation.rotate("local", "platform", secret, 0, None, report=ignore)
-    assert current(environment, secret)["postgres-username"] == "platform-analytics"
+    assert current(environment, secret)["postgres-username"] in (
+        "platform-analytics",
+        "platform-analytics-clone",
+    )
     assert not local.account_accepted(environment, account), "the hand-written user still logs in"
+
+    # written by hand as another secret's user: that secret's readers keep it
+    (rest,) = [found for found in local.accounts(current(environment, "api-rest-credentials"))
+               if found.server == "postgres"]  # fmt: skip
+    write_by_hand(store, entry, {"postgres-username": rest.username, "postgres-password": rest.password})
+    secret_rotation.rotate("local", "platform", secret, 0, None, report=ignore)
+    assert current(environment, secret)["postgres-username"].startswith("platform-analytics")
+    assert local.account_accepted(environment, rest), "another secret's user was logged out"
 
 
 def test_a_secret_missing_from_the_store_stops_the_rotation_in_one_line(environment):
