@@ -36,6 +36,7 @@ BUNDLES_DIR = ROOT / "secrets" / "bundles"
 SEALED_DIR = ROOT / "secrets" / "sealed"
 SEALING_DIR = ROOT / "secrets" / "sealing"
 SEALED_AT = "voiceops.io/sealed-at"  # annotation of a sealed manifest: when its values were sealed
+SEALED_KEYS_AT = "voiceops.io/sealed-at-keys"  # each key's date (JSON), of which SEALED_AT is the oldest
 SEALED_VERSION = "voiceops.io/version"  # the rotation's version a sealed manifest holds, if one made it
 
 
@@ -404,15 +405,19 @@ def seal_values(
         sealed["spec"]["encryptedData"] = dict(sorted({**kept, **sealed["spec"]["encryptedData"]}.items()))
         for metadata in (sealed["metadata"], sealed["spec"]["template"]["metadata"]):
             metadata["labels"] = {"voiceops.io/bundle": owner}
-        # when the value changed: the audit's last rotation of a sealed secret. Keys kept from
-        # before are as old as the manifest's date: resealing some keys does not make them new.
+        # when each key's value changed, and the oldest of the declared keys' dates: the audit's
+        # last rotation of a sealed secret (resealing some keys does not make the others new)
         before = ((previous or {}).get("metadata") or {}).get("annotations") or {}
-        partial = set(kept) - set(values) and before.get(SEALED_AT)
+        now = sealed_at or datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+        dates = {key: before.get(SEALED_AT, now) for key in kept} | json.loads(
+            before.get(SEALED_KEYS_AT, "{}")
+        )
+        dates = {key: now if key in values else dates[key] for key in sealed["spec"]["encryptedData"]}
+        declared = [dates[key] for key in target.declared.secret.keys if key in dates]
         sealed["metadata"]["annotations"] = {
             **sealed["metadata"].get("annotations", {}),
-            SEALED_AT: partial
-            or sealed_at
-            or datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+            SEALED_AT: min(declared or [now]),
+            SEALED_KEYS_AT: json.dumps(dates, sort_keys=True),
             **({SEALED_VERSION: version} if version else {}),
         }
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -549,17 +549,28 @@ def test_a_run_killed_while_promoting_waits_out_the_grace_once_delivered(checkou
         secret_rotation.rotate(ENVIRONMENT, "livekit", None, 3600, ENVIRONMENT, report=stop_at_the_grace)
 
 
-def test_resealing_some_keys_by_hand_keeps_the_date_of_the_others(checkout):
+def audit_row(environment, name: str):
+    today = datetime.datetime.now(datetime.UTC).date()
+    rows = secret_audit.audit(environment, secret_audit.sealed_reader(environment), today)
+    return next(row for row in rows if row.secret == name)
+
+
+def test_a_secret_is_as_old_as_its_oldest_declared_key(checkout):
+    """Resealing some keys by hand does not make the others new; resealing each in turn does,
+    and a key no longer declared holds nothing back."""
     environment = environments.load(ENVIRONMENT)
     certificate = secret_bundles.sealing_certificate(environment).read_bytes()
-    old = {"password": b"old", "sentinel-password": b"old-sentinel"}
-    secret_bundles.seal_values(
-        environment, "redis", "redis-auth", old, certificate, sealed_at="2020-01-01T00:00:00+00:00"
+
+    def seal(values: dict[str, bytes], sealed_at: str | None = None) -> None:
+        secret_bundles.seal_values(
+            environment, "redis", "redis-auth", values, certificate, sealed_at=sealed_at
+        )
+
+    seal(
+        {"password": b"old", "sentinel-password": b"old-sentinel", "retired-key": b"x"},
+        "2020-01-01T00:00:00+00:00",
     )
-    secret_bundles.seal_values(environment, "redis", "redis-auth", {"sentinel-password": b"new"}, certificate)
-    today = datetime.datetime.now(datetime.UTC).date()
-    rows = {
-        row.secret: row
-        for row in secret_audit.audit(environment, secret_audit.sealed_reader(environment), today)
-    }
-    assert rows["redis-auth"].status == "overdue"  # its password is from 2020
+    seal({"sentinel-password": b"new"})
+    assert audit_row(environment, "redis-auth").status == "overdue"  # its password is from 2020
+    seal({"password": b"new"})
+    assert audit_row(environment, "redis-auth").status == "ok"  # retired-key, from 2020, is not declared
