@@ -81,7 +81,11 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 def emulated() -> bool:
     """An emulator answers for AWS (moto, on this machine): its safeguards (the grace's minimum,
     TLS to the servers) are for AWS itself, which another endpoint (a VPC endpoint) still is."""
-    url = os.environ.get(EMULATOR_VARIABLE)
+    return on_this_machine(os.environ.get(EMULATOR_VARIABLE))
+
+
+def on_this_machine(url: str | None) -> bool:
+    """Whether an endpoint is an emulator's: one on this machine's loopback."""
     return bool(url) and urllib.parse.urlparse(url).hostname in LOOPBACK
 
 

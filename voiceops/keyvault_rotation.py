@@ -29,6 +29,7 @@ from typing import Any
 
 from voiceops import (
     aws_rotation,
+    cloud_drills,
     credential_servers,
     local,
     secret_bundles,
@@ -61,7 +62,9 @@ CONTENT_TYPE = "application/json"
 
 
 def emulated() -> bool:
-    return bool(os.environ.get(URL_VARIABLE))
+    """The vault is an emulator (the tests' endpoint on this machine): its safeguards (the grace's
+    minimum, TLS to the servers, Entra ID credentials) are for Azure, which any other endpoint is."""
+    return cloud_drills.on_this_machine(os.environ.get(URL_VARIABLE))
 
 
 def vault_url(environment: Environment) -> str:

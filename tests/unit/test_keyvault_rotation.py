@@ -467,3 +467,13 @@ def test_the_administrator_is_read_from_the_entry_the_stack_writes():
     stack = (ROOT / "infra/terraform/stacks/azure/production/main.tf").read_text()
     entry = keyvault_rotation.AzureServers.ADMINISTRATOR
     assert re.search(r'vault_entry\s*=\s*"\$\{local\.environment\}--' + re.escape(entry) + '"', stack)
+
+
+@pytest.mark.parametrize(
+    ("url", "emulated"),
+    [("https://127.0.0.1:8443", True), ("https://kv-voiceassistant-prod.vault.azure.net", False)],
+)
+def test_only_an_endpoint_on_this_machine_is_an_emulated_vault(monkeypatch, url, emulated):
+    """Any other vault is Azure's: Entra ID credentials, the grace's minimum and TLS stay."""
+    monkeypatch.setenv(keyvault_rotation.URL_VARIABLE, url)
+    assert keyvault_rotation.emulated() is emulated
