@@ -147,7 +147,7 @@ class Definitions:
 
     def __init__(self, environment: Environment, store: Any) -> None:
         self.store = store
-        self.kept = False  # the store's definitions say what the valid users are
+        self.kept = False  # the last keep() found or wrote definitions that say the valid users
         stored = [
             item for item in secret_bundles.for_environment(environment) if item.declared.store is not None
         ]
@@ -209,6 +209,7 @@ class Definitions:
         return {"load_definition.json": json.dumps(document)}
 
     def keep(self) -> str:
+        self.kept = False
         entry = self.entries.get(DEFINITIONS_SECRET)
         if entry is None:
             return ""

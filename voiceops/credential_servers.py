@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Protocol
 
-from voiceops.errors import OpsError
+from voiceops.errors import OpsError, first_line
 
 USERS_ONLY = dict[str, list[str]]  # user -> the passwords it must accept; [] = it logs in no more
 
@@ -402,8 +402,7 @@ class AzureCacheKeys:
         try:
             found = action()
         except AzureError as error:
-            line = (str(error).strip().splitlines() or [type(error).__name__])[0]
-            raise ServerError(f"Azure Cache for Redis {self.name}: {line}") from None
+            raise ServerError(f"Azure Cache for Redis {self.name}: {first_line(error)}") from None
         return {"Primary": found.primary_key, "Secondary": found.secondary_key}
 
     def keys(self) -> dict[str, str]:

@@ -12,3 +12,8 @@ class OpsError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+
+def first_line(error: BaseException) -> str:
+    """An error's first line (SDK errors run to many), or its type where it says nothing."""
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]

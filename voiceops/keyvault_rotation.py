@@ -38,7 +38,7 @@ from voiceops import (
     terraform,
 )
 from voiceops.environments import Cloud, Environment
-from voiceops.errors import OpsError
+from voiceops.errors import OpsError, first_line
 from voiceops.runs import RunIncomplete
 from voiceops.secret_bundles import PERIOD_DAYS, Store
 from voiceops.secret_versions import (
@@ -115,8 +115,7 @@ def answering(environment: Environment, outcome: str = "nothing was changed") ->
     try:
         yield
     except AzureError as error:
-        line = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        raise RunIncomplete(f"{environment.name}: Key Vault: {line}; {outcome}") from None
+        raise RunIncomplete(f"{environment.name}: Key Vault: {first_line(error)}; {outcome}") from None
 
 
 def values(text: str | None) -> dict[str, str]:
@@ -284,6 +283,13 @@ def store(environment: Environment, outcome: str = "nothing was changed") -> Key
     return KeyVaultStore(environment, client(environment, outcome))
 
 
+AZURE_SERVERS = frozenset({"postgres", "redis", "rabbitmq"})  # whose users are set on Azure
+
+
+def holds_redis(declared: secret_bundles.Declared) -> bool:
+    return local.ACCOUNT_KEYS["redis"][0] in declared.secret.keys
+
+
 def precheck(
     environment: Environment, targets: list[Any], grace: float | None, readers_followed: bool
 ) -> float:
@@ -300,13 +306,6 @@ def precheck(
             f"for Redis's access key with {', '.join(left)}: rotate them together (without --secret)"
         )
     return aws_rotation.grace_for(environment, grace, readers_followed, emulated())
-
-
-AZURE_SERVERS = frozenset({"postgres", "redis", "rabbitmq"})
-
-
-def holds_redis(declared: secret_bundles.Declared) -> bool:
-    return local.ACCOUNT_KEYS["redis"][0] in declared.secret.keys
 
 
 def management(environment: Environment) -> Any:
@@ -425,7 +424,7 @@ class AzureServers(aws_rotation.CloudServers):
                 "(is the stack applied?); nothing was changed"
             ) from None
         except AzureError as error:  # not the vault's: say whose
-            line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+            line = first_line(error)
             raise RunIncomplete(
                 f"{self.environment.name}: Azure Cache for Redis {name}: {line}; nothing was changed"
             ) from None

@@ -448,7 +448,6 @@ def _followed(
         """Where the cluster answers, the definitions reach it at once whenever this rotation
         changes RabbitMQ's users (also when a run that died wrote them): RabbitMQ loads them at
         every boot, and a node booting on older ones would undo the users just set."""
-        definitions.kept = False
         line = definitions.keep()
         if followed and definitions.kept and "rabbitmq" in servers.by_kind:
             line += f", {readers.sync(aws_rotation.DEFINITIONS_SECRET)}"
