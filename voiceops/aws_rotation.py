@@ -147,6 +147,7 @@ class Definitions:
 
     def __init__(self, environment: Environment, store: Any) -> None:
         self.store = store
+        self.prefix = secret_bundles.user_prefix(environment)
         self.kept = False  # the last keep() found or wrote definitions that say the valid users
         stored = [
             item for item in secret_bundles.for_environment(environment) if item.declared.store is not None
@@ -200,7 +201,7 @@ class Definitions:
         """New values; the definitions are made from what the store holds as valid."""
         if declared.name != DEFINITIONS_SECRET:
             issued = self.issued_pairs() if "keys.yaml" in declared.secret.keys else frozenset()
-            return local.fresh_values(declared, current, issued)
+            return local.fresh_values(declared, current, issued, self.prefix)
         document = self.document()
         if document is None:
             raise OpsError(

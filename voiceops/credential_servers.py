@@ -48,6 +48,22 @@ class Server(Protocol):
     def accepts(self, username: str, password: str) -> bool: ...
 
 
+def call_json(
+    url: str, authorization: str, method: str = "GET", body: dict[str, Any] | None = None, timeout: float = 30
+) -> Any:
+    """An HTTP API's JSON answer (None for an empty one); urllib's errors pass through."""
+    if not url.startswith(("http://", "https://")):
+        raise ServerError(f"an API's URL must be http(s): {url}")
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(  # noqa: S310 (checked above: http or https only)
+        url, method=method, data=data,
+        headers={"Content-Type": "application/json", "Authorization": authorization},
+    )  # fmt: skip
+    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (http or https only)
+        answer = response.read()
+    return json.loads(answer) if answer.strip() else None
+
+
 def reachable(address: tuple[str, int], timeout: float = 3.0) -> bool:
     try:
         socket.create_connection(address, timeout=timeout).close()
@@ -132,6 +148,37 @@ class PostgresServer:
         return True
 
 
+@dataclass(frozen=True)
+class PostgresServers:
+    """The same users on several PostgreSQL servers (Linode's managed databases, one per
+    service): a login is accepted once every server accepts it, and refused once every one
+    refuses it; in between, a change is still reaching them."""
+
+    servers: tuple[PostgresServer, ...]
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return self.servers[0].address
+
+    @property
+    def admin(self) -> tuple[str, str]:
+        return self.servers[0].admin
+
+    @property
+    def probes(self) -> list[tuple[str, int]]:
+        return [server.address for server in self.servers]
+
+    def converge(self, users: USERS_ONLY) -> None:
+        for server in self.servers:
+            server.converge(users)
+
+    def accepts(self, username: str, password: str) -> bool:
+        return all(server.accepts(username, password) for server in self.servers)
+
+    def refuses(self, username: str, password: str) -> bool:
+        return not any(server.accepts(username, password) for server in self.servers)
+
+
 def rabbit_hash(password: str) -> str:
     """RabbitMQ's salted SHA-256 password hash (rabbit_password_hashing_sha256)."""
     salt = secrets.token_bytes(4)
@@ -206,23 +253,14 @@ class RabbitServer:
         self._call("POST", "/api/definitions", definitions)
 
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        if not self.management.startswith(("http://", "https://")):
-            raise ServerError(f"the management API's URL must be http(s): {self.management}")
         token = base64.b64encode(":".join(self.admin).encode()).decode()
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(  # noqa: S310 (checked above: http or https only)
-            f"{self.management}{path}", method=method, data=data,
-            headers={"Content-Type": "application/json", "Authorization": f"Basic {token}"},
-        )  # fmt: skip
         try:
-            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 (http or https only)
-                answer = response.read()
+            return call_json(f"{self.management}{path}", f"Basic {token}", method, body)
         except urllib.error.HTTPError as error:
             detail = error.read()[:200].decode(errors="replace")
             raise ServerError(f"RabbitMQ refused {method} {path}: HTTP {error.code} {detail}") from None
         except urllib.error.URLError as error:
             raise ServerError(f"RabbitMQ's management API at {self.management}: {error.reason}") from None
-        return json.loads(answer) if answer.strip() else None
 
     def accepts(self, username: str, password: str) -> bool:
         import ssl
@@ -455,9 +493,16 @@ class Servers:
     def accepted(self, account: Account) -> bool:
         return self.by_kind[account.server].accepts(account.username, account.password)
 
+    def refused(self, account: Account) -> bool:
+        """Whether the login is turned down (by every server, where a kind has several)."""
+        server = self.by_kind[account.server]
+        refuses = getattr(server, "refuses", None)
+        return refuses(account.username, account.password) if refuses else not self.accepted(account)
+
     def _all(self, accounts: list[Account], accepted: bool) -> bool:
         """Whether every one of these logins is accepted (or, with False, refused)."""
-        return all(self.accepted(account) is accepted for account in accounts)
+        check = self.accepted if accepted else self.refused
+        return all(check(account) for account in accounts)
 
     def unreachable(self, kinds: Iterable[str]) -> list[str]:
         return [f"{kind} at {host}:{port}" for kind in sorted(set(kinds))

@@ -781,20 +781,20 @@ def account_names(server: str, username: str) -> tuple[str, ...]:
     return (base, base + CLONE) if server in ALTERNATING else (base,)
 
 
-def _base_username(declared: secret_bundles.Declared) -> str:
-    return f"{declared.bundle}-{declared.name.removesuffix('-credentials')}"
+def _base_username(declared: secret_bundles.Declared, prefix: str = "") -> str:
+    return f"{prefix}{declared.bundle}-{declared.name.removesuffix('-credentials')}"
 
 
-def postgres_memberships() -> dict[str, tuple[str, ...]]:
+def postgres_memberships(prefix: str = "") -> dict[str, tuple[str, ...]]:
     """PostgreSQL user -> the roles it is granted (the exporter's pg_monitor), for both users
-    of each alternating pair."""
+    of each alternating pair; `prefix`: the environment's (secret_bundles.user_prefix)."""
     return {
         user: secret.postgres_roles
         for owner, bundle in secret_bundles.load_all().items()
         for name, secret in bundle.secrets.items()
         if secret.postgres_roles
         for user in account_names(
-            "postgres", _base_username(secret_bundles.Declared(owner, name, secret, None))
+            "postgres", _base_username(secret_bundles.Declared(owner, name, secret, None), prefix)
         )
     }
 
@@ -810,11 +810,13 @@ def _keeps(declared: secret_bundles.Declared, key: str, value: str) -> bool:
 
 
 def fresh_values(
-    declared: secret_bundles.Declared, current: dict[str, str] | None, issued: frozenset[str] = frozenset()
-) -> dict[str, str]:
+    declared: secret_bundles.Declared, current: dict[str, str] | None, issued: frozenset[str] = frozenset(),
+    prefix: str = "",
+) -> dict[str, str]:  # fmt: skip
     """New values for every key of a secret. After `current`: the other user of an alternating
     pair, the same Redis user, new passwords; a LiveKit key pair for keys.yaml, keeping the
-    pairs whose API keys are `issued` (held by other secrets)."""
+    pairs whose API keys are `issued` (held by other secrets). Users are named after the secret,
+    after `prefix` where servers serve several environments (secret_bundles.user_prefix)."""
     values = {}
     for key in declared.secret.keys:
         server = _username_server(key)
@@ -823,7 +825,7 @@ def fresh_values(
                 _livekit_keys((current or {}).get(key), issued) if key == "keys.yaml" else new_password()
             )
             continue
-        pair = account_names(server, _base_username(declared))
+        pair = account_names(server, _base_username(declared, prefix))
         now = (current or {}).get(key)
         values[key] = pair[(pair.index(now) + 1) % len(pair)] if now in pair else pair[0]
     return values

@@ -11,9 +11,10 @@ secret's manifests in every namespace with the new current version.
 
 Nothing reaches the readers until the change is committed and pushed to the branch Argo CD
 syncs, so the grace period starts only once it is there: until then the run stops (exit 5) and
-says what to commit; run it again after the push. The rotation changes no server's users on
-Linode (its managed PostgreSQL, redis-ha and RabbitMQ users are not driven from here): it
-rotates what only readers check and gives generated secrets their first values."""
+says what to commit; run it again after the push. The servers' users are set as on the clouds
+(linode_servers: the managed PostgreSQL databases and the in-cluster RabbitMQ, whose boot
+definitions are delivered with the values); no Redis with users of its own serves the platform
+here, so a secret holding a Redis user is refused."""
 
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ from voiceops import (
     aws_rotation,
     cloud_drills,
     gitops,
+    linode_servers,
     resolved,
     sealing,
     sealing_keys,
@@ -355,10 +357,14 @@ class Delivery:
         return line
 
     def remaining(self) -> str:
-        """What is left to commit after a run: the rotation's state."""
+        """What is left to commit after a run: the rotation's state, and values it rewrote after
+        the promotion (RabbitMQ's definitions without the retired users)."""
         paths = [str(path) for name in self.names if (path := self.store.versions_file(name)).exists()]
         if not paths or not self._git("status", "--porcelain", "--", *paths).stdout.strip():
             return ""
+        delivered = [str(path) for path in self.store.delivered_files(self.names) if path.exists()]
+        if delivered and self._git("status", "--porcelain", "--", *delivered).stdout.strip():
+            return f"commit {self.where()} and bring them to {self.branch} (the rotation's state and values)"
         return f"commit {shown(self.store.sealed_dir / 'rotation')} (the rotation's state)"
 
 
@@ -373,7 +379,7 @@ def _repository(url: str) -> str:
 
 def precheck(environment: Environment, targets: list[Any], grace: float | None) -> float:
     """Before the store is read: what can rotate here at all, and the grace once delivered."""
-    if reasons := aws_rotation.not_rotatable(environment, targets):
+    if reasons := aws_rotation.not_rotatable(environment, targets, linode_servers.SETS):
         raise OpsError(f"not rotated, nothing was changed: {'; '.join(reasons)}")
     least = 0.0 if cloud_drills.emulated() else minimum_grace()  # an emulated bucket: a test
     if grace is None:

@@ -238,6 +238,13 @@ def entry_name(environment: Environment, store: Store, name: str) -> str:
     return name
 
 
+def user_prefix(environment: Environment) -> str:
+    """What starts the name of each server user the environment's secrets hold: Linode's managed
+    databases serve every environment of the cluster, so its users carry their environment's
+    name, and one environment's rotation never changes another's users."""
+    return f"{environment.name}-" if environment.cloud is Cloud.LINODE else ""
+
+
 def sealed_file(environment: Environment, namespace: str, name: str) -> Path:
     return SEALED_DIR / environment.name / f"{namespace}.{name}.yaml"
 

@@ -38,6 +38,7 @@ from voiceops import (
     credential_servers,
     environments,
     keyvault_rotation,
+    linode_servers,
     local,
     sealed_rotation,
     secret_bundles,
@@ -324,10 +325,8 @@ def rotate(
     chosen = targets(environment, bundle, secret)
     if grace is not None and not (math.isfinite(grace) and grace >= 0):
         raise OpsError(f"--grace must be 0 or more seconds, not {grace}")
-    if via and environment.cloud not in (Cloud.AWS, Cloud.AZURE):
-        raise OpsError(
-            f"--via is for the servers of an AWS or Azure environment, not {environment.cloud.value}"
-        )
+    if via and environment.cloud is Cloud.LOCAL:
+        raise OpsError("--via is for the servers of a cloud environment, not local")
     arguments = {"bundle": bundle, "secret": secret, "grace": grace, "via": sorted(via or {})}
     with Run("secrets-rotate", environment, arguments, confirm) as run:
         rotation = _prepared(environment, chosen, grace, via or {}, report)
@@ -351,7 +350,7 @@ def _prepared(
             servers = aws_rotation.AwsServers(environment, store, client).servers(needed, via)
             return _followed(environment, store, chosen, grace, servers, readers, followed, report)
     if environment.cloud is Cloud.LINODE:
-        return _sealed(environment, chosen, grace, report)
+        return _sealed(environment, chosen, grace, via, report)
     if environment.cloud is Cloud.AZURE:
         return _vault(environment, chosen, grace, via, report)
     layout = local.Layout.load()
@@ -379,20 +378,26 @@ def _prepared(
 
 
 def _sealed(
-    environment: Environment, chosen: list[Target], grace: float | None, report: Callable[[str], None]
-) -> Rotation:
+    environment: Environment, chosen: list[Target], grace: float | None, via: dict[str, tuple[str, int]],
+    report: Callable[[str], None],
+) -> Rotation:  # fmt: skip
     """Linode: the sealed manifests in git are the store; the readers get a promoted value once
-    it is pushed to the branch Argo CD syncs (sealed_rotation)."""
+    it is pushed to the branch Argo CD syncs (sealed_rotation). The servers' users are set first
+    (linode_servers); RabbitMQ's definitions are delivered with the values."""
     grace = sealed_rotation.precheck(environment, chosen, grace)
     store = sealed_rotation.store(environment)
     if refused := sealed_rotation.refused(environment, chosen, store):
         raise OpsError(f"not rotated, nothing was changed: {'; '.join(refused)}")
+    needed = aws_rotation.servers_needed(chosen)
+    servers = linode_servers.LinodeServers(environment, store).servers(needed, via) if needed else None
     names = [target.entry for target in chosen]
+    if "rabbitmq" in needed and aws_rotation.DEFINITIONS_SECRET in store.read:
+        names = sorted({*names, aws_rotation.DEFINITIONS_SECRET})
     delivery = sealed_rotation.Delivery(store, names)
     definitions = aws_rotation.Definitions(environment, store)
     report(f"    readers get the new values once {delivery.where()} reach main; then a {grace:.0f}s grace")
     return Rotation(
-        store, chosen, grace, credential_servers.Servers(), report=report, fresh=definitions.fresh,
+        store, chosen, grace, servers or credential_servers.Servers(), report=report, fresh=definitions.fresh,
         derived=frozenset({aws_rotation.DEFINITIONS_SECRET}), keep_derived=definitions.keep,
         pick_up=delivery.pick_up, left=delivery.remaining,
     )  # fmt: skip

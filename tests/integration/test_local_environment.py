@@ -33,8 +33,10 @@ from voiceops import (
     drills,
     environments,
     keyvault_rotation,
+    linode_servers,
     local,
     protection,
+    sealed_rotation,
     secret_audit,
     secret_bundles,
     secret_rotation,
@@ -852,3 +854,87 @@ def test_a_restore_replays_every_archived_segment_before_the_server_takes_writes
         assert admin.execute("SELECT count(*) FROM voiceops_drill.replay").fetchone() == (rows,)
         admin.execute("DROP TABLE voiceops_drill.replay")
     assert_healthy(local.Layout.load())
+
+
+def test_a_linode_rotation_sets_its_environments_own_users_on_every_managed_database(
+    environment, emulated_aws, tmp_path, monkeypatch
+):
+    """The Linode path against the tests' Linode API endpoint, whose three managed databases are
+    this run's PostgreSQL: the store is a git checkout (sealed manifests) and the values reach the
+    readers once on main. The cluster's environments share the databases, so each environment's
+    users carry its name, and one environment's rotation leaves another's users alone."""
+    from tests.unit.linode_api_emulator import TOKEN, LinodeApiEmulator
+    from tests.unit.sealed_checkout import deliver, make_checkout
+
+    work = make_checkout(tmp_path, monkeypatch, "staging")
+    owner = environments.load("production").terraform
+    assert owner is not None
+    admin = ("postgres", environment.credentials["postgres/admin"])
+    databases = {f"{owner.workload}-{owner.stage}-{name}": (local.HOST, environment.ports["postgres"], *admin)
+                 for name in linode_servers.DATABASES}  # fmt: skip
+
+    def rotate(name: str, bundle: str, secret: str) -> dict[str, str]:
+        """A rotation that pauses until its values are on main, then completes."""
+        with pytest.raises(OpsError, match="commit those files"):
+            secret_rotation.rotate(name, bundle, secret, 0, name, report=ignore)
+        deliver(work)
+        assert secret_rotation.rotate(name, bundle, secret, 0, name, report=ignore)[0].result == "succeeded"
+        deliver(work, "the rotation's state")
+        return json.loads(
+            secret_versions.current_string(sealed_rotation.store(environments.load(name)), secret)
+        )
+
+    def accepted(name: str, values: dict[str, str]) -> bool:
+        return credential_servers.PostgresServer(
+            (local.HOST, environment.ports["postgres"]), admin, f"{name}-{local.PLATFORM_DATABASE}"
+        ).accepts(values["postgres-username"], values["postgres-password"])
+
+    made = [user for base in ("staging-platform-analytics", "production-platform-analytics",
+                              "production-observability-postgres-exporter")
+            for user in local.account_names("postgres", base)]  # fmt: skip
+    try:
+        with LinodeApiEmulator(databases) as api:
+            monkeypatch.setenv(linode_servers.URL_VARIABLE, api.url)
+            monkeypatch.setenv(linode_servers.TOKEN_VARIABLE, TOKEN)
+            first = rotate("staging", "platform", "analytics-credentials")
+            assert first["postgres-username"] == "staging-platform-analytics"
+            assert accepted("staging", first)
+            second = rotate("staging", "platform", "analytics-credentials")
+            assert second["postgres-username"] == "staging-platform-analytics-clone"
+            assert accepted("staging", second) and not accepted("staging", first), "the old user still works"
+
+            # production's users are its own: staging's stay as they are
+            other = rotate("production", "platform", "analytics-credentials")
+            assert other["postgres-username"] == "production-platform-analytics"
+            assert accepted("production", other) and accepted("staging", second)
+
+            # the exporter's login is a monitoring user
+            exporter = rotate("production", "observability", "postgres-exporter-credentials")
+            assert monitors(environment, exporter)
+
+            # a secret holding a Redis user is refused: no Redis with users serves the platform here
+            with pytest.raises(OpsError, match="api-rest-credentials holds redis users"):
+                secret_rotation.rotate(
+                    "staging", "platform", "api-rest-credentials", 0, "staging", report=ignore
+                )
+            monkeypatch.delenv(linode_servers.TOKEN_VARIABLE)
+            assert git_status(work) == ""
+            with pytest.raises(OpsError, match="no LINODE_TOKEN") as stopped:
+                secret_rotation.rotate(
+                    "staging", "platform", "analytics-credentials", 0, "staging", report=ignore
+                )
+            assert stopped.value.exit_code == 5 and git_status(work) == "", "something was changed"
+            assert accepted("staging", second)
+    finally:  # these users and databases are not the shared environment's
+        port = environment.ports["postgres"]
+        with psycopg.connect(host=local.HOST, port=port, user=admin[0], password=admin[1],
+                             dbname="postgres", autocommit=True) as connection:  # fmt: skip
+            for name in ("staging", "production"):
+                connection.execute(f'DROP DATABASE IF EXISTS "{name}-{local.PLATFORM_DATABASE}"')
+            for user in made:
+                connection.execute(f'DROP ROLE IF EXISTS "{user}"')
+
+
+def git_status(work: Path) -> str:
+    return subprocess.run(["git", "status", "--porcelain"], cwd=work, capture_output=True, text=True,
+                          check=True).stdout  # fmt: skip

@@ -243,7 +243,7 @@ def test_tunnels_are_parsed_and_a_malformed_one_is_refused():
     for bad in ("mysql=127.0.0.1:3306", "postgres=127.0.0.1", "postgres=127.0.0.1:0", "postgres=a b:1"):
         with pytest.raises(OpsError, match="--via takes server=host:port"):
             aws_rotation.parse_via(bad)
-    with pytest.raises(OpsError, match="--via is for the servers of an AWS or Azure environment, not local"):
+    with pytest.raises(OpsError, match="--via is for the servers of a cloud environment, not local"):
         secret_rotation.rotate("local", "platform", None, None, None, via={"postgres": ("127.0.0.1", 1)})
 
 

@@ -34,7 +34,7 @@ variable "engine" {
 }
 
 variable "allow_list" {
-  description = "CIDRs allowed to connect (the LKE nodes); empty admits nobody."
+  description = "CIDRs allowed to connect (the LKE nodes and the delivery runner); empty admits nobody."
   type        = list(string)
 
   validation {

@@ -40,10 +40,14 @@ data "linode_instances" "nodes" {
 module "databases" {
   source = "../../../modules/linode/databases"
 
-  prefix     = module.context.prefix
-  region     = local.region
-  allow_list = [for node in data.linode_instances.nodes.instances : "${node.ip_address}/32"]
-  tags       = local.tags
+  prefix = module.context.prefix
+  region = local.region
+  # the nodes, and the delivery runner, where secrets.rotate sets the services' users
+  allow_list = concat(
+    [for node in data.linode_instances.nodes.instances : "${node.ip_address}/32"],
+    ["${linode_instance.delivery_runner.ip_address}/32"],
+  )
+  tags = local.tags
 }
 
 module "object_storage" {
