@@ -8,6 +8,7 @@ test that leaves it running, smoke-tested again at the end (`invoke smoke --env 
 then stopped and its data removed. A test that destroys its environment gets one of its own:
 another state directory, so other free ports and servers of its own."""
 
+import contextlib
 import datetime
 import json
 import os
@@ -25,6 +26,7 @@ import pika
 import psycopg
 import pytest
 import redis
+import yaml
 
 from voiceops import (
     aws_rotation,
@@ -856,85 +858,185 @@ def test_a_restore_replays_every_archived_segment_before_the_server_takes_writes
     assert_healthy(local.Layout.load())
 
 
-def test_a_linode_rotation_sets_its_environments_own_users_on_every_managed_database(
-    environment, emulated_aws, tmp_path, monkeypatch
-):
-    """The Linode path against the tests' Linode API endpoint, whose three managed databases are
-    this run's PostgreSQL: the store is a git checkout (sealed manifests) and the values reach the
-    readers once on main. The cluster's environments share the databases, so each environment's
-    users carry its name, and one environment's rotation leaves another's users alone."""
+@pytest.fixture
+def linode(environment, emulated_aws, tmp_path, monkeypatch):
+    """A Linode environment's store, a git checkout of a real remote (sealed manifests), and the
+    tests' Linode API endpoint, whose three managed databases are this run's PostgreSQL; the users
+    and databases the test makes there are dropped after it."""
     from tests.unit.linode_api_emulator import TOKEN, LinodeApiEmulator
-    from tests.unit.sealed_checkout import deliver, make_checkout
+    from tests.unit.sealed_checkout import make_checkout
 
     work = make_checkout(tmp_path, monkeypatch, "staging")
     owner = environments.load("production").terraform
     assert owner is not None
     admin = ("postgres", environment.credentials["postgres/admin"])
-    databases = {f"{owner.workload}-{owner.stage}-{name}": (local.HOST, environment.ports["postgres"], *admin)
+    port = environment.ports["postgres"]
+    databases = {f"{owner.workload}-{owner.stage}-{name}": (local.HOST, port, *admin)
                  for name in linode_servers.DATABASES}  # fmt: skip
+    with LinodeApiEmulator(databases) as api:
+        monkeypatch.setenv(linode_servers.URL_VARIABLE, api.url)
+        monkeypatch.setenv(linode_servers.TOKEN_VARIABLE, TOKEN)
+        try:
+            yield work
+        finally:  # these users and databases are not the shared environment's
+            with psycopg.connect(host=local.HOST, port=port, user=admin[0], password=admin[1],
+                                 dbname="postgres", autocommit=True) as connection:  # fmt: skip
+                for name in ("staging", "production"):
+                    connection.execute(f'DROP DATABASE IF EXISTS "{name}-{local.PLATFORM_DATABASE}"')
+                query = "SELECT rolname FROM pg_roles WHERE rolname ~ '^(staging|production)-'"
+                for (role,) in connection.execute(query).fetchall():
+                    connection.execute(f'DROP ROLE "{role}"')
 
-    def rotate(name: str, bundle: str, secret: str) -> dict[str, str]:
-        """A rotation that pauses until its values are on main, then completes."""
-        with pytest.raises(OpsError, match="commit those files"):
-            secret_rotation.rotate(name, bundle, secret, 0, name, report=ignore)
-        deliver(work)
-        assert secret_rotation.rotate(name, bundle, secret, 0, name, report=ignore)[0].result == "succeeded"
-        deliver(work, "the rotation's state")
-        return json.loads(
-            secret_versions.current_string(sealed_rotation.store(environments.load(name)), secret)
-        )
 
-    def accepted(name: str, values: dict[str, str]) -> bool:
-        return credential_servers.PostgresServer(
-            (local.HOST, environment.ports["postgres"]), admin, f"{name}-{local.PLATFORM_DATABASE}"
-        ).accepts(values["postgres-username"], values["postgres-password"])
+def linode_rotate(
+    work: Path, name: str, bundle: str, secret: str | None, **options: object
+) -> dict[str, str]:
+    """A Linode rotation that pauses until its values are on main, then completes: the secret's
+    current values (the bundle's first secret's without --secret)."""
+    from tests.unit.sealed_checkout import deliver
 
-    made = [user for base in ("staging-platform-analytics", "production-platform-analytics",
-                              "production-observability-postgres-exporter")
-            for user in local.account_names("postgres", base)]  # fmt: skip
-    try:
-        with LinodeApiEmulator(databases) as api:
-            monkeypatch.setenv(linode_servers.URL_VARIABLE, api.url)
-            monkeypatch.setenv(linode_servers.TOKEN_VARIABLE, TOKEN)
-            first = rotate("staging", "platform", "analytics-credentials")
-            assert first["postgres-username"] == "staging-platform-analytics"
-            assert accepted("staging", first)
-            second = rotate("staging", "platform", "analytics-credentials")
-            assert second["postgres-username"] == "staging-platform-analytics-clone"
-            assert accepted("staging", second) and not accepted("staging", first), "the old user still works"
+    with pytest.raises(OpsError, match="commit those files"):
+        secret_rotation.rotate(name, bundle, secret, 0, name, report=ignore, **options)
+    deliver(work)
+    assert (
+        secret_rotation.rotate(name, bundle, secret, 0, name, report=ignore, **options)[0].result
+        == "succeeded"
+    )
+    deliver(work, "the rotation's state")
+    return sealed_current(name, secret or next(iter(secret_bundles.load_all()[bundle].secrets)))
 
-            # production's users are its own: staging's stay as they are
-            other = rotate("production", "platform", "analytics-credentials")
-            assert other["postgres-username"] == "production-platform-analytics"
-            assert accepted("production", other) and accepted("staging", second)
 
-            # the exporter's login is a monitoring user
-            exporter = rotate("production", "observability", "postgres-exporter-credentials")
-            assert monitors(environment, exporter)
+def sealed_current(name: str, secret: str) -> dict[str, str]:
+    store = sealed_rotation.store(environments.load(name))
+    return json.loads(secret_versions.current_string(store, secret))
 
-            # a secret holding a Redis user is refused: no Redis with users serves the platform here
-            with pytest.raises(OpsError, match="api-rest-credentials holds redis users"):
-                secret_rotation.rotate(
-                    "staging", "platform", "api-rest-credentials", 0, "staging", report=ignore
-                )
-            monkeypatch.delenv(linode_servers.TOKEN_VARIABLE)
-            assert git_status(work) == ""
-            with pytest.raises(OpsError, match="no LINODE_TOKEN") as stopped:
-                secret_rotation.rotate(
-                    "staging", "platform", "analytics-credentials", 0, "staging", report=ignore
-                )
-            assert stopped.value.exit_code == 5 and git_status(work) == "", "something was changed"
-            assert accepted("staging", second)
-    finally:  # these users and databases are not the shared environment's
-        port = environment.ports["postgres"]
-        with psycopg.connect(host=local.HOST, port=port, user=admin[0], password=admin[1],
-                             dbname="postgres", autocommit=True) as connection:  # fmt: skip
-            for name in ("staging", "production"):
-                connection.execute(f'DROP DATABASE IF EXISTS "{name}-{local.PLATFORM_DATABASE}"')
-            for user in made:
-                connection.execute(f'DROP ROLE IF EXISTS "{user}"')
+
+def platform_accepts(layout: local.Layout, name: str, values: dict[str, str]) -> bool:
+    """Whether the environment's user logs in to its database on the tests' managed databases."""
+    admin = ("postgres", layout.credentials["postgres/admin"])
+    return credential_servers.PostgresServer(
+        (local.HOST, layout.ports["postgres"]), admin, f"{name}-{local.PLATFORM_DATABASE}"
+    ).accepts(values["postgres-username"], values["postgres-password"])
 
 
 def git_status(work: Path) -> str:
     return subprocess.run(["git", "status", "--porcelain"], cwd=work, capture_output=True, text=True,
                           check=True).stdout  # fmt: skip
+
+
+def test_a_linode_rotation_sets_its_environments_own_users_on_every_managed_database(
+    environment, linode, monkeypatch
+):
+    """The cluster's environments share the managed databases, so each environment's users carry
+    its name, and one environment's rotation leaves another's users alone."""
+    work = linode
+    first = linode_rotate(work, "staging", "platform", "analytics-credentials")
+    assert first["postgres-username"] == "staging-platform-analytics"
+    assert platform_accepts(environment, "staging", first)
+    second = linode_rotate(work, "staging", "platform", "analytics-credentials")
+    assert second["postgres-username"] == "staging-platform-analytics-clone"
+    assert platform_accepts(environment, "staging", second)
+    assert not platform_accepts(environment, "staging", first), "the old user still works"
+
+    # production's users are its own: staging's stay as they are
+    other = linode_rotate(work, "production", "platform", "analytics-credentials")
+    assert other["postgres-username"] == "production-platform-analytics"
+    assert platform_accepts(environment, "production", other) and platform_accepts(
+        environment, "staging", second
+    )
+
+    # the exporter's login (production's: the cluster owner runs it) is a monitoring user
+    assert monitors(
+        environment, linode_rotate(work, "production", "observability", "postgres-exporter-credentials")
+    )
+
+    # a secret holding a Redis user is refused: no Redis with users serves the platform here
+    with pytest.raises(OpsError, match="api-rest-credentials holds redis users"):
+        secret_rotation.rotate("staging", "platform", "api-rest-credentials", 0, "staging", report=ignore)
+    monkeypatch.delenv(linode_servers.TOKEN_VARIABLE)
+    assert git_status(work) == ""
+    with pytest.raises(OpsError, match="no LINODE_TOKEN") as stopped:
+        secret_rotation.rotate("staging", "platform", "analytics-credentials", 0, "staging", report=ignore)
+    assert stopped.value.exit_code == 5 and git_status(work) == "", "something was changed"
+    assert platform_accepts(environment, "staging", second)
+
+
+def test_a_linode_rotation_sets_rabbitmq_users_and_delivers_the_boot_definitions_with_the_values(
+    environment, linode, tmp_path, monkeypatch
+):
+    """A secret holding PostgreSQL and RabbitMQ users (the integrations service's, declared here
+    without its Redis user) against this run's servers: the broker's users are set through its
+    management API (behind --via, as a port-forward gives it from the delivery runner), and the
+    broker's boot definitions must reach main with the values, so a restarting broker keeps them."""
+    from tests.unit.sealed_checkout import deliver, git
+
+    work, secret = linode, "integrations-credentials"
+    bundles = tmp_path / "bundles"
+    shutil.copytree(secret_bundles.BUNDLES_DIR, bundles)
+    platform = yaml.safe_load((bundles / "platform.yaml").read_text())
+    platform["secrets"][secret]["keys"] = [
+        key for key in platform["secrets"][secret]["keys"] if "redis" not in key
+    ]
+    (bundles / "platform.yaml").write_text(yaml.safe_dump(platform, sort_keys=False))
+    monkeypatch.setattr(secret_bundles, "BUNDLES_DIR", bundles)
+    secret_bundles.load_all.cache_clear()
+    via = {"rabbitmq": (local.HOST, environment.ports["rabbitmq"]),
+           "rabbitmq-management": (local.HOST, environment.ports["rabbitmq_management"])}  # fmt: skip
+    broker = local.servers(environment).by_kind["rabbitmq"]
+    try:
+        # the broker's administrator, as the chart makes it at boot from the messaging bundle's definitions
+        linode_rotate(work, "staging", "messaging", None)
+        broker.load(
+            json.loads(sealed_current("staging", aws_rotation.DEFINITIONS_SECRET)["load_definition.json"])
+        )
+
+        with pytest.raises(OpsError, match="commit those files"):
+            secret_rotation.rotate("staging", "platform", secret, 0, "staging", report=ignore, via=via)
+        # the values alone on main are not enough: a broker booting would not know the new user
+        values = [path for path in sealed_rotation.store(environments.load("staging")).manifests(secret)]
+        git(work, "add", *map(str, values), "environments", "secrets/sealed/staging/rotation")
+        git(work, "commit", "--quiet", "-m", "the values alone")
+        git(work, "push", "--quiet", "origin", "main")
+        with pytest.raises(OpsError, match="commit those files"):
+            secret_rotation.rotate("staging", "platform", secret, 0, "staging", report=ignore, via=via)
+        deliver(work)
+        secret_rotation.rotate("staging", "platform", secret, 0, "staging", report=ignore, via=via)
+        first = sealed_current("staging", secret)
+        assert first["rabbitmq-username"] == "staging-platform-integrations"
+        assert broker.accepts(first["rabbitmq-username"], first["rabbitmq-password"])
+        assert platform_accepts(environment, "staging", first)
+        deliver(work, "the rotation's state")
+
+        with pytest.raises(OpsError, match="commit those files"):
+            secret_rotation.rotate("staging", "platform", secret, 0, "staging", report=ignore, via=via)
+        deliver(work)
+        record, _ = secret_rotation.rotate(
+            "staging", "platform", secret, 0, "staging", report=ignore, via=via
+        )
+        # the definitions without the retired user are left to bring to main
+        assert "(the rotation's state and values)" in record.steps[-1].detail
+        deliver(work, "the rotation's state")
+        second = sealed_current("staging", secret)
+        assert second["rabbitmq-username"] == "staging-platform-integrations-clone"
+        assert broker.accepts(second["rabbitmq-username"], second["rabbitmq-password"])
+        assert not broker.accepts(first["rabbitmq-username"], first["rabbitmq-password"]), (
+            "the old user still works"
+        )
+        definitions = json.loads(
+            sealed_current("staging", aws_rotation.DEFINITIONS_SECRET)["load_definition.json"]
+        )
+        hashes = {user["name"]: user.get("password_hash", "") for user in definitions["users"]}
+        assert credential_servers.rabbit_hash_matches(
+            hashes[second["rabbitmq-username"]], second["rabbitmq-password"]
+        )
+        assert not hashes.get(first["rabbitmq-username"]), "the retired user would come back at boot"
+    finally:
+        secret_bundles.load_all.cache_clear()
+        for user in (
+            *local.account_names("rabbitmq", "staging-platform-integrations"),
+            aws_rotation.RABBITMQ_ADMIN,
+        ):
+            with contextlib.suppress(OpsError):
+                broker._call("DELETE", f"/api/users/{user}")
+        # a standing backup taken meanwhile holds those users, which a restore would bring back
+        protection.backup_rabbitmq(environment)
