@@ -505,7 +505,7 @@ class AwsServers(CloudServers):
 
 
 def in_cluster_rabbitmq(environment: Environment, store: Any, via: dict[str, tuple[str, int]]) -> Any:
-    """The cluster's RabbitMQ (AWS and Azure run it in the cluster), as its administrator in the
+    """The cluster's RabbitMQ (every cloud runs it in the cluster), as its administrator in the
     store; reached at its service's address, or through `via` (rabbitmq, rabbitmq-management)."""
     item = next(
         (found for found in secret_bundles.for_environment(environment)

@@ -173,7 +173,7 @@ def test_values_brought_to_main_by_a_squashed_pull_request_are_delivered(checkou
 
 def test_what_secrets_rotate_cannot_change_on_linode_is_refused_before_anything(checkout, monkeypatch):
     work = checkout
-    with pytest.raises(OpsError, match="api-rest-credentials holds redis users, which .* on linode"):
+    with pytest.raises(OpsError, match=r"api-rest-credentials holds redis users, which .* on linode"):
         rotate("platform", "api-rest-credentials")
     with pytest.raises(OpsError, match="issued by Cloudflare"):
         rotate("edge")
