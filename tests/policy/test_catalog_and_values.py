@@ -276,6 +276,8 @@ RELOAD_VALUES = {
     "rabbitmq": ("statefulsetAnnotations",),
     "redis-ha-server": ("redis", "annotations"),
     "redis-ha-haproxy": ("haproxy", "deploymentAnnotations"),
+    "platform-redis-server": ("redis", "annotations"),
+    "platform-redis-haproxy": ("haproxy", "deploymentAnnotations"),
     "temporal-frontend": ("server", "deploymentAnnotations"),
     "temporal-history": ("server", "deploymentAnnotations"),
     "temporal-matching": ("server", "deploymentAnnotations"),
