@@ -42,6 +42,12 @@ RABBITMQ_RELEASE = "rabbitmq"
 RABBITMQ_ADMIN = "user"  # bitnami/rabbitmq's auth.username default, which our values keep
 RABBITMQ_PORTS = (5672, 15672)  # AMQP, management API
 ADMIN_SECRET, DEFINITIONS_SECRET = "rabbitmq-credentials", "rabbitmq-definitions"
+# Linode's in-cluster Redis's users (linode_servers.RedisAcl), read at boot like the definitions
+REDIS_ACL_SECRET = "platform-redis-acl"  # noqa: S105 - a secret's name
+# the exporter's auth module on Linode, naming the login postgres-exporter-credentials holds
+EXPORTER_SECRET, EXPORTER_AUTH_SECRET = "postgres-exporter-credentials", "postgres-exporter-auth"
+# values that follow the store's users
+DERIVED_SECRETS = frozenset({DEFINITIONS_SECRET, REDIS_ACL_SECRET, EXPORTER_AUTH_SECRET})
 ISSUED_KEY = "livekit-api-key"  # a LiveKit pair issued from keys.yaml to another secret
 UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600}
 
@@ -50,10 +56,12 @@ def parse_via(text: str) -> dict[str, tuple[str, int]]:
     """`postgres=127.0.0.1:15432,rabbitmq=...`: the tunnels to reach servers through."""
     found: dict[str, tuple[str, int]] = {}
     for part in filter(None, (item.strip() for item in text.split(","))):
-        match = re.fullmatch(r"([a-z-]+)=([A-Za-z0-9.-]+):(\d{1,5})", part)
-        if not match or match.group(1) not in VIA_SERVERS or not 0 < int(match.group(3)) < 65536:
+        match = re.fullmatch(r"([a-z-]+|redis-\d+)=([A-Za-z0-9.-]+):(\d{1,5})", part)
+        known = match and (match.group(1) in VIA_SERVERS or re.fullmatch(r"redis-\d+", match.group(1)))
+        if not match or not known or not 0 < int(match.group(3)) < 65536:
             raise OpsError(
-                f"--via takes server=host:port with server one of {', '.join(VIA_SERVERS)}, not {part!r}"
+                f"--via takes server=host:port with server one of {', '.join(VIA_SERVERS)} (on Linode also "
+                f"redis-1, redis-2, ...: one per Redis server), not {part!r}"
             )
         found[match.group(1)] = (match.group(2), int(match.group(3)))
     return found
@@ -95,8 +103,8 @@ def unsafe(targets: list[Any], has_value: Callable[[str], bool], cloud: str = "A
         source, keys = declared.secret.source, set(declared.secret.keys)
         if source.issuer:
             reasons.append(f"{declared.name} is issued by {source.issuer} ({source.how})")
-        elif servers_needed([target]) or declared.name == DEFINITIONS_SECRET:
-            continue  # its users are set on their servers first; the definitions follow the store
+        elif servers_needed([target]) or declared.name in DERIVED_SECRETS:
+            continue  # its users are set on their servers first; a derived value follows the store
         elif declared.secret.rotation.strategy is Strategy.REGENERATE or keys == {"keys.yaml"}:
             continue  # only its readers check it (LiveKit keeps the newest old pair beside the new)
         elif has_value(target.entry):
@@ -139,56 +147,126 @@ def has_value(environment: Environment, store: Any, where: str = "Secrets Manage
     return check
 
 
-class Definitions:
-    """`rabbitmq-definitions`, which every broker imports at boot (and with which the chart makes
-    no administrator of its own): the platform's queues, the administrator, and each RabbitMQ user
-    the store holds as valid now, kept so whenever those change, so a restarted or rebuilt broker
-    accepts what the running one does."""
+class DerivedSecret(abc.ABC):
+    """A secret whose one value a server reads at boot, derived from what the store holds as valid
+    (the users the servers accept), and kept so whenever those change: a restarted or rebuilt
+    server accepts what the running one does. Derived from an administrator secret's value and
+    every valid value of the secrets holding a `kind` user."""
+
+    name: str  # the derived secret
+    key: str  # its one key
+    admin_secret: str  # whose value it needs first: the administrator's password
+    admin_key: str
+    admin_user: str
+    kind: str  # the servers whose users it holds
+    bundle: str  # the bundle that gives both their first values
 
     def __init__(self, environment: Environment, store: Any) -> None:
         self.store = store
         self.prefix = secret_bundles.user_prefix(environment)
-        self.kept = False  # the last keep() found or wrote definitions that say the valid users
-        stored = [
+        self.kept = False  # the last keep() found or wrote a value that says the valid users
+        self.stored = [
             item for item in secret_bundles.for_environment(environment) if item.declared.store is not None
         ]
         self.entries = {
             item.name: secret_bundles.entry_name(environment, item.declared.store, item.name)
-            for item in stored
+            for item in self.stored
             if item.declared.store is not None
         }
+        user_key = local.ACCOUNT_KEYS[self.kind][0]
         self.user_entries = sorted({
-            self.entries[item.name] for item in stored if "rabbitmq-username" in item.declared.secret.keys
+            self.entries[item.name] for item in self.stored if user_key in item.declared.secret.keys
         })  # fmt: skip
-        self.pair_holders = sorted({item.name for item in stored if ISSUED_KEY in item.declared.secret.keys})
 
     def _valid(self, entry: str) -> list[dict[str, str]]:
         """The entry's valid values; none where it does not exist. An unreadable one stops what
-        needs it: the brokers keep the definitions they have."""
+        needs it: the servers keep the value they have."""
         try:
             return secret_versions.valid_values(self.store, entry)
         except self.store.exceptions.ResourceNotFoundException:
             return []
 
-    def _users(self) -> dict[str, list[str]] | None:
-        """Each user and the passwords the brokers must accept, the administrator first; None
+    def users(self) -> dict[str, list[str]] | None:
+        """Each user and the passwords the servers must accept, the administrator first; None
         while the administrator has no value."""
-        admin = self._valid(self.entries[ADMIN_SECRET]) if ADMIN_SECRET in self.entries else []
+        admin = self._valid(self.entries[self.admin_secret]) if self.admin_secret in self.entries else []
         if not admin:
             return None
         versions = [values for entry in self.user_entries for values in self._valid(entry)]
-        return {
-            RABBITMQ_ADMIN: [admin[-1]["rabbitmq-password"]],
-            **local.desired_accounts(versions)["rabbitmq"],
-        }
+        return {self.admin_user: [admin[-1][self.admin_key]], **local.desired_accounts(versions)[self.kind]}
+
+    @abc.abstractmethod
+    def text(self, users: dict[str, list[str]]) -> str:
+        """The value the servers read, saying these users."""
+
+    @abc.abstractmethod
+    def says(self, current: str, users: dict[str, list[str]]) -> bool:
+        """Whether a value already says what text(users) would."""
+
+    def fresh(self, declared: secret_bundles.Declared, current: dict[str, str] | None) -> dict[str, str]:
+        """A new value: the other user of a pair, new passwords, or the derived value."""
+        if declared.name != self.name:
+            return local.fresh_values(declared, current, prefix=self.prefix)
+        users = self.users()
+        if users is None:
+            raise OpsError(f"{self.name} needs a value of {self.admin_secret} first: rotate both in one run")
+        return {self.key: self.text(users)}
+
+    def keep(self) -> str:
+        self.kept = False
+        entry = self.entries.get(self.name)
+        if entry is None:
+            return ""
+        try:
+            if secret_versions.token_in_flight(self.store, [entry]):
+                return f"{self.name}: in this rotation"
+            current = json.loads(secret_versions.current_string(self.store, entry))[self.key]
+        except self.store.exceptions.ResourceNotFoundException:
+            return f"{self.name}: not provisioned (rotate the {self.bundle} bundle)"
+        except (KeyError, json.JSONDecodeError, StopIteration):
+            current = ""
+        try:
+            users = self.users()
+        except secret_versions.ValueUnreadable as error:
+            return f"{self.name}: not rewritten, {error.message}"
+        if users is None:
+            return f"{self.name}: not written, {self.admin_secret} has no value"
+        if self.says(current, users):
+            self.kept = True
+            return f"{self.name}: current"
+        self.store.put_secret_value(SecretId=entry, SecretString=json.dumps({self.key: self.text(users)}))
+        self.kept = True
+        return f"{self.name}: rewritten with {len(users)} user(s)"
+
+
+class Definitions(DerivedSecret):
+    """`rabbitmq-definitions`, which every broker imports at boot (and with which the chart makes
+    no administrator of its own): the platform's queues, the administrator, and each RabbitMQ user
+    the store holds as valid now."""
+
+    name, key, kind, bundle = DEFINITIONS_SECRET, "load_definition.json", "rabbitmq", "messaging"
+    admin_secret, admin_key, admin_user = ADMIN_SECRET, "rabbitmq-password", RABBITMQ_ADMIN
+
+    def __init__(self, environment: Environment, store: Any) -> None:
+        super().__init__(environment, store)
+        keys = {item.name: item.declared.secret.keys for item in self.stored}
+        self.pair_holders = sorted(name for name, held in keys.items() if ISSUED_KEY in held)
 
     def document(self) -> dict[str, Any] | None:
-        users = self._users()
-        if users is None:
-            return None
+        users = self.users()
+        return None if users is None else json.loads(self.text(users))
+
+    def text(self, users: dict[str, list[str]]) -> str:
         listed = credential_servers.rabbit_definitions(users, local.RABBITMQ_VHOST)
         listed["users"][0]["tags"] = ["administrator"]
-        return local.rabbitmq_topology() | listed
+        return json.dumps(local.rabbitmq_topology() | listed)
+
+    def says(self, current: str, users: dict[str, list[str]]) -> bool:
+        try:
+            document = json.loads(current or "{}")
+        except json.JSONDecodeError:
+            return False
+        return same_definitions(document, json.loads(self.text(users)), users)
 
     def issued_pairs(self) -> frozenset[str]:
         """The LiveKit API keys other secrets hold (the agents', SIP's): keys.yaml keeps them."""
@@ -198,44 +276,10 @@ class Definitions:
         )
 
     def fresh(self, declared: secret_bundles.Declared, current: dict[str, str] | None) -> dict[str, str]:
-        """New values; the definitions are made from what the store holds as valid."""
-        if declared.name != DEFINITIONS_SECRET:
-            issued = self.issued_pairs() if "keys.yaml" in declared.secret.keys else frozenset()
-            return local.fresh_values(declared, current, issued, self.prefix)
-        document = self.document()
-        if document is None:
-            raise OpsError(
-                f"{DEFINITIONS_SECRET} needs a value of {ADMIN_SECRET} first: rotate both in one run"
-            )
-        return {"load_definition.json": json.dumps(document)}
-
-    def keep(self) -> str:
-        self.kept = False
-        entry = self.entries.get(DEFINITIONS_SECRET)
-        if entry is None:
-            return ""
-        try:
-            if secret_versions.token_in_flight(self.store, [entry]):
-                return f"{DEFINITIONS_SECRET}: in this rotation"
-            current = json.loads(secret_versions.current_string(self.store, entry))["load_definition.json"]
-        except self.store.exceptions.ResourceNotFoundException:
-            return f"{DEFINITIONS_SECRET}: not provisioned (rotate the messaging bundle)"
-        except (KeyError, json.JSONDecodeError, StopIteration):
-            current = "{}"
-        try:
-            wanted, users = self.document(), self._users()
-        except secret_versions.ValueUnreadable as error:
-            return f"{DEFINITIONS_SECRET}: not rewritten, {error.message}"
-        if wanted is None or users is None:
-            return f"{DEFINITIONS_SECRET}: not written, {ADMIN_SECRET} has no value"
-        if same_definitions(json.loads(current), wanted, users):
-            self.kept = True
-            return f"{DEFINITIONS_SECRET}: current"
-        self.store.put_secret_value(
-            SecretId=entry, SecretString=json.dumps({"load_definition.json": json.dumps(wanted)})
-        )
-        self.kept = True
-        return f"{DEFINITIONS_SECRET}: rewritten with {len(wanted['users'])} user(s)"
+        """New values; keys.yaml keeps the LiveKit pairs other secrets hold."""
+        if "keys.yaml" in declared.secret.keys:
+            return local.fresh_values(declared, current, self.issued_pairs(), self.prefix)
+        return super().fresh(declared, current)
 
 
 def same_definitions(current: dict[str, Any], wanted: dict[str, Any], users: dict[str, list[str]]) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import http.client
 import json
 import secrets
 import socket
@@ -48,10 +49,22 @@ class Server(Protocol):
     def accepts(self, username: str, password: str) -> bool: ...
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is an answer (an HTTPError), never followed: urllib would send the credentials
+    to wherever it points, plain http included."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
+
+
 def call_json(
     url: str, authorization: str, method: str = "GET", body: dict[str, Any] | None = None, timeout: float = 30
 ) -> Any:
-    """An HTTP API's JSON answer (None for an empty one); urllib's errors pass through."""
+    """An HTTP API's JSON answer (None for an empty one); urllib's errors pass through, and so does
+    a connection dropped before the answer (OSError, http.client.HTTPException)."""
     if not url.startswith(("http://", "https://")):
         raise ServerError(f"an API's URL must be http(s): {url}")
     data = None if body is None else json.dumps(body).encode()
@@ -59,7 +72,7 @@ def call_json(
         url, method=method, data=data,
         headers={"Content-Type": "application/json", "Authorization": authorization},
     )  # fmt: skip
-    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (http or https only)
+    with _OPENER.open(request, timeout=timeout) as response:
         answer = response.read()
     return json.loads(answer) if answer.strip() else None
 
@@ -149,12 +162,13 @@ class PostgresServer:
 
 
 @dataclass(frozen=True)
-class PostgresServers:
-    """The same users on several PostgreSQL servers (Linode's managed databases, one per
-    service): a login is accepted once every server accepts it, and refused once every one
-    refuses it; in between, a change is still reaching them."""
+class EveryServer:
+    """The same users on several servers (Linode's managed databases, one per service; the
+    servers of an in-cluster Redis, whose ACLs do not replicate): a login is accepted once every
+    server accepts it, and refused once every one refuses it; in between, a change is still
+    reaching them."""
 
-    servers: tuple[PostgresServer, ...]
+    servers: tuple[Any, ...]
 
     @property
     def address(self) -> tuple[str, int]:
@@ -259,8 +273,9 @@ class RabbitServer:
         except urllib.error.HTTPError as error:
             detail = error.read()[:200].decode(errors="replace")
             raise ServerError(f"RabbitMQ refused {method} {path}: HTTP {error.code} {detail}") from None
-        except urllib.error.URLError as error:
-            raise ServerError(f"RabbitMQ's management API at {self.management}: {error.reason}") from None
+        except (OSError, http.client.HTTPException) as error:  # URLError, or a connection dropped
+            reason = getattr(error, "reason", error)
+            raise ServerError(f"RabbitMQ's management API at {self.management}: {reason}") from None
 
     def accepts(self, username: str, password: str) -> bool:
         import ssl
@@ -282,10 +297,12 @@ class RabbitServer:
         return True
 
 
-def redis_rules(user: str, passwords: list[str]) -> list[str]:
+def redis_rules(user: str, passwords: list[str], hashed: bool = False) -> list[str]:
     """An ACL user's rules: its key prefix, everything but the dangerous commands; `resetpass`
-    replaces the passwords in one command, so the user never has none."""
-    state = ["on", "resetpass", *(f">{password}" for password in passwords)] if passwords else ["off"]
+    replaces the passwords in one command, so the user never has none. `hashed`: each password
+    as its SHA-256 (an ACL file holds no password)."""
+    given = [f"#{hashlib.sha256(p.encode()).hexdigest()}" if hashed else f">{p}" for p in passwords]
+    state = ["on", "resetpass", *given] if passwords else ["off"]
     return ["user", user, *state, "resetkeys", f"~{user}:*", "+@all", "-@dangerous"]
 
 
@@ -313,10 +330,12 @@ def _redis_login(
 
 @dataclass(frozen=True)
 class RedisAclServer:
-    """ACL users set with ACL SETUSER by an administrator user, saved to the ACL file."""
+    """ACL users set with ACL SETUSER by an administrator user, saved to the ACL file unless
+    the file is read-only (`saves` False: a Secret the server reads at boot, kept elsewhere)."""
 
     address: tuple[str, int]
     admin: tuple[str, str]
+    saves: bool = True
 
     @property
     def probes(self) -> list[tuple[str, int]]:
@@ -330,7 +349,8 @@ class RedisAclServer:
         try:
             for user, passwords in users.items():
                 admin.execute_command("ACL", "SETUSER", *redis_rules(user, passwords)[1:])
-            admin.execute_command("ACL", "SAVE")  # the ACL file is the server's persistence
+            if self.saves:
+                admin.execute_command("ACL", "SAVE")  # the ACL file is the server's persistence
         finally:
             admin.close()
 

@@ -1,7 +1,15 @@
 """The servers `secrets.rotate` sets users on in a Linode environment: the managed PostgreSQL
 databases the cluster owner's stack makes (modules/linode/databases, one per service, shared by
-every environment of the cluster), as the administrator the Linode API gives for each, and the
-environment's in-cluster RabbitMQ as on AWS and Azure.
+every environment of the cluster), as the administrator the Linode API gives for each; the
+environment's in-cluster RabbitMQ as on AWS and Azure; and the platform's in-cluster Redis
+(platform-redis), on each of its servers, as ACLs do not replicate.
+
+platform-redis reads its users at boot from platform-redis-acl, which `RedisAcl` derives from
+the store as RabbitMQ's definitions are: the `default` user with platform-redis-auth's password
+(the chart's requirepass and masterauth; an ACL file without it would let anyone in as
+`default`), and each service with the passwords it must accept, as SHA-256 hashes. The rotation
+reaches each server through `kubectl port-forward` for its run, or through `--via redis=...,
+redis-1=...` (one tunnel per server).
 
 The same users are made on each database, in the environment's own database there
 (`<environment>-platform`), and their names carry the environment's (secret_bundles.user_prefix),
@@ -13,13 +21,32 @@ another endpoint, an emulator on this machine."""
 
 from __future__ import annotations
 
+import atexit
+import hashlib
+import http.client
 import json
 import os
+import re
+import select
+import subprocess
 import urllib.error
 import urllib.parse
 from typing import Any
 
-from voiceops import aws_rotation, cloud_drills, credential_servers, environments, local, secret_bundles
+import yaml
+
+from voiceops import (
+    aws_rotation,
+    catalog,
+    cloud_drills,
+    cluster,
+    credential_servers,
+    environments,
+    local,
+    secret_bundles,
+    secret_versions,
+    toolchain,
+)
 from voiceops.environments import Environment
 from voiceops.errors import OpsError
 from voiceops.runs import RunIncomplete
@@ -28,7 +55,10 @@ API_URL = "https://api.linode.com/v4"
 URL_VARIABLE, TOKEN_VARIABLE = "VOICEOPS_LINODE_URL", "LINODE_TOKEN"
 # modules/linode/databases labels each database <prefix>-<service>, -tsdb where TimescaleDB is on
 DATABASES = ("users", "analytics-tsdb", "temporal")
-SETS = frozenset({"postgres", "rabbitmq"})  # the kinds of server whose users are set here
+SETS = frozenset({"postgres", "rabbitmq", "redis"})  # the kinds of server whose users are set here
+REDIS_RELEASE, AUTH_SECRET = "platform-redis", "platform-redis-auth"
+REDIS_PORT = 6379
+FORWARD_SECONDS = 30.0  # how long kubectl port-forward may take to say where it listens
 TIMEOUT_SECONDS = 30
 
 
@@ -65,7 +95,7 @@ class LinodeApi:
                 f"{self.environment.name}: the Linode API answered {error.code} to {path}"
                 f"{f' ({reasons})' if reasons else ''}; nothing was changed"
             ) from None
-        except (urllib.error.URLError, TimeoutError, json.JSONDecodeError) as error:
+        except (urllib.error.URLError, OSError, http.client.HTTPException, json.JSONDecodeError) as error:
             reason = getattr(error, "reason", error)
             raise RunIncomplete(
                 f"{self.environment.name}: cannot read {path} from the Linode API at {self.url} ({reason}); "
@@ -106,8 +136,10 @@ class LinodeServers(aws_rotation.CloudServers):
         self.labels = [f"{owner.terraform.workload}-{owner.terraform.stage}-{name}" for name in DATABASES]
         self.prefix = secret_bundles.user_prefix(environment)
         self.api = LinodeApi(environment)
+        self.forwards = PortForwards(environment)
+        self.via: dict[str, tuple[str, int]] = {}
 
-    def postgres(self, via: tuple[str, int] | None) -> credential_servers.PostgresServers:
+    def postgres(self, via: tuple[str, int] | None) -> credential_servers.EveryServer:
         if via is not None:
             raise OpsError(
                 "--via postgres: Linode's PostgreSQL is several databases; run on the delivery runner"
@@ -130,7 +162,143 @@ class LinodeServers(aws_rotation.CloudServers):
                 f"{self.prefix}{local.PLATFORM_DATABASE}", sslmode="prefer" if emulated() else "require",
                 memberships=local.postgres_memberships(self.prefix),
             ))  # fmt: skip
-        return credential_servers.PostgresServers(tuple(servers))
+        return credential_servers.EveryServer(tuple(servers))
 
-    def redis(self, via: tuple[str, int] | None) -> Any:
-        raise OpsError(f"{self.environment.name}: no Redis with users of its own serves the platform here")
+    def redis(self, via: tuple[str, int] | None) -> credential_servers.EveryServer:
+        """Every server of platform-redis, as its `default` user (platform-redis-auth)."""
+        try:
+            password = json.loads(secret_versions.current_string(self.store, AUTH_SECRET))["password"]
+        except (KeyError, json.JSONDecodeError, self.store.exceptions.ResourceNotFoundException):
+            raise RunIncomplete(
+                f"{AUTH_SECRET}: platform-redis's password is not provisioned (rotate the platform-redis "
+                "bundle first); nothing was changed"
+            ) from None
+        tunnels = [
+            address for kind, address in sorted(self.via.items()) if re.fullmatch(r"redis(-\d+)?", kind)
+        ]
+        selector = f"release={REDIS_RELEASE},app=redis-ha"
+        addresses = tunnels or self.forwards.to_pods(self._namespace(REDIS_RELEASE), selector)
+        admin = ("default", password)
+        servers = [credential_servers.RedisAclServer(address, admin, saves=False) for address in addresses]
+        return credential_servers.EveryServer(tuple(servers))
+
+    def _namespace(self, release: str) -> str:
+        releases = catalog.releases_for(self.environment)
+        found = next((item for item in releases if item.name == release), None)
+        if found is None:
+            raise OpsError(f"{self.environment.name} does not install {release}")
+        return found.namespace
+
+    def servers(self, kinds: set[str], via: dict[str, tuple[str, int]]) -> credential_servers.Servers:
+        """Through the tunnels given, else through port-forwards: the delivery runner is outside
+        the cluster, whose service names it cannot resolve."""
+        self.via = dict(via)  # Redis's servers may be several tunnels (redis, redis-1, ...)
+        if "rabbitmq" in kinds and "rabbitmq" not in via:
+            release = aws_rotation.RABBITMQ_RELEASE
+            namespace, (amqp, management) = self._namespace(release), aws_rotation.RABBITMQ_PORTS
+            self.via["rabbitmq"] = self.forwards.open(namespace, f"svc/{release}", amqp)
+            self.via["rabbitmq-management"] = self.forwards.open(namespace, f"svc/{release}", management)
+        return super().servers(kinds, self.via)
+
+
+class PortForwards:
+    """`kubectl port-forward` to each of a workload's pods, open for the rest of the run."""
+
+    def __init__(self, environment: Environment) -> None:
+        self.environment = environment
+        self.processes: list[subprocess.Popen[str]] = []
+        atexit.register(self.close)
+
+    def to_pods(self, namespace: str, selector: str, port: int = REDIS_PORT) -> list[tuple[str, int]]:
+        names = ("-o", "jsonpath={.items[*].metadata.name}")
+        listed = cluster.kubectl(self.environment, "get", "pods", "-n", namespace, "-l", selector, *names)
+        pods = listed.stdout.split()
+        if listed.returncode != 0 or not pods:
+            reason = cluster.last_line(listed) if listed.returncode else f"no pod has {selector}"
+            raise RunIncomplete(
+                f"{self.environment.name}: cannot reach the servers in {namespace} ({reason}): run where the "
+                "cluster answers, or give --via redis=HOST:PORT,redis-1=... for each; nothing was changed"
+            )
+        return [self.open(namespace, f"pod/{pod}", port) for pod in pods]
+
+    def open(self, namespace: str, target: str, port: int) -> tuple[str, int]:
+        """Where a port-forward to the target's port listens; one line and exit 5 if it cannot."""
+        kubectl = toolchain.require("kubectl", cluster.ClusterUnreachable)
+        command = [
+            kubectl, "--context", cluster.context(self.environment), "-n", namespace,
+            "port-forward", target, f":{port}", "--address", "127.0.0.1",
+        ]  # fmt: skip
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.processes.append(process)
+        ready, _, _ = select.select([process.stdout], [], [], FORWARD_SECONDS)
+        line = process.stdout.readline() if ready and process.stdout else ""
+        if not (found := re.search(r"127\.0\.0\.1:(\d+)", line)):
+            process.kill()
+            error = (process.stderr.read() if process.stderr else "").strip().splitlines()
+            raise RunIncomplete(
+                f"kubectl port-forward {target}: {error[-1] if error else 'no answer'}; nothing was changed"
+            )
+        return ("127.0.0.1", int(found.group(1)))
+
+    def close(self) -> None:
+        for process in self.processes:
+            process.terminate()
+        self.processes.clear()
+
+
+class RedisAcl(aws_rotation.DerivedSecret):
+    """platform-redis-acl: users.acl, which every platform-redis server reads at boot."""
+
+    name, key, kind, bundle = aws_rotation.REDIS_ACL_SECRET, "users.acl", "redis", "platform-redis"
+    admin_secret, admin_key, admin_user = AUTH_SECRET, "password", "default"
+
+    def text(self, users: dict[str, list[str]]) -> str:
+        """The file, the same whatever the order the store lists the valid values in (a promotion
+        reorders them): a server reading it accepts the same."""
+        lines = []
+        for user, passwords in users.items():
+            ordered = sorted(passwords, key=lambda password: hashlib.sha256(password.encode()).hexdigest())
+            rules = credential_servers.redis_rules(user, ordered, hashed=True)
+            if user == self.admin_user:  # replication, Sentinel, HAProxy and the exporter sign in as it
+                rules = [*rules[:3], *(rule for rule in rules if rule.startswith("#")), "~*", "&*", "+@all"]
+            lines.append(" ".join(rules))
+        return "\n".join(lines) + "\n"
+
+    def says(self, current: str, users: dict[str, list[str]]) -> bool:
+        return current == self.text(users)
+
+
+class ExporterAuth(aws_rotation.DerivedSecret):
+    """postgres-exporter-auth: postgres_exporter.yml, whose auth module `managed` the exporter's
+    probes of the managed databases log in with: the login postgres-exporter-credentials holds,
+    its pending one once made, so the file reaches main with the promoted login."""
+
+    name, key, kind, bundle = (
+        aws_rotation.EXPORTER_AUTH_SECRET,
+        "postgres_exporter.yml",
+        "postgres",
+        "observability",
+    )
+    admin_secret, admin_key, admin_user = aws_rotation.EXPORTER_SECRET, "postgres-password", ""
+
+    def users(self) -> dict[str, list[str]] | None:
+        entry = self.entries.get(self.admin_secret)
+        valid = self._valid(entry) if entry else []
+        if not valid:
+            return None
+        newest = valid[1] if len(valid) > 1 and self._pending(entry) else valid[0]
+        return {newest["postgres-username"]: [newest["postgres-password"]]}
+
+    def _pending(self, entry: str) -> bool:
+        stages = self.store.describe_secret(SecretId=entry).get("VersionIdsToStages") or {}
+        return any(secret_versions.PENDING in labels and secret_versions.CURRENT not in labels
+                   for labels in stages.values())  # fmt: skip
+
+    def text(self, users: dict[str, list[str]]) -> str:
+        ((user, passwords),) = users.items()
+        login = {"type": "userpass", "userpass": {"username": user, "password": passwords[-1]},
+                 "options": {"sslmode": "require"}}  # fmt: skip
+        return yaml.safe_dump({"auth_modules": {"managed": login}}, sort_keys=False)
+
+    def says(self, current: str, users: dict[str, list[str]]) -> bool:
+        return current == self.text(users)

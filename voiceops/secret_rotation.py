@@ -107,6 +107,11 @@ class Rotation:
     left: Callable[[], str] = lambda: ""  # what the operator still has to do after the run
     server_seconds: dict[str, float] = field(default_factory=dict)  # time spent on each server
     entries: list[str] = field(default_factory=list)  # every entry of the store: who else holds a user
+    # servers several environments share: a previous user not named after this one may be another's
+    own_prefix: str = ""
+    # the readers move long after the servers were set (Linode: once on main), and a server booting
+    # meanwhile reads its users from what main had: they are set again once the readers move
+    set_again_after_pick_up: bool = False
 
     def __post_init__(self) -> None:
         self.declared = {target.entry: target.declared for target in self.targets}
@@ -200,6 +205,11 @@ class Rotation:
             return "nothing to wait for"
         if moved := self.pick_up():  # may date the promotion anew (Linode: when it reached main)
             self.report(f"    {moved}")
+        if self.set_again_after_pick_up:
+            promoted = self.states(Phase.PROMOTED)
+            valid = [[self._value(item.entry, version) for version in (item.version, item.previous)
+                      if version] for item in promoted]  # fmt: skip
+            self._converge(local.merge_accounts(*map(local.desired_accounts, valid)))
         now = datetime.datetime.now(datetime.UTC)
         stamps = [item.promoted_at or now for item in self.states(Phase.PROMOTED)]  # undated: from now
         if not stamps:
@@ -228,7 +238,11 @@ class Rotation:
         # secret or the server's administrator is that user
         outside = [account for account in refused if account.username not in wanted[account.server]]
         kept = self._held_elsewhere() if outside else set()
-        left = [account for account in outside if kept is None or (account.server, account.username) in kept]
+        left = [
+            account for account in outside
+            if kept is None or (account.server, account.username) in kept
+            or not account.username.startswith(self.own_prefix)
+        ]  # fmt: skip
         refused = [account for account in refused if account not in left]
         for account in outside:
             if account in left:
@@ -390,16 +404,31 @@ def _sealed(
         raise OpsError(f"not rotated, nothing was changed: {'; '.join(refused)}")
     needed = aws_rotation.servers_needed(chosen)
     servers = linode_servers.LinodeServers(environment, store).servers(needed, via) if needed else None
-    names = [target.entry for target in chosen]
-    if "rabbitmq" in needed and aws_rotation.DEFINITIONS_SECRET in store.read:
-        names = sorted({*names, aws_rotation.DEFINITIONS_SECRET})
-    delivery = sealed_rotation.Delivery(store, names)
     definitions = aws_rotation.Definitions(environment, store)
+    derived: list[aws_rotation.DerivedSecret] = [
+        definitions,
+        linode_servers.RedisAcl(environment, store),
+        linode_servers.ExporterAuth(environment, store),
+    ]
+    # what the servers and the exporter read reaches main with the values: a server restarting keeps the users
+    names = sorted({target.entry for target in chosen} | {
+        kept.name for kept in derived if kept.kind in needed and kept.name in store.read
+    })  # fmt: skip
+    delivery = sealed_rotation.Delivery(store, names)
     report(f"    readers get the new values once {delivery.where()} reach main; then a {grace:.0f}s grace")
+
+    def fresh(declared: secret_bundles.Declared, current: dict[str, str] | None) -> dict[str, str]:
+        named = {kept.name: kept for kept in derived}
+        return named.get(declared.name, definitions).fresh(declared, current)
+
+    def keep_derived() -> str:
+        return "; ".join(line for kept in derived if (line := kept.keep()))
+
     return Rotation(
-        store, chosen, grace, servers or credential_servers.Servers(), report=report, fresh=definitions.fresh,
-        derived=frozenset({aws_rotation.DEFINITIONS_SECRET}), keep_derived=definitions.keep,
-        pick_up=delivery.pick_up, left=delivery.remaining,
+        store, chosen, grace, servers or credential_servers.Servers(), report=report, fresh=fresh,
+        derived=aws_rotation.DERIVED_SECRETS, keep_derived=keep_derived,
+        pick_up=delivery.pick_up, left=delivery.remaining, entries=store_entries(environment),
+        own_prefix=secret_bundles.user_prefix(environment), set_again_after_pick_up=True,
     )  # fmt: skip
 
 

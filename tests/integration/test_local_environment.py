@@ -762,6 +762,15 @@ class Killed(Exception):
     """A rotation run stopped between two of its store writes."""
 
 
+class Died(BaseException):
+    """A rotation run killed after a step (no step's error handling sees it, as with SIGKILL)."""
+
+
+def die(pid: int, signal_number: int) -> None:
+    """os.kill for a rotation told to die after a step: the run stops there, the test goes on."""
+    raise Died
+
+
 # --- disaster-recovery drills -------------------------------------------------------------
 # On the shared environment, after the rotations above: a restore must bring rotated
 # credentials back too.
@@ -883,7 +892,7 @@ def linode(environment, emulated_aws, tmp_path, monkeypatch):
                                  dbname="postgres", autocommit=True) as connection:  # fmt: skip
                 for name in ("staging", "production"):
                     connection.execute(f'DROP DATABASE IF EXISTS "{name}-{local.PLATFORM_DATABASE}"')
-                query = "SELECT rolname FROM pg_roles WHERE rolname ~ '^(staging|production)-'"
+                query = "SELECT rolname FROM pg_roles WHERE rolname ~ '^(staging|production|legacy)-'"
                 for (role,) in connection.execute(query).fetchall():
                     connection.execute(f'DROP ROLE "{role}"')
 
@@ -929,6 +938,8 @@ def test_a_linode_rotation_sets_its_environments_own_users_on_every_managed_data
 ):
     """The cluster's environments share the managed databases, so each environment's users carry
     its name, and one environment's rotation leaves another's users alone."""
+    from tests.unit.sealed_checkout import deliver
+
     work = linode
     first = linode_rotate(work, "staging", "platform", "analytics-credentials")
     assert first["postgres-username"] == "staging-platform-analytics"
@@ -945,83 +956,201 @@ def test_a_linode_rotation_sets_its_environments_own_users_on_every_managed_data
         environment, "staging", second
     )
 
-    # the exporter's login (production's: the cluster owner runs it) is a monitoring user
-    assert monitors(
-        environment, linode_rotate(work, "production", "observability", "postgres-exporter-credentials")
+    # a login sealed by hand and not named after the environment may be another environment's
+    # (the databases are shared): staging's rotation leaves it logged in
+    legacy = {"postgres-username": "legacy-analytics", "postgres-password": local.new_password()}
+    with psycopg.connect(host=local.HOST, port=environment.ports["postgres"], user="postgres",
+                         password=environment.credentials["postgres/admin"], dbname="postgres",
+                         autocommit=True) as admin:  # fmt: skip
+        admin.execute(f"CREATE ROLE \"legacy-analytics\" LOGIN PASSWORD '{legacy['postgres-password']}'")
+        admin.execute('GRANT CONNECT ON DATABASE "staging-platform" TO "legacy-analytics"')
+    staging = environments.load("staging")
+    sealed = {key: value.encode() for key, value in legacy.items()}
+    certificate = secret_bundles.sealing_certificate(staging).read_bytes()
+    secret_bundles.seal_values(staging, "platform", "analytics-credentials", sealed, certificate)
+    deliver(work, "a login sealed by hand")
+    third = linode_rotate(work, "staging", "platform", "analytics-credentials")
+    assert platform_accepts(environment, "staging", third) and platform_accepts(
+        environment, "staging", legacy
     )
 
-    # a secret holding a Redis user is refused: no Redis with users serves the platform here
-    with pytest.raises(OpsError, match="api-rest-credentials holds redis users"):
-        secret_rotation.rotate("staging", "platform", "api-rest-credentials", 0, "staging", report=ignore)
+    # the exporter's login (production's: the cluster owner runs it) is a monitoring user, and its
+    # auth module, which the probes of the managed databases read, follows it
+    def auth_module() -> dict[str, str]:
+        text = sealed_current("production", aws_rotation.EXPORTER_AUTH_SECRET)["postgres_exporter.yml"]
+        return yaml.safe_load(text)["auth_modules"]["managed"]["userpass"]
+
+    exporter = linode_rotate(work, "production", "observability", aws_rotation.EXPORTER_SECRET)
+    assert monitors(environment, exporter)
+    linode_rotate(work, "production", "observability", aws_rotation.EXPORTER_AUTH_SECRET)  # its first value
+    assert auth_module() == {
+        "username": exporter["postgres-username"],
+        "password": exporter["postgres-password"],
+    }
+    again = linode_rotate(work, "production", "observability", aws_rotation.EXPORTER_SECRET)
+    assert again["postgres-username"] == exporter["postgres-username"] + local.CLONE and monitors(
+        environment, again
+    )
+    assert auth_module() == {"username": again["postgres-username"], "password": again["postgres-password"]}
+
     monkeypatch.delenv(linode_servers.TOKEN_VARIABLE)
     assert git_status(work) == ""
     with pytest.raises(OpsError, match="no LINODE_TOKEN") as stopped:
         secret_rotation.rotate("staging", "platform", "analytics-credentials", 0, "staging", report=ignore)
     assert stopped.value.exit_code == 5 and git_status(work) == "", "something was changed"
-    assert platform_accepts(environment, "staging", second)
+    assert platform_accepts(environment, "staging", third)
 
 
-def test_a_linode_rotation_sets_rabbitmq_users_and_delivers_the_boot_definitions_with_the_values(
+class RedisServer:
+    """A platform-redis server as the chart starts it: requirepass and masterauth from
+    platform-redis-auth, and the users from the ACL file its Secret mounts (read-only)."""
+
+    def __init__(self, directory: Path, password: str, acl: str) -> None:
+        self.directory, self.password = directory, password
+        directory.mkdir(parents=True, exist_ok=True)
+        with socket.socket() as probe:
+            probe.bind((local.HOST, 0))
+            self.address = (local.HOST, probe.getsockname()[1])
+        self.start(acl)
+
+    def start(self, acl: str) -> None:
+        (self.directory / "users.acl").write_text(acl)
+        (self.directory / "users.acl").chmod(0o444)
+        config = self.directory / "redis.conf"
+        lines = [f"bind {local.HOST}", f"port {self.address[1]}", f"dir {self.directory}", 'save ""',
+                 f"aclfile {self.directory / 'users.acl'}", f"requirepass {self.password}",
+                 f"masterauth {self.password}"]  # fmt: skip
+        config.write_text("\n".join(lines) + "\n")
+        command = [local.binary("redis-server"), str(config)]
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                        env=local.server_env())  # fmt: skip
+        local.wait_for(lambda: local.port_listening(self.address[1]), "a platform-redis server", timeout=20)
+
+    def restart(self, acl: str) -> None:
+        self.stop()
+        (self.directory / "users.acl").chmod(0o644)
+        self.start(acl)
+
+    def accepts(self, user: str, password: str) -> bool:
+        return credential_servers.RedisAclServer(self.address, ("default", self.password)).accepts(
+            user, password
+        )
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=20)
+
+
+def test_a_linode_rotation_sets_every_servers_users_and_delivers_what_they_read_at_boot(
     environment, linode, tmp_path, monkeypatch
 ):
-    """A secret holding PostgreSQL and RabbitMQ users (the integrations service's, declared here
-    without its Redis user) against this run's servers: the broker's users are set through its
-    management API (behind --via, as a port-forward gives it from the delivery runner), and the
-    broker's boot definitions must reach main with the values, so a restarting broker keeps them."""
+    """The integrations service's credential holds a PostgreSQL, a RabbitMQ and a Redis user.
+    Against this run's PostgreSQL (the managed databases), RabbitMQ (behind --via, as a
+    port-forward gives it from the delivery runner) and two Redis servers started as the
+    platform-redis chart starts them (each behind a tunnel of its own: ACLs do not replicate),
+    the users are set on every server, and what the servers read at boot (RabbitMQ's definitions,
+    platform-redis's ACL file) must reach main with the values, so a server restarting keeps them."""
     from tests.unit.sealed_checkout import deliver, git
 
     work, secret = linode, "integrations-credentials"
-    bundles = tmp_path / "bundles"
-    shutil.copytree(secret_bundles.BUNDLES_DIR, bundles)
-    platform = yaml.safe_load((bundles / "platform.yaml").read_text())
-    platform["secrets"][secret]["keys"] = [
-        key for key in platform["secrets"][secret]["keys"] if "redis" not in key
-    ]
-    (bundles / "platform.yaml").write_text(yaml.safe_dump(platform, sort_keys=False))
-    monkeypatch.setattr(secret_bundles, "BUNDLES_DIR", bundles)
-    secret_bundles.load_all.cache_clear()
-    via = {"rabbitmq": (local.HOST, environment.ports["rabbitmq"]),
-           "rabbitmq-management": (local.HOST, environment.ports["rabbitmq_management"])}  # fmt: skip
     broker = local.servers(environment).by_kind["rabbitmq"]
+    redis_servers: list[RedisServer] = []
     try:
-        # the broker's administrator, as the chart makes it at boot from the messaging bundle's definitions
+        # the broker's administrator and platform-redis's passwords and users: their bundles' first values
         linode_rotate(work, "staging", "messaging", None)
         broker.load(
             json.loads(sealed_current("staging", aws_rotation.DEFINITIONS_SECRET)["load_definition.json"])
         )
+        linode_rotate(work, "staging", "platform-redis", None)
+        password = sealed_current("staging", linode_servers.AUTH_SECRET)["password"]
+        acl = sealed_current("staging", aws_rotation.REDIS_ACL_SECRET)["users.acl"]
+        redis_servers += [RedisServer(tmp_path / f"redis-{n}", password, acl) for n in range(2)]
+        assert redis_servers[0].accepts("default", password) and not redis_servers[0].accepts(
+            "default", "guess"
+        )
+        via = {"rabbitmq": (local.HOST, environment.ports["rabbitmq"]),
+               "rabbitmq-management": (local.HOST, environment.ports["rabbitmq_management"]),
+               "redis": redis_servers[0].address, "redis-1": redis_servers[1].address}  # fmt: skip
+
+        def rotate() -> dict[str, str]:
+            record, _ = secret_rotation.rotate(
+                "staging", "platform", secret, 0, "staging", report=ignore, via=via
+            )
+            assert record.result == "succeeded"
+            return sealed_current("staging", secret)
 
         with pytest.raises(OpsError, match="commit those files"):
-            secret_rotation.rotate("staging", "platform", secret, 0, "staging", report=ignore, via=via)
-        # the values alone on main are not enough: a broker booting would not know the new user
-        values = [path for path in sealed_rotation.store(environments.load("staging")).manifests(secret)]
-        git(work, "add", *map(str, values), "environments", "secrets/sealed/staging/rotation")
+            rotate()
+        # the values alone on main are not enough: a server booting would not know the new users
+        store = sealed_rotation.store(environments.load("staging"))
+        git(
+            work, "add", *map(str, store.manifests(secret)), "environments", "secrets/sealed/staging/rotation"
+        )
         git(work, "commit", "--quiet", "-m", "the values alone")
         git(work, "push", "--quiet", "origin", "main")
         with pytest.raises(OpsError, match="commit those files"):
-            secret_rotation.rotate("staging", "platform", secret, 0, "staging", report=ignore, via=via)
+            rotate()
         deliver(work)
-        secret_rotation.rotate("staging", "platform", secret, 0, "staging", report=ignore, via=via)
-        first = sealed_current("staging", secret)
-        assert first["rabbitmq-username"] == "staging-platform-integrations"
+        first = rotate()
+        deliver(work, "the rotation's state")
+        assert first["rabbitmq-username"] == "staging-platform-integrations" == first["redis-username"]
         assert broker.accepts(first["rabbitmq-username"], first["rabbitmq-password"])
         assert platform_accepts(environment, "staging", first)
-        deliver(work, "the rotation's state")
+        assert all(
+            server.accepts(first["redis-username"], first["redis-password"]) for server in redis_servers
+        )
+        # a server restarting reads the delivered file, which names the user with its password's hash
+        acl = sealed_current("staging", aws_rotation.REDIS_ACL_SECRET)["users.acl"]
+        assert first["redis-password"] not in acl
+        redis_servers[1].restart(acl)
+        assert redis_servers[1].accepts(first["redis-username"], first["redis-password"])
 
+        definitions_on_main = sealed_current("staging", aws_rotation.DEFINITIONS_SECRET)[
+            "load_definition.json"
+        ]
         with pytest.raises(OpsError, match="commit those files"):
-            secret_rotation.rotate("staging", "platform", secret, 0, "staging", report=ignore, via=via)
+            rotate()
+        # promoted in the store, not yet on main: every server accepts the new password (a login
+        # accepted by only some servers is neither accepted nor refused)
+        (new_redis,) = [a for a in local.accounts(sealed_current("staging", secret)) if a.server == "redis"]
+        admin = ("default", password)
+        every = credential_servers.EveryServer(
+            tuple(credential_servers.RedisAclServer(server.address, admin) for server in redis_servers)
+        )
+        assert every.accepts(new_redis.username, new_redis.password)
+        # servers booting before the values reach main read what main has: without the new users
+        broker.load(json.loads(definitions_on_main))
+        redis_servers[0].restart(acl)
+        assert not every.accepts(new_redis.username, new_redis.password)
+        assert not every.refuses(new_redis.username, new_redis.password), "one server still accepts it"
         deliver(work)
+        # once on main the readers move: the run sets the users again before the grace, and a
+        # run killed after it leaves every server accepting the new credentials
+        with monkeypatch.context() as killing, pytest.raises(Died):
+            killing.setattr(secret_rotation.os, "kill", die)
+            killing.setenv(secret_rotation.CRASH_VARIABLE, "grace")
+            rotate()
+        promoted = sealed_current("staging", secret)
+        assert every.accepts(new_redis.username, new_redis.password)
+        assert broker.accepts(promoted["rabbitmq-username"], promoted["rabbitmq-password"])
         record, _ = secret_rotation.rotate(
             "staging", "platform", secret, 0, "staging", report=ignore, via=via
         )
-        # the definitions without the retired user are left to bring to main
+        # what the servers read at boot, without the retired credentials, is left to bring to main
         assert "(the rotation's state and values)" in record.steps[-1].detail
         deliver(work, "the rotation's state")
         second = sealed_current("staging", secret)
         assert second["rabbitmq-username"] == "staging-platform-integrations-clone"
+        assert second["redis-username"] == first["redis-username"], "Redis keeps the user, two passwords"
         assert broker.accepts(second["rabbitmq-username"], second["rabbitmq-password"])
         assert not broker.accepts(first["rabbitmq-username"], first["rabbitmq-password"]), (
-            "the old user still works"
+            "the old user works"
         )
+        for server in redis_servers:
+            assert server.accepts(second["redis-username"], second["redis-password"])
+            assert not server.accepts(first["redis-username"], first["redis-password"]), (
+                "the old password works"
+            )
         definitions = json.loads(
             sealed_current("staging", aws_rotation.DEFINITIONS_SECRET)["load_definition.json"]
         )
@@ -1030,8 +1159,12 @@ def test_a_linode_rotation_sets_rabbitmq_users_and_delivers_the_boot_definitions
             hashes[second["rabbitmq-username"]], second["rabbitmq-password"]
         )
         assert not hashes.get(first["rabbitmq-username"]), "the retired user would come back at boot"
+        redis_servers[0].restart(sealed_current("staging", aws_rotation.REDIS_ACL_SECRET)["users.acl"])
+        assert redis_servers[0].accepts(second["redis-username"], second["redis-password"])
+        assert not redis_servers[0].accepts(first["redis-username"], first["redis-password"]), "back at boot"
     finally:
-        secret_bundles.load_all.cache_clear()
+        for server in redis_servers:
+            server.stop()
         for user in (
             *local.account_names("rabbitmq", "staging-platform-integrations"),
             aws_rotation.RABBITMQ_ADMIN,

@@ -92,6 +92,8 @@ def test_a_bad_bundle_is_one_line_naming_file_and_field(bundles, owner, change, 
 DERIVED_USERS = {
     "rabbitmq-credentials": "RabbitMQ's administrator, which RabbitMQ takes from the boot definitions",
     "rabbitmq-definitions": "the boot definitions, derived from the users of every other secret",
+    "platform-redis-acl": "Linode's Redis's ACL file, derived from the users of every other secret",
+    "postgres-exporter-auth": "the exporter's auth module on Linode, derived from its login's secret",
 }
 
 
