@@ -234,7 +234,7 @@ class PortForwards:
         line = process.stdout.readline() if ready and process.stdout else ""
         if not (found := re.search(r"127\.0\.0\.1:(\d+)", line)):
             process.kill()
-            error = (process.stderr.read() if process.stderr else "").strip().splitlines()
+            error = (process.communicate(timeout=10)[1] or "").strip().splitlines()
             raise RunIncomplete(
                 f"kubectl port-forward {target}: {error[-1] if error else 'no answer'}; nothing was changed"
             )

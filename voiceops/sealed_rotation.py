@@ -12,9 +12,8 @@ secret's manifests in every namespace with the new current version.
 Nothing reaches the readers until the change is committed and pushed to the branch Argo CD
 syncs, so the grace period starts only once it is there: until then the run stops (exit 5) and
 says what to commit; run it again after the push. The servers' users are set as on the clouds
-(linode_servers: the managed PostgreSQL databases and the in-cluster RabbitMQ, whose boot
-definitions are delivered with the values); no Redis with users of its own serves the platform
-here, so a secret holding a Redis user is refused."""
+(linode_servers: the managed PostgreSQL databases, the in-cluster RabbitMQ and platform-redis);
+what they read at boot is derived from the store and delivered with the values."""
 
 from __future__ import annotations
 

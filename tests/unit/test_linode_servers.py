@@ -2,7 +2,10 @@
 tests' endpoint), and users named after their environment, as the cluster's environments share
 those databases."""
 
+import http.server
 import re
+import socket
+import threading
 
 import pytest
 
@@ -91,3 +94,58 @@ def test_the_linode_api_failing_stops_in_one_line(monkeypatch):
     with pytest.raises(OpsError, match=r"cannot read .* from the Linode API at") as unreachable:
         linode_servers.LinodeServers(staging, None).postgres(None)
     assert unreachable.value.exit_code == 5
+
+
+def test_the_token_never_follows_a_redirect_and_a_dropped_answer_stops_in_one_line(monkeypatch):
+    """A redirect is an answer: urllib would send the token wherever it points, plain http too."""
+    received: list[str] = []
+
+    class Redirect(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            """Quiet."""
+
+        def do_GET(self) -> None:  # the handler's names are http.server's
+            received.append(self.headers.get("Authorization", ""))
+            self.send_response(302)
+            self.send_header("Location", f"http://127.0.0.1:{self.server.server_address[1]}/elsewhere")
+            self.end_headers()
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv(linode_servers.URL_VARIABLE, f"http://127.0.0.1:{server.server_address[1]}/v4")
+    monkeypatch.setenv(linode_servers.TOKEN_VARIABLE, "a-token")
+    try:
+        with pytest.raises(OpsError, match="answered 302") as redirected:
+            linode_servers.LinodeServers(environments.load(STAGING), None).postgres(None)
+        assert redirected.value.exit_code == 5 and len(received) == 1, received
+    finally:
+        server.shutdown()
+        server.server_close()
+    with socket.socket() as listener:  # accepts, then closes without an answer
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        monkeypatch.setenv(linode_servers.URL_VARIABLE, f"http://127.0.0.1:{listener.getsockname()[1]}/v4")
+
+        def drop() -> None:
+            connection, _ = listener.accept()
+            connection.recv(4096)
+            connection.close()
+
+        threading.Thread(target=drop, daemon=True).start()
+        with pytest.raises(OpsError, match=r"cannot read .* from the Linode API") as dropped:
+            linode_servers.LinodeServers(environments.load(STAGING), None).postgres(None)
+        assert dropped.value.exit_code == 5
+
+
+def test_without_a_cluster_the_port_forwards_stop_in_one_line():
+    """The delivery runner reaches RabbitMQ and each Redis server through port-forwards."""
+    forwards = linode_servers.PortForwards(environments.load(STAGING))
+    with pytest.raises(OpsError, match=r"cannot reach the servers in staging .*give --via redis=") as listing:
+        forwards.to_pods("staging", "release=platform-redis,app=redis-ha")
+    assert listing.value.exit_code == 5
+    with pytest.raises(
+        OpsError, match=r"kubectl port-forward svc/rabbitmq: .*nothing was changed"
+    ) as forwarding:
+        forwards.open("staging", "svc/rabbitmq", 5672)
+    assert forwarding.value.exit_code == 5 and forwards.processes[-1].poll() is not None
+    forwards.close()

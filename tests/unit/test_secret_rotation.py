@@ -240,7 +240,18 @@ def test_tunnels_are_parsed_and_a_malformed_one_is_refused():
         "postgres": ("127.0.0.1", 15432), "rabbitmq-management": ("localhost", 15672),
     }  # fmt: skip
     assert aws_rotation.parse_via("") == {}
-    for bad in ("mysql=127.0.0.1:3306", "postgres=127.0.0.1", "postgres=127.0.0.1:0", "postgres=a b:1"):
+    # Linode's Redis: one tunnel per server
+    assert aws_rotation.parse_via("redis=127.0.0.1:16379,redis-1=127.0.0.1:16380") == {
+        "redis": ("127.0.0.1", 16379), "redis-1": ("127.0.0.1", 16380),
+    }  # fmt: skip
+    bad_ones = (
+        "mysql=127.0.0.1:3306",
+        "postgres=127.0.0.1",
+        "postgres=127.0.0.1:0",
+        "postgres=a b:1",
+        "redis-x=h:1",
+    )
+    for bad in bad_ones:
         with pytest.raises(OpsError, match="--via takes server=host:port"):
             aws_rotation.parse_via(bad)
     with pytest.raises(OpsError, match="--via is for the servers of a cloud environment, not local"):

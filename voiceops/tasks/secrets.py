@@ -189,7 +189,7 @@ def audit(c, env="local", json=False):
         "confirm": "the environment's name, for one that needs approval",
         "via": "reach servers through tunnels, e.g. postgres=127.0.0.1:15432,rabbitmq=127.0.0.1:5672 "
         "(AWS and Azure: postgres, redis, rabbitmq, rabbitmq-management; Linode: rabbitmq, "
-        "rabbitmq-management, as its databases admit the delivery runner)",
+        "rabbitmq-management and redis, redis-1, ... one per Redis server, else port-forwards)",
     }
 )
 @reports_errors
