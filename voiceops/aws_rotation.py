@@ -159,7 +159,7 @@ class DerivedSecret(abc.ABC):
     admin_key: str
     admin_user: str
     kind: str  # the servers whose users it holds
-    bundle: str  # the bundle that gives both their first values
+    first_value: str  # how it gets its first value
 
     def __init__(self, environment: Environment, store: Any) -> None:
         self.store = store
@@ -196,8 +196,8 @@ class DerivedSecret(abc.ABC):
         return {self.admin_user: [admin[-1][self.admin_key]], **local.desired_accounts(versions)[self.kind]}
 
     @abc.abstractmethod
-    def text(self, users: dict[str, list[str]]) -> str:
-        """The value the servers read, saying these users."""
+    def text(self, users: dict[str, list[str]], current: str = "") -> str:
+        """The value the servers read, saying these users (and whatever else `current` says)."""
 
     @abc.abstractmethod
     def says(self, current: str, users: dict[str, list[str]]) -> bool:
@@ -209,7 +209,7 @@ class DerivedSecret(abc.ABC):
             return local.fresh_values(declared, current, prefix=self.prefix)
         users = self.users()
         if users is None:
-            raise OpsError(f"{self.name} needs a value of {self.admin_secret} first: rotate both in one run")
+            raise OpsError(f"{self.name} needs a value of {self.admin_secret} first ({self.first_value})")
         return {self.key: self.text(users)}
 
     def keep(self) -> str:
@@ -222,7 +222,7 @@ class DerivedSecret(abc.ABC):
                 return f"{self.name}: in this rotation"
             current = json.loads(secret_versions.current_string(self.store, entry))[self.key]
         except self.store.exceptions.ResourceNotFoundException:
-            return f"{self.name}: not provisioned (rotate the {self.bundle} bundle)"
+            return f"{self.name}: not provisioned ({self.first_value})"
         except (KeyError, json.JSONDecodeError, StopIteration):
             current = ""
         try:
@@ -234,7 +234,9 @@ class DerivedSecret(abc.ABC):
         if self.says(current, users):
             self.kept = True
             return f"{self.name}: current"
-        self.store.put_secret_value(SecretId=entry, SecretString=json.dumps({self.key: self.text(users)}))
+        self.store.put_secret_value(
+            SecretId=entry, SecretString=json.dumps({self.key: self.text(users, current)})
+        )
         self.kept = True
         return f"{self.name}: rewritten with {len(users)} user(s)"
 
@@ -244,7 +246,12 @@ class Definitions(DerivedSecret):
     no administrator of its own): the platform's queues, the administrator, and each RabbitMQ user
     the store holds as valid now."""
 
-    name, key, kind, bundle = DEFINITIONS_SECRET, "load_definition.json", "rabbitmq", "messaging"
+    name, key, kind, first_value = (
+        DEFINITIONS_SECRET,
+        "load_definition.json",
+        "rabbitmq",
+        "rotate the messaging bundle",
+    )
     admin_secret, admin_key, admin_user = ADMIN_SECRET, "rabbitmq-password", RABBITMQ_ADMIN
 
     def __init__(self, environment: Environment, store: Any) -> None:
@@ -256,7 +263,7 @@ class Definitions(DerivedSecret):
         users = self.users()
         return None if users is None else json.loads(self.text(users))
 
-    def text(self, users: dict[str, list[str]]) -> str:
+    def text(self, users: dict[str, list[str]], current: str = "") -> str:
         listed = credential_servers.rabbit_definitions(users, local.RABBITMQ_VHOST)
         listed["users"][0]["tags"] = ["administrator"]
         return json.dumps(local.rabbitmq_topology() | listed)

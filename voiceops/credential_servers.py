@@ -172,11 +172,11 @@ class EveryServer:
 
     @property
     def address(self) -> tuple[str, int]:
-        return self.servers[0].address
+        return self.servers[0].address if self.servers else ("", 0)
 
     @property
     def admin(self) -> tuple[str, str]:
-        return self.servers[0].admin
+        return self.servers[0].admin if self.servers else ("", "")
 
     @property
     def probes(self) -> list[tuple[str, int]]:
@@ -297,12 +297,18 @@ class RabbitServer:
         return True
 
 
+REDIS_SERVER_USER = "default"  # an in-cluster Redis's own: replication, Sentinel, HAProxy, the exporter
+
+
 def redis_rules(user: str, passwords: list[str], hashed: bool = False) -> list[str]:
     """An ACL user's rules: its key prefix, everything but the dangerous commands; `resetpass`
-    replaces the passwords in one command, so the user never has none. `hashed`: each password
-    as its SHA-256 (an ACL file holds no password)."""
+    replaces the passwords in one command, so the user never has none. The server's own user
+    (`default`) keeps every key, channel and command. `hashed`: each password as its SHA-256
+    (an ACL file holds no password)."""
     given = [f"#{hashlib.sha256(p.encode()).hexdigest()}" if hashed else f">{p}" for p in passwords]
     state = ["on", "resetpass", *given] if passwords else ["off"]
+    if user == REDIS_SERVER_USER:
+        return ["user", user, *state, "~*", "&*", "+@all"]
     return ["user", user, *state, "resetkeys", f"~{user}:*", "+@all", "-@dangerous"]
 
 

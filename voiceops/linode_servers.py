@@ -29,6 +29,7 @@ import os
 import re
 import select
 import subprocess
+import threading
 import urllib.error
 import urllib.parse
 from typing import Any
@@ -56,6 +57,7 @@ URL_VARIABLE, TOKEN_VARIABLE = "VOICEOPS_LINODE_URL", "LINODE_TOKEN"
 # modules/linode/databases labels each database <prefix>-<service>, -tsdb where TimescaleDB is on
 DATABASES = ("users", "analytics-tsdb", "temporal")
 SETS = frozenset({"postgres", "rabbitmq", "redis"})  # the kinds of server whose users are set here
+EXPORTER_MODULE = "managed"  # the auth module the exporter's probes name (charts/values/linode)
 REDIS_RELEASE, AUTH_SECRET = "platform-redis", "platform-redis-auth"
 REDIS_PORT = 6379
 FORWARD_SECONDS = 30.0  # how long kubectl port-forward may take to say where it listens
@@ -165,22 +167,35 @@ class LinodeServers(aws_rotation.CloudServers):
         return credential_servers.EveryServer(tuple(servers))
 
     def redis(self, via: tuple[str, int] | None) -> credential_servers.EveryServer:
-        """Every server of platform-redis, as its `default` user (platform-redis-auth)."""
+        """Every server of platform-redis, as its `default` user (platform-redis-auth). Without
+        that password none can run yet: each takes its users from the ACL file when it starts."""
         try:
-            password = json.loads(secret_versions.current_string(self.store, AUTH_SECRET))["password"]
+            current = json.loads(secret_versions.current_string(self.store, AUTH_SECRET))
+            password = current["redis-password"]
         except (KeyError, json.JSONDecodeError, self.store.exceptions.ResourceNotFoundException):
-            raise RunIncomplete(
-                f"{AUTH_SECRET}: platform-redis's password is not provisioned (rotate the platform-redis "
-                "bundle first); nothing was changed"
-            ) from None
-        tunnels = [
-            address for kind, address in sorted(self.via.items()) if re.fullmatch(r"redis(-\d+)?", kind)
-        ]
+            return credential_servers.EveryServer(())
+        release = next(item for item in catalog.releases_for(self.environment) if item.name == REDIS_RELEASE)
+        replicas = int(catalog.merged_values(release).get("replicas", 1))
+        named = [kind for kind in sorted(self.via) if re.fullmatch(r"redis(-\d+)?", kind)]
+        tunnels = [self.via[kind] for kind in named]
+        if tunnels and len(tunnels) != replicas:
+            raise OpsError(
+                f"--via names {len(tunnels)} Redis server(s), {REDIS_RELEASE} runs {replicas}: give a "
+                "tunnel per server (redis, redis-1, ...), as ACL users do not replicate"
+            )
         selector = f"release={REDIS_RELEASE},app=redis-ha"
-        addresses = tunnels or self.forwards.to_pods(self._namespace(REDIS_RELEASE), selector)
-        admin = ("default", password)
+        addresses = tunnels or self.forwards.to_pods(release.namespace, selector)
+        admin = (credential_servers.REDIS_SERVER_USER, password)
         servers = [credential_servers.RedisAclServer(address, admin, saves=False) for address in addresses]
         return credential_servers.EveryServer(tuple(servers))
+
+    def reconnect(self, servers: credential_servers.Servers, kinds: set[str]) -> None:
+        """Reach the servers again after a long wait: a port-forward ends with its pod, and
+        Reloader replaces the pods once the delivered values change their Secrets."""
+        if self.forwards.processes:
+            self.forwards.close()
+            self.via = {kind: address for kind, address in self.via.items() if kind in self.given}
+            servers.by_kind.update(self.servers(kinds, self.given).by_kind)
 
     def _namespace(self, release: str) -> str:
         releases = catalog.releases_for(self.environment)
@@ -192,6 +207,7 @@ class LinodeServers(aws_rotation.CloudServers):
     def servers(self, kinds: set[str], via: dict[str, tuple[str, int]]) -> credential_servers.Servers:
         """Through the tunnels given, else through port-forwards: the delivery runner is outside
         the cluster, whose service names it cannot resolve."""
+        self.given = dict(via)
         self.via = dict(via)  # Redis's servers may be several tunnels (redis, redis-1, ...)
         if "rabbitmq" in kinds and "rabbitmq" not in via:
             release = aws_rotation.RABBITMQ_RELEASE
@@ -238,6 +254,8 @@ class PortForwards:
             raise RunIncomplete(
                 f"kubectl port-forward {target}: {error[-1] if error else 'no answer'}; nothing was changed"
             )
+        for stream in (process.stdout, process.stderr):  # a line per connection: a full pipe would stall it
+            threading.Thread(target=_drain, args=(stream,), daemon=True).start()
         return ("127.0.0.1", int(found.group(1)))
 
     def close(self) -> None:
@@ -246,22 +264,35 @@ class PortForwards:
         self.processes.clear()
 
 
+def _drain(stream: Any) -> None:
+    for _ in stream:
+        pass
+
+
 class RedisAcl(aws_rotation.DerivedSecret):
     """platform-redis-acl: users.acl, which every platform-redis server reads at boot."""
 
-    name, key, kind, bundle = aws_rotation.REDIS_ACL_SECRET, "users.acl", "redis", "platform-redis"
-    admin_secret, admin_key, admin_user = AUTH_SECRET, "password", "default"
+    name, key, kind = aws_rotation.REDIS_ACL_SECRET, "users.acl", "redis"
+    first_value = "rotate the platform-redis bundle"
+    admin_secret, admin_key, admin_user = AUTH_SECRET, "redis-password", credential_servers.REDIS_SERVER_USER
 
-    def text(self, users: dict[str, list[str]]) -> str:
+    def fresh(self, declared: secret_bundles.Declared, current: dict[str, str] | None) -> dict[str, str]:
+        """platform-redis-auth's password is the `default` user's, which takes the new one beside
+        the old on every server; Sentinel's is kept: Sentinels check it at boot and among
+        themselves, so a rolling restart cannot change it without a failover going wrong."""
+        if declared.name != AUTH_SECRET:
+            return super().fresh(declared, current)
+        kept = {key: current[key] for key in ("sentinel-password",) if current and current.get(key)}
+        return local.fresh_values(declared, current) | {"redis-username": self.admin_user} | kept
+
+    def text(self, users: dict[str, list[str]], current: str = "") -> str:
         """The file, the same whatever the order the store lists the valid values in (a promotion
-        reorders them): a server reading it accepts the same."""
+        reorders them): a server reading it accepts the same. The `default` user comes first:
+        without it in the file, Redis would let anyone in as `default`."""
         lines = []
         for user, passwords in users.items():
             ordered = sorted(passwords, key=lambda password: hashlib.sha256(password.encode()).hexdigest())
-            rules = credential_servers.redis_rules(user, ordered, hashed=True)
-            if user == self.admin_user:  # replication, Sentinel, HAProxy and the exporter sign in as it
-                rules = [*rules[:3], *(rule for rule in rules if rule.startswith("#")), "~*", "&*", "+@all"]
-            lines.append(" ".join(rules))
+            lines.append(" ".join(credential_servers.redis_rules(user, ordered, hashed=True)))
         return "\n".join(lines) + "\n"
 
     def says(self, current: str, users: dict[str, list[str]]) -> bool:
@@ -273,11 +304,9 @@ class ExporterAuth(aws_rotation.DerivedSecret):
     probes of the managed databases log in with: the login postgres-exporter-credentials holds,
     its pending one once made, so the file reaches main with the promoted login."""
 
-    name, key, kind, bundle = (
-        aws_rotation.EXPORTER_AUTH_SECRET,
-        "postgres_exporter.yml",
-        "postgres",
-        "observability",
+    name, key, kind = aws_rotation.EXPORTER_AUTH_SECRET, "postgres_exporter.yml", "postgres"
+    first_value = (
+        f"rotate --secret {aws_rotation.EXPORTER_SECRET}, then --secret {aws_rotation.EXPORTER_AUTH_SECRET}"
     )
     admin_secret, admin_key, admin_user = aws_rotation.EXPORTER_SECRET, "postgres-password", ""
 
@@ -294,11 +323,26 @@ class ExporterAuth(aws_rotation.DerivedSecret):
         return any(secret_versions.PENDING in labels and secret_versions.CURRENT not in labels
                    for labels in stages.values())  # fmt: skip
 
-    def text(self, users: dict[str, list[str]]) -> str:
+    def text(self, users: dict[str, list[str]], current: str = "") -> str:
+        """The auth module with this login; the rest of a current file (its TLS options, other
+        modules) stays as written."""
         ((user, passwords),) = users.items()
-        login = {"type": "userpass", "userpass": {"username": user, "password": passwords[-1]},
-                 "options": {"sslmode": "require"}}  # fmt: skip
-        return yaml.safe_dump({"auth_modules": {"managed": login}}, sort_keys=False)
+        document = _auth_modules(current)
+        module = document.setdefault("auth_modules", {}).setdefault(EXPORTER_MODULE, {})
+        module.setdefault("options", {"sslmode": "require"})  # the managed databases accept TLS only
+        module.update({"type": "userpass", "userpass": {"username": user, "password": passwords[-1]}})
+        return yaml.safe_dump(document, sort_keys=False)
 
     def says(self, current: str, users: dict[str, list[str]]) -> bool:
-        return current == self.text(users)
+        ((user, passwords),) = users.items()
+        module = (_auth_modules(current).get("auth_modules") or {}).get(EXPORTER_MODULE) or {}
+        return module.get("userpass") == {"username": user, "password": passwords[-1]}
+
+
+def _auth_modules(text: str) -> dict[str, Any]:
+    """A postgres_exporter.yml's document; an empty one where it is none."""
+    try:
+        document = yaml.safe_load(text or "{}")
+    except yaml.YAMLError:
+        return {}
+    return document if isinstance(document, dict) else {}

@@ -54,6 +54,7 @@ DEFAULT_GRACE_SECONDS = 30.0  # local consumers read the store before each conne
 # Fault injection for the crash tests: the process kills itself (SIGKILL) after this step.
 CRASH_VARIABLE = "VOICEOPS_ROTATION_CRASH_AFTER"
 STEPS = ("plan", "create", "set", "test", "promote", "grace", "retire", "verify")
+SHARED_SERVERS = frozenset({"postgres"})  # Linode's managed databases serve every environment of the cluster
 
 
 class RotationFailed(OpsError):
@@ -107,11 +108,13 @@ class Rotation:
     left: Callable[[], str] = lambda: ""  # what the operator still has to do after the run
     server_seconds: dict[str, float] = field(default_factory=dict)  # time spent on each server
     entries: list[str] = field(default_factory=list)  # every entry of the store: who else holds a user
-    # servers several environments share: a previous user not named after this one may be another's
+    # a previous user of a server several environments share (SHARED_SERVERS) that is not named
+    # after this one may be another's: it is left logged in
     own_prefix: str = ""
     # the readers move long after the servers were set (Linode: once on main), and a server booting
     # meanwhile reads its users from what main had: they are set again once the readers move
     set_again_after_pick_up: bool = False
+    reconnect: Callable[[], None] = lambda: None  # reach the servers anew after the grace (port-forwards)
 
     def __post_init__(self) -> None:
         self.declared = {target.entry: target.declared for target in self.targets}
@@ -224,6 +227,8 @@ class Rotation:
 
     def retire(self) -> str:
         promoted = self.states(Phase.PROMOTED)
+        if promoted:
+            self.reconnect()
         parts, refused = [], []
         for item in promoted:
             current = self._value(item.entry, item.version or "")
@@ -241,7 +246,7 @@ class Rotation:
         left = [
             account for account in outside
             if kept is None or (account.server, account.username) in kept
-            or not account.username.startswith(self.own_prefix)
+            or (account.server in SHARED_SERVERS and not account.username.startswith(self.own_prefix))
         ]  # fmt: skip
         refused = [account for account in refused if account not in left]
         for account in outside:
@@ -341,6 +346,12 @@ def rotate(
         raise OpsError(f"--grace must be 0 or more seconds, not {grace}")
     if via and environment.cloud is Cloud.LOCAL:
         raise OpsError("--via is for the servers of a cloud environment, not local")
+    if environment.cloud is not Cloud.LINODE and (
+        several := sorted(kind for kind in via or {} if kind[-1].isdigit())
+    ):
+        raise OpsError(
+            f"--via {', '.join(several)}: one tunnel per Redis server is for Linode's platform-redis"
+        )
     arguments = {"bundle": bundle, "secret": secret, "grace": grace, "via": sorted(via or {})}
     with Run("secrets-rotate", environment, arguments, confirm) as run:
         rotation = _prepared(environment, chosen, grace, via or {}, report)
@@ -403,13 +414,12 @@ def _sealed(
     if refused := sealed_rotation.refused(environment, chosen, store):
         raise OpsError(f"not rotated, nothing was changed: {'; '.join(refused)}")
     needed = aws_rotation.servers_needed(chosen)
-    servers = linode_servers.LinodeServers(environment, store).servers(needed, via) if needed else None
+    linode = linode_servers.LinodeServers(environment, store) if needed else None
+    servers = linode.servers(needed, via) if linode else credential_servers.Servers()
     definitions = aws_rotation.Definitions(environment, store)
-    derived: list[aws_rotation.DerivedSecret] = [
-        definitions,
-        linode_servers.RedisAcl(environment, store),
-        linode_servers.ExporterAuth(environment, store),
-    ]
+    redis_acl = linode_servers.RedisAcl(environment, store)
+    exporter_auth = linode_servers.ExporterAuth(environment, store)
+    derived: list[aws_rotation.DerivedSecret] = [definitions, redis_acl, exporter_auth]
     # what the servers and the exporter read reaches main with the values: a server restarting keeps the users
     names = sorted({target.entry for target in chosen} | {
         kept.name for kept in derived if kept.kind in needed and kept.name in store.read
@@ -418,17 +428,19 @@ def _sealed(
     report(f"    readers get the new values once {delivery.where()} reach main; then a {grace:.0f}s grace")
 
     def fresh(declared: secret_bundles.Declared, current: dict[str, str] | None) -> dict[str, str]:
-        named = {kept.name: kept for kept in derived}
+        named = {kept.name: kept for kept in derived} | {linode_servers.AUTH_SECRET: redis_acl}
         return named.get(declared.name, definitions).fresh(declared, current)
 
     def keep_derived() -> str:
-        return "; ".join(line for kept in derived if (line := kept.keep()))
+        """Only what this rotation's servers read: another derived value written by hand stays."""
+        return "; ".join(line for kept in derived if kept.kind in needed and (line := kept.keep()))
 
     return Rotation(
-        store, chosen, grace, servers or credential_servers.Servers(), report=report, fresh=fresh,
+        store, chosen, grace, servers, report=report, fresh=fresh,
         derived=aws_rotation.DERIVED_SECRETS, keep_derived=keep_derived,
         pick_up=delivery.pick_up, left=delivery.remaining, entries=store_entries(environment),
         own_prefix=secret_bundles.user_prefix(environment), set_again_after_pick_up=True,
+        reconnect=(lambda: linode.reconnect(servers, needed)) if linode else lambda: None,
     )  # fmt: skip
 
 

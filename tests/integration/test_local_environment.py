@@ -1036,6 +1036,28 @@ class RedisServer:
             user, password
         )
 
+    def _client(self) -> redis.Redis:
+        return redis.Redis(
+            host=self.address[0], port=self.address[1], username="default", password=self.password
+        )
+
+    def replicate(self, master: "RedisServer") -> None:
+        """Follow `master`, signing in with masterauth; wait until the link is up."""
+        client = self._client()
+        try:
+            client.execute_command("REPLICAOF", *master.address)
+            local.wait_for(lambda: client.info("replication").get("master_link_status") == "up",
+                           "replication as the default user", timeout=20)  # fmt: skip
+        finally:
+            client.close()
+
+    def acl_saves(self) -> int:
+        client = self._client()
+        try:
+            return int((client.info("commandstats").get("cmdstat_acl|save") or {}).get("calls", 0))
+        finally:
+            client.close()
+
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(timeout=20)
@@ -1061,16 +1083,29 @@ def test_a_linode_rotation_sets_every_servers_users_and_delivers_what_they_read_
         broker.load(
             json.loads(sealed_current("staging", aws_rotation.DEFINITIONS_SECRET)["load_definition.json"])
         )
-        linode_rotate(work, "staging", "platform-redis", None)
-        password = sealed_current("staging", linode_servers.AUTH_SECRET)["password"]
+        # platform-redis's first values: no server runs without them, so none is set; its
+        # servers start once they are on main, and the run resumed then reaches them
+        with pytest.raises(OpsError, match="commit those files"):
+            secret_rotation.rotate("staging", "platform-redis", None, 0, "staging", report=ignore)
+        password = sealed_current("staging", linode_servers.AUTH_SECRET)["redis-password"]
         acl = sealed_current("staging", aws_rotation.REDIS_ACL_SECRET)["users.acl"]
-        redis_servers += [RedisServer(tmp_path / f"redis-{n}", password, acl) for n in range(2)]
+        redis_servers += [RedisServer(tmp_path / f"redis-{n}", password, acl) for n in range(3)]
+        # the `default` user is the servers' own: its password alone lets in, and a replica
+        # authenticates to its master with it (masterauth), as redis-ha's do
         assert redis_servers[0].accepts("default", password) and not redis_servers[0].accepts(
             "default", "guess"
         )
+        redis_servers[2].replicate(redis_servers[0])
         via = {"rabbitmq": (local.HOST, environment.ports["rabbitmq"]),
                "rabbitmq-management": (local.HOST, environment.ports["rabbitmq_management"]),
-               "redis": redis_servers[0].address, "redis-1": redis_servers[1].address}  # fmt: skip
+               "redis": redis_servers[0].address, "redis-1": redis_servers[1].address,
+               "redis-2": redis_servers[2].address}  # fmt: skip
+        deliver(work)
+        secret_rotation.rotate("staging", "platform-redis", None, 0, "staging", report=ignore, via=via)
+        deliver(work, "the rotation's state")
+        one = {kind: address for kind, address in via.items() if kind not in ("redis-1", "redis-2")}
+        with pytest.raises(OpsError, match="--via names 1 Redis server"):
+            secret_rotation.rotate("staging", "platform", secret, 0, "staging", report=ignore, via=one)
 
         def rotate() -> dict[str, str]:
             record, _ = secret_rotation.rotate(
@@ -1162,6 +1197,24 @@ def test_a_linode_rotation_sets_every_servers_users_and_delivers_what_they_read_
         redis_servers[0].restart(sealed_current("staging", aws_rotation.REDIS_ACL_SECRET)["users.acl"])
         assert redis_servers[0].accepts(second["redis-username"], second["redis-password"])
         assert not redis_servers[0].accepts(first["redis-username"], first["redis-password"]), "back at boot"
+        # the file is the servers' persistence: the rotation never saves over it (a read-only mount)
+        assert all(server.acl_saves() == 0 for server in redis_servers)
+
+        # the `default` user's password rotates too: both on every server until the old one is retired
+        sentinel = sealed_current("staging", linode_servers.AUTH_SECRET)["sentinel-password"]
+        linode_rotate(work, "staging", "platform-redis", None, via=via)
+        auth = sealed_current("staging", linode_servers.AUTH_SECRET)
+        assert auth["redis-username"] == "default" and auth["redis-password"] != password
+        assert auth["sentinel-password"] == sentinel, "Sentinels check it among themselves: kept"
+        for server in redis_servers:
+            assert server.accepts("default", auth["redis-password"]) and not server.accepts(
+                "default", password
+            )
+        # restarted by Reloader with the new password and the file delivered with it
+        redis_servers[1].password = auth["redis-password"]
+        redis_servers[1].restart(sealed_current("staging", aws_rotation.REDIS_ACL_SECRET)["users.acl"])
+        assert redis_servers[1].accepts("default", auth["redis-password"])
+        assert redis_servers[1].accepts(second["redis-username"], second["redis-password"])
     finally:
         for server in redis_servers:
             server.stop()
