@@ -210,7 +210,7 @@ class DerivedSecret(abc.ABC):
         users = self.users()
         if users is None:
             raise OpsError(f"{self.name} needs a value of {self.admin_secret} first ({self.first_value})")
-        return {self.key: self.text(users)}
+        return {self.key: self.text(users, (current or {}).get(self.key, ""))}
 
     def keep(self) -> str:
         self.kept = False

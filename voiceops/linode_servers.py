@@ -129,12 +129,14 @@ class LinodeServers(aws_rotation.CloudServers):
 
     timeout = 60.0  # a role changed on a database's primary reaches its standbys in moments
 
-    def __init__(self, environment: Environment, store: Any) -> None:
+    def __init__(self, environment: Environment, store: Any, rotated: frozenset[str] = frozenset()) -> None:
+        """`rotated`: the secrets this run rotates."""
         owner = environments.cluster_owner(environment)
         if owner.terraform is None:
             raise OpsError(f"{owner.name}, which owns {environment.name}'s cluster, has no Terraform stack")
         self.environment = environment
         self.store = store
+        self.rotated = rotated
         self.labels = [f"{owner.terraform.workload}-{owner.terraform.stage}-{name}" for name in DATABASES]
         self.prefix = secret_bundles.user_prefix(environment)
         self.api = LinodeApi(environment)
@@ -167,13 +169,23 @@ class LinodeServers(aws_rotation.CloudServers):
         return credential_servers.EveryServer(tuple(servers))
 
     def redis(self, via: tuple[str, int] | None) -> credential_servers.EveryServer:
-        """Every server of platform-redis, as its `default` user (platform-redis-auth). Without
-        that password none can run yet: each takes its users from the ACL file when it starts."""
+        """Every server of platform-redis, as its `default` user (platform-redis-auth). While this
+        run gives that password its first value none can run yet: each takes its users from the
+        ACL file when it starts."""
         try:
             current = json.loads(secret_versions.current_string(self.store, AUTH_SECRET))
-            password = current["redis-password"]
-        except (KeyError, json.JSONDecodeError, self.store.exceptions.ResourceNotFoundException):
-            return credential_servers.EveryServer(())
+        except self.store.exceptions.ResourceNotFoundException:
+            if AUTH_SECRET in self.rotated:
+                return credential_servers.EveryServer(())
+            raise RunIncomplete(
+                f"{AUTH_SECRET} has no value: rotate the platform-redis bundle first; nothing was changed"
+            ) from None
+        if not isinstance(current, dict) or not current.get("redis-password"):
+            raise RunIncomplete(
+                f"{AUTH_SECRET} holds no redis-password: seal it (secrets.seal), or rotate the "
+                "platform-redis bundle; nothing was changed"
+            )
+        password = current["redis-password"]
         release = next(item for item in catalog.releases_for(self.environment) if item.name == REDIS_RELEASE)
         replicas = int(catalog.merged_values(release).get("replicas", 1))
         named = [kind for kind in sorted(self.via) if re.fullmatch(r"redis(-\d+)?", kind)]
@@ -184,7 +196,7 @@ class LinodeServers(aws_rotation.CloudServers):
                 "tunnel per server (redis, redis-1, ...), as ACL users do not replicate"
             )
         selector = f"release={REDIS_RELEASE},app=redis-ha"
-        addresses = tunnels or self.forwards.to_pods(release.namespace, selector)
+        addresses = tunnels or self.forwards.to_pods(release.namespace, selector, replicas)
         admin = (credential_servers.REDIS_SERVER_USER, password)
         servers = [credential_servers.RedisAclServer(address, admin, saves=False) for address in addresses]
         return credential_servers.EveryServer(tuple(servers))
@@ -225,7 +237,11 @@ class PortForwards:
         self.processes: list[subprocess.Popen[str]] = []
         atexit.register(self.close)
 
-    def to_pods(self, namespace: str, selector: str, port: int = REDIS_PORT) -> list[tuple[str, int]]:
+    def to_pods(
+        self, namespace: str, selector: str, expected: int, port: int = REDIS_PORT
+    ) -> list[tuple[str, int]]:
+        """A port-forward to each pod, once all `expected` are there (one being replaced would
+        miss the users)."""
         names = ("-o", "jsonpath={.items[*].metadata.name}")
         listed = cluster.kubectl(self.environment, "get", "pods", "-n", namespace, "-l", selector, *names)
         pods = listed.stdout.split()
@@ -234,6 +250,11 @@ class PortForwards:
             raise RunIncomplete(
                 f"{self.environment.name}: cannot reach the servers in {namespace} ({reason}): run where the "
                 "cluster answers, or give --via redis=HOST:PORT,redis-1=... for each; nothing was changed"
+            )
+        if len(pods) != expected:
+            raise RunIncomplete(
+                f"{self.environment.name}: {len(pods)} of {expected} pods with {selector} in {namespace}: "
+                "wait until every one runs, then run again; nothing was changed"
             )
         return [self.open(namespace, f"pod/{pod}", port) for pod in pods]
 

@@ -231,8 +231,11 @@ class SealedStore(DocumentStore):
         if current is None:
             return  # a first version is published when it is promoted
         values = self._decode(name, current)
-        if not all(_holds(namespace, values) for namespace in self._held(name)):
-            encoded = {key: value.encode() for key, value in values.items()}
+        held = self._held(name)
+        if not all(_holds(namespace, values) for namespace in held):
+            # only the keys whose value changed: a key kept as it was keeps its date (the audit's)
+            encoded = {key: value.encode() for key, value in values.items()
+                       if any(namespace.get(key) != value for namespace in held)}  # fmt: skip
             secret_bundles.seal_values(
                 self.environment, self._items(name)[0].declared.bundle, name, encoded, self.certificate,
                 sealed_dir=self.sealed_dir.parent, version=current["id"], sealed_at=current.get("sealed_at"),

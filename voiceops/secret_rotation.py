@@ -414,7 +414,8 @@ def _sealed(
     if refused := sealed_rotation.refused(environment, chosen, store):
         raise OpsError(f"not rotated, nothing was changed: {'; '.join(refused)}")
     needed = aws_rotation.servers_needed(chosen)
-    linode = linode_servers.LinodeServers(environment, store) if needed else None
+    rotated = frozenset(target.entry for target in chosen)
+    linode = linode_servers.LinodeServers(environment, store, rotated) if needed else None
     servers = linode.servers(needed, via) if linode else credential_servers.Servers()
     definitions = aws_rotation.Definitions(environment, store)
     redis_acl = linode_servers.RedisAcl(environment, store)

@@ -987,10 +987,32 @@ def test_a_linode_rotation_sets_its_environments_own_users_on_every_managed_data
         "username": exporter["postgres-username"],
         "password": exporter["postgres-password"],
     }
+    # a file written by hand keeps what it says besides the login (its TLS options, other modules)
+    production = environments.load("production")
+    written = yaml.safe_load(
+        sealed_current("production", aws_rotation.EXPORTER_AUTH_SECRET)["postgres_exporter.yml"]
+    )
+    written["auth_modules"]["managed"]["options"] = {"sslmode": "verify-full", "sslrootcert": "/etc/ca.pem"}
+    written["auth_modules"]["readonly"] = {"type": "userpass", "userpass": {"username": "r", "password": "p"}}
+    secret_bundles.seal_values(production, "observability", aws_rotation.EXPORTER_AUTH_SECRET,
+                               {"postgres_exporter.yml": yaml.safe_dump(written).encode()},
+                               secret_bundles.sealing_certificate(production).read_bytes())  # fmt: skip
+    deliver(work, "the exporter's file written by hand")
     again = linode_rotate(work, "production", "observability", aws_rotation.EXPORTER_SECRET)
     assert again["postgres-username"] == exporter["postgres-username"] + local.CLONE and monitors(
         environment, again
     )
+    assert auth_module() == {"username": again["postgres-username"], "password": again["postgres-password"]}
+    # rotated alone it says what it said (the login moved with its secret): nothing to deliver
+    record, _ = secret_rotation.rotate("production", "observability", aws_rotation.EXPORTER_AUTH_SECRET, 0,
+                                       "production", report=ignore)  # fmt: skip
+    assert record.result == "succeeded"
+    deliver(work, "the rotation's state")
+    kept = yaml.safe_load(
+        sealed_current("production", aws_rotation.EXPORTER_AUTH_SECRET)["postgres_exporter.yml"]
+    )
+    assert kept["auth_modules"]["managed"]["options"] == written["auth_modules"]["managed"]["options"]
+    assert kept["auth_modules"]["readonly"] == written["auth_modules"]["readonly"]
     assert auth_module() == {"username": again["postgres-username"], "password": again["postgres-password"]}
 
     monkeypatch.delenv(linode_servers.TOKEN_VARIABLE)
@@ -1202,10 +1224,24 @@ def test_a_linode_rotation_sets_every_servers_users_and_delivers_what_they_read_
 
         # the `default` user's password rotates too: both on every server until the old one is retired
         sentinel = sealed_current("staging", linode_servers.AUTH_SECRET)["sentinel-password"]
+
+        def key_dates() -> dict[str, str]:
+            (path,) = sealed_rotation.store(environments.load("staging")).manifests(
+                linode_servers.AUTH_SECRET
+            )
+            return json.loads(
+                yaml.safe_load(path.read_text())["metadata"]["annotations"][secret_bundles.SEALED_KEYS_AT]
+            )
+
+        dated = key_dates()
+        time.sleep(1.1)  # dates are in whole seconds
         linode_rotate(work, "staging", "platform-redis", None, via=via)
         auth = sealed_current("staging", linode_servers.AUTH_SECRET)
         assert auth["redis-username"] == "default" and auth["redis-password"] != password
         assert auth["sentinel-password"] == sentinel, "Sentinels check it among themselves: kept"
+        # so its date stays, and the audit still finds it due when it is
+        assert key_dates()["sentinel-password"] == dated["sentinel-password"]
+        assert key_dates()["redis-password"] > dated["redis-password"]
         for server in redis_servers:
             assert server.accepts("default", auth["redis-password"]) and not server.accepts(
                 "default", password

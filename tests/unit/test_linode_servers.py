@@ -141,7 +141,7 @@ def test_without_a_cluster_the_port_forwards_stop_in_one_line():
     """The delivery runner reaches RabbitMQ and each Redis server through port-forwards."""
     forwards = linode_servers.PortForwards(environments.load(STAGING))
     with pytest.raises(OpsError, match=r"cannot reach the servers in staging .*give --via redis=") as listing:
-        forwards.to_pods("staging", "release=platform-redis,app=redis-ha")
+        forwards.to_pods("staging", "release=platform-redis,app=redis-ha", 3)
     assert listing.value.exit_code == 5
     with pytest.raises(
         OpsError, match=r"kubectl port-forward svc/rabbitmq: .*nothing was changed"

@@ -13,6 +13,7 @@ import yaml
 from voiceops import (
     credential_servers,
     environments,
+    linode_servers,
     scan,
     sealed_rotation,
     sealing,
@@ -547,3 +548,18 @@ def test_a_secret_is_as_old_as_its_oldest_declared_key(checkout):
     assert audit_row(environment, "redis-auth").status == "overdue"  # its password is from 2020
     seal({"password": b"new"})
     assert audit_row(environment, "redis-auth").status == "ok"  # retired-key, from 2020, is not declared
+
+
+def test_redis_is_set_nowhere_only_while_its_password_gets_its_first_value(checkout, monkeypatch):
+    """platform-redis's servers cannot run without platform-redis-auth: only a run giving it its
+    first value sets no Redis server; any other run without it stops before changing anything."""
+    monkeypatch.setenv(linode_servers.TOKEN_VARIABLE, "unused: no database is looked up here")
+    staging = environments.load(ENVIRONMENT)
+    store = sealed_rotation.store(staging)
+    with pytest.raises(
+        OpsError, match="platform-redis-auth has no value: rotate the platform-redis bundle"
+    ) as lost:
+        linode_servers.LinodeServers(staging, store).redis(None)
+    assert lost.value.exit_code == 5
+    first = linode_servers.LinodeServers(staging, store, frozenset({linode_servers.AUTH_SECRET})).redis(None)
+    assert first.servers == ()
