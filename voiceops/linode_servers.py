@@ -32,6 +32,7 @@ import subprocess
 import threading
 import urllib.error
 import urllib.parse
+from collections.abc import Callable
 from typing import Any
 
 import yaml
@@ -59,6 +60,9 @@ DATABASES = ("users", "analytics-tsdb", "temporal")
 SETS = frozenset({"postgres", "rabbitmq", "redis"})  # the kinds of server whose users are set here
 EXPORTER_MODULE = "managed"  # the auth module the exporter's probes name (charts/values/linode)
 REDIS_RELEASE, AUTH_SECRET = "platform-redis", "platform-redis-auth"
+# keys a rotation keeps as they are, dates included (Sentinels check theirs at boot and among
+# themselves): the audit still finds them due
+KEPT_KEYS = {AUTH_SECRET: frozenset({"sentinel-password"})}
 REDIS_PORT = 6379
 FORWARD_SECONDS = 30.0  # how long kubectl port-forward may take to say where it listens
 TIMEOUT_SECONDS = 30
@@ -186,6 +190,19 @@ class LinodeServers(aws_rotation.CloudServers):
                 "platform-redis bundle; nothing was changed"
             )
         password = current["redis-password"]
+        if AUTH_SECRET in self.rotated and self._first_password_in_flight():
+            # its servers start once that password is on main: they are found then, when first used
+            return OnFirstUse(lambda: self._redis_servers(password))
+        return self._redis_servers(password)
+
+    def _first_password_in_flight(self) -> bool:
+        described = self.store.describe_secret(SecretId=AUTH_SECRET)
+        tags = {tag["Key"] for tag in described.get("Tags") or []}
+        stages = (described.get("VersionIdsToStages") or {}).values()
+        previous = any(secret_versions.PREVIOUS in labels for labels in stages)
+        return secret_versions.ROTATION_TAG in tags and not previous
+
+    def _redis_servers(self, password: str) -> credential_servers.EveryServer:
         release = next(item for item in catalog.releases_for(self.environment) if item.name == REDIS_RELEASE)
         replicas = int(catalog.merged_values(release).get("replicas", 1))
         named = [kind for kind in sorted(self.via) if re.fullmatch(r"redis(-\d+)?", kind)]
@@ -227,6 +244,37 @@ class LinodeServers(aws_rotation.CloudServers):
             self.via["rabbitmq"] = self.forwards.open(namespace, f"svc/{release}", amqp)
             self.via["rabbitmq-management"] = self.forwards.open(namespace, f"svc/{release}", management)
         return super().servers(kinds, self.via)
+
+
+class OnFirstUse:
+    """Servers found when a step first needs them, not before the run starts."""
+
+    def __init__(self, find: Callable[[], credential_servers.EveryServer]) -> None:
+        self._find = find
+        self._found: credential_servers.EveryServer | None = None
+
+    @property
+    def found(self) -> credential_servers.EveryServer:
+        if self._found is None:
+            self._found = self._find()
+        return self._found
+
+    @property
+    def probes(self) -> list[tuple[str, int]]:
+        return []  # reached when found
+
+    @property
+    def admin(self) -> tuple[str, str]:
+        return self.found.admin
+
+    def converge(self, users: credential_servers.USERS_ONLY) -> None:
+        self.found.converge(users)
+
+    def accepts(self, username: str, password: str) -> bool:
+        return self.found.accepts(username, password)
+
+    def refuses(self, username: str, password: str) -> bool:
+        return self.found.refuses(username, password)
 
 
 class PortForwards:
@@ -303,7 +351,7 @@ class RedisAcl(aws_rotation.DerivedSecret):
         themselves, so a rolling restart cannot change it without a failover going wrong."""
         if declared.name != AUTH_SECRET:
             return super().fresh(declared, current)
-        kept = {key: current[key] for key in ("sentinel-password",) if current and current.get(key)}
+        kept = {key: current[key] for key in KEPT_KEYS[AUTH_SECRET] if current and current.get(key)}
         return local.fresh_values(declared, current) | {"redis-username": self.admin_user} | kept
 
     def text(self, users: dict[str, list[str]], current: str = "") -> str:

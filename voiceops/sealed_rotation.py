@@ -233,9 +233,10 @@ class SealedStore(DocumentStore):
         values = self._decode(name, current)
         held = self._held(name)
         if not all(_holds(namespace, values) for namespace in held):
-            # only the keys whose value changed: a key kept as it was keeps its date (the audit's)
-            encoded = {key: value.encode() for key, value in values.items()
-                       if any(namespace.get(key) != value for namespace in held)}  # fmt: skip
+            # every key of the version, but one the rotation keeps as it was keeps its date (the audit's)
+            same = {key for key, value in values.items() if all(n.get(key) == value for n in held)}
+            kept = linode_servers.KEPT_KEYS.get(name, frozenset()) & same
+            encoded = {key: value.encode() for key, value in values.items() if key not in kept}
             secret_bundles.seal_values(
                 self.environment, self._items(name)[0].declared.bundle, name, encoded, self.certificate,
                 sealed_dir=self.sealed_dir.parent, version=current["id"], sealed_at=current.get("sealed_at"),

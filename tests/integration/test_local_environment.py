@@ -928,6 +928,13 @@ def platform_accepts(layout: local.Layout, name: str, values: dict[str, str]) ->
     ).accepts(values["postgres-username"], values["postgres-password"])
 
 
+def key_dates(secret: str) -> dict[str, str]:
+    """When each key of a staging secret was sealed (its manifest's annotation)."""
+    (path,) = sealed_rotation.store(environments.load("staging")).manifests(secret)
+    annotations = yaml.safe_load(path.read_text())["metadata"]["annotations"]
+    return json.loads(annotations[secret_bundles.SEALED_KEYS_AT])
+
+
 def git_status(work: Path) -> str:
     return subprocess.run(["git", "status", "--porcelain"], cwd=work, capture_output=True, text=True,
                           check=True).stdout  # fmt: skip
@@ -1163,6 +1170,8 @@ def test_a_linode_rotation_sets_every_servers_users_and_delivers_what_they_read_
         redis_servers[1].restart(acl)
         assert redis_servers[1].accepts(first["redis-username"], first["redis-password"])
 
+        service_dates = key_dates(secret)
+        time.sleep(1.1)  # dates are in whole seconds
         definitions_on_main = sealed_current("staging", aws_rotation.DEFINITIONS_SECRET)[
             "load_definition.json"
         ]
@@ -1198,6 +1207,9 @@ def test_a_linode_rotation_sets_every_servers_users_and_delivers_what_they_read_
         assert "(the rotation's state and values)" in record.steps[-1].detail
         deliver(work, "the rotation's state")
         second = sealed_current("staging", secret)
+        # every key of the secret is as new as its rotation, its Redis user too (the same user with
+        # a new password): the audit dates a sealed secret by its oldest key
+        assert all(key_dates(secret)[key] > service_dates[key] for key in service_dates), key_dates(secret)
         assert second["rabbitmq-username"] == "staging-platform-integrations-clone"
         assert second["redis-username"] == first["redis-username"], "Redis keeps the user, two passwords"
         assert broker.accepts(second["rabbitmq-username"], second["rabbitmq-password"])
@@ -1226,23 +1238,15 @@ def test_a_linode_rotation_sets_every_servers_users_and_delivers_what_they_read_
         # the `default` user's password rotates too: both on every server until the old one is retired
         sentinel = sealed_current("staging", linode_servers.AUTH_SECRET)["sentinel-password"]
 
-        def key_dates() -> dict[str, str]:
-            (path,) = sealed_rotation.store(environments.load("staging")).manifests(
-                linode_servers.AUTH_SECRET
-            )
-            return json.loads(
-                yaml.safe_load(path.read_text())["metadata"]["annotations"][secret_bundles.SEALED_KEYS_AT]
-            )
-
-        dated = key_dates()
+        dated = key_dates(linode_servers.AUTH_SECRET)
         time.sleep(1.1)  # dates are in whole seconds
         linode_rotate(work, "staging", "platform-redis", None, via=via)
         auth = sealed_current("staging", linode_servers.AUTH_SECRET)
         assert auth["redis-username"] == "default" and auth["redis-password"] != password
         assert auth["sentinel-password"] == sentinel, "Sentinels check it among themselves: kept"
         # so its date stays, and the audit still finds it due when it is
-        assert key_dates()["sentinel-password"] == dated["sentinel-password"]
-        assert key_dates()["redis-password"] > dated["redis-password"]
+        assert key_dates(linode_servers.AUTH_SECRET)["sentinel-password"] == dated["sentinel-password"]
+        assert key_dates(linode_servers.AUTH_SECRET)["redis-password"] > dated["redis-password"]
         for server in redis_servers:
             assert server.accepts("default", auth["redis-password"]) and not server.accepts(
                 "default", password
