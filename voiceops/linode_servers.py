@@ -203,7 +203,7 @@ class LinodeServers(aws_rotation.CloudServers):
         return secret_versions.ROTATION_TAG in tags and not previous
 
     def _redis_servers(self, password: str) -> credential_servers.EveryServer:
-        release = next(item for item in catalog.releases_for(self.environment) if item.name == REDIS_RELEASE)
+        release = self._release(REDIS_RELEASE)
         replicas = int(catalog.merged_values(release).get("replicas", 1))
         named = [kind for kind in sorted(self.via) if re.fullmatch(r"redis(-\d+)?", kind)]
         tunnels = [self.via[kind] for kind in named]
@@ -223,15 +223,13 @@ class LinodeServers(aws_rotation.CloudServers):
         Reloader replaces the pods once the delivered values change their Secrets."""
         if self.forwards.processes:
             self.forwards.close()
-            self.via = {kind: address for kind, address in self.via.items() if kind in self.given}
             servers.by_kind.update(self.servers(kinds, self.given).by_kind)
 
-    def _namespace(self, release: str) -> str:
-        releases = catalog.releases_for(self.environment)
-        found = next((item for item in releases if item.name == release), None)
+    def _release(self, name: str) -> catalog.Release:
+        found = next((item for item in catalog.releases_for(self.environment) if item.name == name), None)
         if found is None:
-            raise OpsError(f"{self.environment.name} does not install {release}")
-        return found.namespace
+            raise OpsError(f"{self.environment.name} does not install {name}")
+        return found
 
     def servers(self, kinds: set[str], via: dict[str, tuple[str, int]]) -> credential_servers.Servers:
         """Through the tunnels given, else through port-forwards: the delivery runner is outside
@@ -240,7 +238,7 @@ class LinodeServers(aws_rotation.CloudServers):
         self.via = dict(via)  # Redis's servers may be several tunnels (redis, redis-1, ...)
         if "rabbitmq" in kinds and "rabbitmq" not in via:
             release = aws_rotation.RABBITMQ_RELEASE
-            namespace, (amqp, management) = self._namespace(release), aws_rotation.RABBITMQ_PORTS
+            namespace, (amqp, management) = self._release(release).namespace, aws_rotation.RABBITMQ_PORTS
             self.via["rabbitmq"] = self.forwards.open(namespace, f"svc/{release}", amqp)
             self.via["rabbitmq-management"] = self.forwards.open(namespace, f"svc/{release}", management)
         return super().servers(kinds, self.via)
